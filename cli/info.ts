@@ -1,0 +1,28 @@
+/** `sg3 info`: the WebGPU adapter, its features and the limits that matter, and whether f16 is usable. */
+import { parse } from "./args.ts";
+import { Gpu } from "../gpu/device.ts";
+
+/** Usage text of `sg3 info`. */
+export const USAGE = `sg3 info [--adapter NAME] [--json]
+  Prints the WebGPU adapter sg3 would use: name, vendor, features, limits, f16 support.`;
+
+/** Runs `sg3 info`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse("info", args, { json: { type: "boolean" }, adapter: { type: "string" } });
+  const gpu = await Gpu.open({ adapter: values.adapter });
+  const s = gpu.summary;
+  const report = { ...s, f16: gpu.f16, deno: Deno.version.deno };
+  gpu.destroy();
+  if (values.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  console.log(`adapter       ${s.description}${s.isFallback ? " (software fallback)" : ""}`);
+  console.log(
+    `vendor        ${s.vendor || "-"}  architecture ${s.architecture || "-"}  device ${s.device || "-"}`,
+  );
+  console.log(`shader-f16    ${gpu.f16 ? "yes (--fp16 available)" : "no"}`);
+  console.log(`features      ${s.features.join(", ")}`);
+  for (const [k, v] of Object.entries(s.limits)) console.log(`${k.padEnd(34)}${v}`);
+  return 0;
+}

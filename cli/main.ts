@@ -1,0 +1,60 @@
+/**
+ * The `sg3` command: dispatches to one module per subcommand and turns errors into exit codes:
+ * 0 success, 1 a metric gate failed, 2 bad input, arguments or device (one line, no stack trace).
+ */
+import { GateFailure, UserError } from "../errors.ts";
+
+interface Command {
+  USAGE: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** Subcommands, loaded on demand so that `sg3 info` does not load the models. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  info: () => import("./info.ts"),
+};
+
+function usage(): string {
+  return `sg3 — StyleGAN3 on WebGPU\n\nusage: sg3 <command> [options]\n\ncommands: ${
+    Object.keys(COMMANDS).join(", ")
+  }\nrun 'sg3 <command> --help' for a command's options`;
+}
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (!name || name === "--help" || name === "-h") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`sg3: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})`);
+    return 2;
+  }
+  const command = await load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.USAGE);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UserError) {
+      console.error(`sg3 ${name}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof GateFailure) {
+      console.error(`sg3 ${name}: ${e.message}`);
+      return 1;
+    }
+    const err = e as Error;
+    console.error(`sg3 ${name}: internal error: ${err?.message ?? err} (set SG3_DEBUG=1 for the stack)`);
+    if (Deno.env.get("SG3_DEBUG")) console.error(err?.stack);
+    return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

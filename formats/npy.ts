@@ -1,0 +1,143 @@
+/**
+ * NumPy .npy files (format versions 1.0-3.0): a magic string, a header dict
+ * {'descr': '<f4', 'fortran_order': False, 'shape': (...)}, then the raw little-endian array in C order.
+ * .npz archives are zips of .npy members (stored or deflated), read and written with fflate.
+ */
+import { unzipSync, zipSync } from "fflate";
+import { UserError } from "../errors.ts";
+
+/** A host array with its shape and NumPy dtype string (e.g. "<f4", "<f8", "|u1"). */
+export interface NdArray {
+  shape: number[];
+  dtype: string;
+  data:
+    | Float32Array
+    | Float64Array
+    | Float16Array
+    | Uint8Array
+    | Int8Array
+    | Int32Array
+    | Uint32Array
+    | Int16Array
+    | Uint16Array
+    | BigInt64Array
+    | BigUint64Array;
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+const CTORS: Record<string, new (b: ArrayBuffer, o: number, n: number) => NdArray["data"]> = {
+  f2: Float16Array,
+  f4: Float32Array,
+  f8: Float64Array,
+  u1: Uint8Array,
+  i1: Int8Array,
+  b1: Uint8Array,
+  i2: Int16Array,
+  u2: Uint16Array,
+  i4: Int32Array,
+  u4: Uint32Array,
+  i8: BigInt64Array,
+  u8: BigUint64Array,
+};
+
+/** Parses a .npy file held in memory. `name` is used in error messages. */
+export function parseNpy(bytes: Uint8Array, name = "array"): NdArray {
+  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
+    throw new UserError(`${name}: not a .npy file`);
+  }
+  const major = bytes[6];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = major === 1 ? 10 : 12;
+  if (start + headerLen > bytes.length) throw new UserError(`${name}: truncated .npy header`);
+  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
+  const descr = /'descr':\s*'([<>|=])([a-z]\d+)'/.exec(header);
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header);
+  const shapeMatch = /'shape':\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shapeMatch) {
+    throw new UserError(`${name}: unsupported .npy header ${header.trim()}`);
+  }
+  if (descr[1] === ">") throw new UserError(`${name}: big-endian .npy arrays are not supported`);
+  const ctor = CTORS[descr[2]];
+  if (!ctor) throw new UserError(`${name}: unsupported .npy dtype ${descr[2]}`);
+  if (fortran[1] === "True") throw new UserError(`${name}: Fortran-order .npy arrays are not supported`);
+  const shape = shapeMatch[1].split(",").map((s) => s.trim()).filter((s) => s).map(Number);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const itemBytes = Number(descr[2].slice(1));
+  const dataStart = start + headerLen;
+  if (dataStart + n * itemBytes > bytes.length) throw new UserError(`${name}: .npy data is truncated`);
+  // Copy into an aligned buffer: typed arrays need offsets that are multiples of the item size.
+  const aligned = bytes.slice(dataStart, dataStart + n * itemBytes).buffer;
+  return {
+    shape,
+    dtype: (descr[2] === "u1" || descr[2] === "b1" || descr[2] === "i1" ? "|" : "<") + descr[2],
+    data: new ctor(aligned, 0, n),
+  };
+}
+
+/** Serialises an array as a version 1.0 .npy file. */
+export function formatNpy(a: NdArray): Uint8Array {
+  const shape = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(", ")})`;
+  let header = `{'descr': '${a.dtype}', 'fortran_order': False, 'shape': ${shape}, }`;
+  const total = 10 + header.length + 1;
+  header += " ".repeat((64 - (total % 64)) % 64) + "\n";
+  const headerBytes = new TextEncoder().encode(header);
+  const body = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  const out = new Uint8Array(10 + headerBytes.length + body.length);
+  out.set(MAGIC);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, headerBytes.length, true);
+  out.set(headerBytes, 10);
+  out.set(body, 10 + headerBytes.length);
+  return out;
+}
+
+/** Parses an .npz archive into its arrays, keyed by member name without ".npy". */
+export function parseNpz(bytes: Uint8Array, name = "archive"): Map<string, NdArray> {
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes);
+  } catch (e) {
+    throw new UserError(`${name}: not a valid .npz (zip) file: ${(e as Error).message}`);
+  }
+  const out = new Map<string, NdArray>();
+  for (const [member, data] of Object.entries(files)) {
+    if (member.endsWith(".npy")) out.set(member.slice(0, -4), parseNpy(data, `${name}:${member}`));
+  }
+  return out;
+}
+
+/** Serialises arrays as an uncompressed .npz archive (as numpy.savez does). */
+export function formatNpz(arrays: Record<string, NdArray>): Uint8Array {
+  const files: Record<string, [Uint8Array, { level: 0 }]> = {};
+  for (const [key, a] of Object.entries(arrays)) files[`${key}.npy`] = [formatNpy(a), { level: 0 }];
+  return zipSync(files);
+}
+
+/** Reads a .npy file from disk. */
+export function readNpy(path: string): NdArray {
+  return parseNpy(readFileOrFail(path), path);
+}
+
+/** Reads a .npz file from disk. */
+export function readNpz(path: string): Map<string, NdArray> {
+  return parseNpz(readFileOrFail(path), path);
+}
+
+/** Reads a whole file, turning "not found" and the like into a one-line UserError. */
+export function readFileOrFail(path: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    throw new UserError(`${path}: cannot read: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+/** Converts any numeric array to float64 (for references and statistics). */
+export function toFloat64(a: NdArray): Float64Array {
+  const d = a.data;
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Float64Array.from(d, Number);
+  return Float64Array.from(d as ArrayLike<number>);
+}

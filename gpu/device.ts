@@ -1,0 +1,162 @@
+/**
+ * The GPU context every command shares: the device (with the limits sg3's kernels need), its pipeline
+ * cache and its command submission, plus tensor allocation and upload.
+ */
+import { UserError } from "../errors.ts";
+import { requestAdapter, summarizeAdapter } from "./adapter.ts";
+import type { AdapterSummary } from "./adapter.ts";
+import { PipelineCache } from "./pipeline.ts";
+import { type Dispatch, Submission } from "./submit.ts";
+import { type DType, dtypeBytes, numel, Tensor } from "./tensor.ts";
+
+/** Options for opening the GPU. */
+export interface GpuOptions {
+  /** Adapter choice: "high-performance" (default), "low-power" or a substring of its description. */
+  adapter?: string;
+}
+
+/** Data that can be uploaded into a tensor; f16 tensors take a Float32Array and round it. */
+export type HostArray = Float32Array | Float16Array | Float64Array;
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** An open WebGPU device with sg3's conveniences. */
+export class Gpu {
+  readonly pipelines: PipelineCache;
+  readonly submission: Submission;
+  #error: string | null = null;
+
+  private constructor(
+    readonly adapter: GPUAdapter,
+    readonly device: GPUDevice,
+    readonly summary: AdapterSummary,
+  ) {
+    this.pipelines = new PipelineCache(device);
+    this.submission = new Submission(device, this.pipelines);
+    device.addEventListener("uncapturederror", (e) => {
+      this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+    device.lost.then((info) => {
+      if (info.reason !== "destroyed") this.#error ??= `GPU device lost: ${info.message}`;
+    });
+  }
+
+  /** Opens the adapter and requests a device with its full buffer limits and `shader-f16` when present. */
+  static async open(options: GpuOptions = {}): Promise<Gpu> {
+    const adapter = await requestAdapter(options.adapter);
+    const l = adapter.limits;
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has("shader-f16") ? ["shader-f16"] : [];
+    let device: GPUDevice;
+    try {
+      device = await adapter.requestDevice({
+        requiredFeatures,
+        requiredLimits: {
+          maxBufferSize: l.maxBufferSize,
+          maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+          maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+          maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+          maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+          maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+          maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+          maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        },
+      });
+    } catch (e) {
+      throw new UserError(`could not open the WebGPU device: ${(e as Error).message}`);
+    }
+    return new Gpu(adapter, device, summarizeAdapter(adapter));
+  }
+
+  /** Whether f16 storage and arithmetic are available (`shader-f16`). */
+  get f16(): boolean {
+    return this.device.features.has("shader-f16");
+  }
+
+  /** The largest byte size of one storage binding. */
+  get maxBinding(): number {
+    return Number(this.device.limits.maxStorageBufferBindingSize);
+  }
+
+  /** The largest byte size of one buffer. */
+  get maxBuffer(): number {
+    return Number(this.device.limits.maxBufferSize);
+  }
+
+  /** Offsets of storage bindings must be multiples of this. */
+  get bindingAlign(): number {
+    return this.device.limits.minStorageBufferOffsetAlignment;
+  }
+
+  /** The most workgroups per dispatch dimension. */
+  get maxWorkgroups(): number {
+    return this.device.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  /** Allocates an uninitialised (zero-filled by WebGPU) tensor. */
+  tensor(shape: readonly number[], dtype: DType = "f32"): Tensor {
+    if (dtype === "f16" && !this.f16) {
+      throw new UserError("this adapter has no shader-f16 support; run without --fp16");
+    }
+    const bytes = Math.max(4, Math.ceil((numel(shape) * dtypeBytes(dtype)) / 4) * 4);
+    if (bytes > this.maxBuffer) {
+      throw new UserError(
+        `a tensor of shape [${shape.join(", ")}] needs ${bytes} bytes, more than this adapter's ` +
+          `maxBufferSize ${this.maxBuffer}; use a smaller batch`,
+      );
+    }
+    return new Tensor(this.device.createBuffer({ size: bytes, usage: STORAGE }), shape, dtype);
+  }
+
+  /** Creates a tensor holding `data` (converted to `dtype`). */
+  upload(data: HostArray, shape: readonly number[], dtype: DType = "f32"): Tensor {
+    if (data.length !== numel(shape)) throw new Error(`upload: ${data.length} values for shape [${shape}]`);
+    const t = this.tensor(shape, dtype);
+    const typed = dtype === "f32"
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : (data instanceof Float16Array ? data : Float16Array.from(data));
+    this.write(t.buffer, 0, typed);
+    return t;
+  }
+
+  /** Writes host data into a buffer at a byte offset (padding the byte count to 4). */
+  write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    let padded = bytes;
+    if (bytes.byteLength % 4) {
+      padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+    }
+    // writeBuffer copies through a staging area; write in pieces to bound its size.
+    const piece = 64 << 20;
+    for (let i = 0; i < padded.byteLength; i += piece) {
+      this.device.queue.writeBuffer(buffer, offset + i, padded, i, Math.min(piece, padded.byteLength - i));
+    }
+  }
+
+  /** Records a kernel launch (see {@link Dispatch}); it runs at the next flush or readback. */
+  dispatch(d: Dispatch): void {
+    this.submission.dispatch(d);
+  }
+
+  /** Submits recorded work. */
+  flush(): void {
+    this.submission.flush();
+  }
+
+  /** Throws the first WebGPU validation/out-of-memory error or device loss seen so far. */
+  throwIfFailed(): void {
+    if (this.#error) throw new Error(`WebGPU error: ${this.#error}`);
+  }
+
+  /** Waits for all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  /** Releases the device. */
+  destroy(): void {
+    this.device.destroy();
+  }
+}

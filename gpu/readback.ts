@@ -1,0 +1,45 @@
+/**
+ * Readback: copies a tensor (or a byte range) into a mappable buffer, submits, and waits for the map.
+ * Large tensors come back in pieces so that the staging buffer stays small.
+ */
+import type { Gpu } from "./device.ts";
+import type { Tensor } from "./tensor.ts";
+
+const PIECE = 64 << 20;
+
+/** Reads `byteSize` bytes of `buffer` from `offset` (both multiples of 4). */
+export async function readBytes(
+  gpu: Gpu,
+  buffer: GPUBuffer,
+  offset: number,
+  byteSize: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(byteSize);
+  const stagingSize = Math.min(PIECE, Math.max(4, byteSize));
+  const staging = gpu.device.createBuffer({
+    size: stagingSize,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  try {
+    for (let done = 0; done < byteSize; done += stagingSize) {
+      const n = Math.min(stagingSize, byteSize - done);
+      gpu.submission.copy(buffer, offset + done, staging, 0, n);
+      gpu.flush();
+      await staging.mapAsync(GPUMapMode.READ, 0, n);
+      out.set(new Uint8Array(staging.getMappedRange(0, n)), done);
+      staging.unmap();
+    }
+  } finally {
+    staging.destroy();
+  }
+  gpu.throwIfFailed();
+  return out;
+}
+
+/** Reads a tensor as float32 values (f16 tensors are widened). */
+export async function readTensor(gpu: Gpu, t: Tensor): Promise<Float32Array> {
+  const padded = Math.ceil(t.byteSize / 4) * 4;
+  const bytes = await readBytes(gpu, t.buffer, 0, padded);
+  if (t.dtype === "f32") return new Float32Array(bytes.buffer, 0, t.size);
+  return Float32Array.from(new Float16Array(bytes.buffer, 0, t.size));
+}

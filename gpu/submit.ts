@@ -1,0 +1,96 @@
+/**
+ * Command submission: dispatches are recorded into one command encoder and one compute pass, and
+ * submitted together when results are needed (readback) or the batch grows large. WebGPU makes each
+ * dispatch of a compute pass see the writes of the previous ones, so no barriers are needed.
+ */
+import type { BufferRange, Tensor } from "./tensor.ts";
+import type { PipelineCache } from "./pipeline.ts";
+
+/** Something bindable as a storage buffer: a tensor (whole), a raw buffer (whole), or a byte range. */
+export type Bindable = Tensor | GPUBuffer | BufferRange;
+
+/** One kernel launch. Binding 0 is the uniform struct when `uniforms` is given; storage bindings follow. */
+export interface Dispatch {
+  code: string;
+  entry?: string;
+  uniforms?: ArrayBuffer;
+  bindings: Bindable[];
+  workgroups: [number, number?, number?];
+}
+
+/** Dispatches recorded per submission before an automatic flush (keeps command buffers bounded). */
+const MAX_PENDING = 512;
+
+/** Records dispatches and copies; `flush` submits them as one command buffer. */
+export class Submission {
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #pending = 0;
+  #temporaries: GPUBuffer[] = [];
+
+  constructor(readonly device: GPUDevice, readonly pipelines: PipelineCache) {}
+
+  /** Records one dispatch. */
+  dispatch(d: Dispatch): void {
+    const pipeline = this.pipelines.get(d.code, d.entry);
+    const entries: GPUBindGroupEntry[] = [];
+    if (d.uniforms) {
+      const ub = this.device.createBuffer({
+        size: d.uniforms.byteLength,
+        usage: GPUBufferUsage.UNIFORM,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(ub.getMappedRange()).set(new Uint8Array(d.uniforms));
+      ub.unmap();
+      this.#temporaries.push(ub);
+      entries.push({ binding: 0, resource: { buffer: ub } });
+    }
+    const first = d.uniforms ? 1 : 0;
+    d.bindings.forEach((b, i) => entries.push({ binding: first + i, resource: asBinding(b) }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.#computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (++this.#pending >= MAX_PENDING) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy (ends the current compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.#endPass();
+    if (!this.#encoder) return;
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#pending = 0;
+    const temporaries = this.#temporaries;
+    this.#temporaries = [];
+    if (temporaries.length) {
+      this.device.queue.onSubmittedWorkDone().then(() => temporaries.forEach((b) => b.destroy()));
+    }
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#pass ??= this.#encoder.beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+}
+
+function asBinding(b: Bindable): GPUBufferBinding {
+  if (b instanceof GPUBuffer) return { buffer: b };
+  if ("shape" in b) return { buffer: b.buffer, offset: 0, size: Math.ceil(b.byteSize / 4) * 4 };
+  return { buffer: b.buffer, offset: b.offset, size: b.size };
+}

@@ -1,0 +1,75 @@
+/**
+ * A tensor on the GPU: a storage buffer holding a dense row-major (C order) array of f32 or f16.
+ * Shapes follow PyTorch's NCHW convention for images and feature maps.
+ */
+
+/** Element type of a GPU tensor; f16 needs the adapter's `shader-f16` feature. */
+export type DType = "f32" | "f16";
+
+/** Bytes per element of a dtype. */
+export function dtypeBytes(dtype: DType): number {
+  return dtype === "f32" ? 4 : 2;
+}
+
+/** Number of elements of a shape (1 for a scalar shape []). */
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** A dense array in a GPU buffer. The buffer may be larger than the data (rounded up to 4 bytes). */
+export class Tensor {
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly shape: readonly number[],
+    readonly dtype: DType = "f32",
+  ) {}
+
+  /** Number of elements. */
+  get size(): number {
+    return numel(this.shape);
+  }
+
+  /** Bytes of data (without the padding to 4 bytes). */
+  get byteSize(): number {
+    return this.size * dtypeBytes(this.dtype);
+  }
+
+  /** Frees the GPU memory now rather than at garbage collection. */
+  destroy(): void {
+    this.buffer.destroy();
+  }
+}
+
+/** A byte range of a buffer to bind as one storage binding. */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+/**
+ * Splits `count` items of `itemBytes` each into runs whose byte size stays within `maxBytes` and whose
+ * byte offsets are multiples of `align` (WebGPU's minStorageBufferOffsetAlignment). Kernels use it to
+ * bind tensors larger than maxStorageBufferBindingSize piecewise: each run is [first item, item count].
+ */
+export function splitRuns(
+  count: number,
+  itemBytes: number,
+  maxBytes: number,
+  align: number,
+): [number, number][] {
+  // Items per run: the largest multiple of the alignment period that fits in maxBytes.
+  const period = align / gcd(align, itemBytes);
+  let per = Math.floor(maxBytes / itemBytes);
+  if (per >= count) return [[0, count]];
+  per -= per % period;
+  if (per <= 0) throw new Error(`an item of ${itemBytes} bytes cannot be bound within ${maxBytes} bytes`);
+  const runs: [number, number][] = [];
+  for (let first = 0; first < count; first += per) runs.push([first, Math.min(per, count - first)]);
+  return runs;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}

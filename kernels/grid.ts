@@ -1,0 +1,16 @@
+/**
+ * One-dimensional launches over n items with 2-D workgroup grids: WebGPU caps each grid dimension
+ * (65535 workgroups), so n > 65535 * workgroupSize needs a second dimension. The kernel recovers the
+ * flat index as gid.x + gid.y * (grid x * workgroup size) and skips indices >= n.
+ */
+
+/** Workgroup counts [x, y] covering n items with `wgSize` threads per workgroup. */
+export function grid1d(n: number, wgSize: number, maxPerDim = 65535): [number, number] {
+  const groups = Math.ceil(n / wgSize);
+  if (groups <= maxPerDim) return [groups, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y];
+}
+
+/** WGSL expression for the flat index of a 1-D launch made with {@link grid1d}; needs `nwg` builtin. */
+export const FLAT_INDEX = "gid.x + gid.y * nwg.x * WG";

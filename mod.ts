@@ -1,0 +1,19 @@
+/**
+ * sg3: StyleGAN3 (Karras et al., "Alias-Free Generative Adversarial Networks", NeurIPS 2021) on WebGPU.
+ *
+ * The public library API: open a GPU, move tensors, launch kernels, read and write the file formats.
+ * The command-line tool (`cli/main.ts`) is a thin layer over these exports.
+ *
+ * @module
+ */
+export { GateFailure, UserError } from "./errors.ts";
+export { type AdapterSummary, requestAdapter, summarizeAdapter } from "./gpu/adapter.ts";
+export { Gpu, type GpuOptions, type HostArray } from "./gpu/device.ts";
+export { type DType, dtypeBytes, numel, splitRuns, Tensor } from "./gpu/tensor.ts";
+export { readBytes, readTensor } from "./gpu/readback.ts";
+export { Uniforms } from "./gpu/uniforms.ts";
+export { type Bindable, type Dispatch } from "./gpu/submit.ts";
+export { axpby } from "./kernels/elementwise.ts";
+export { matmul, type MatmulOptions } from "./kernels/matmul.ts";
+export { formatNpy, formatNpz, type NdArray, parseNpy, parseNpz, readNpy, readNpz } from "./formats/npy.ts";
+export { writeFileAtomic } from "./formats/atomic.ts";

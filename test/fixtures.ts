@@ -1,0 +1,41 @@
+/**
+ * The golden fixtures made by the official implementation live in ../shared/fixtures beside the project
+ * (here and in CI, not in a user's clone). Tests that need them are registered as ignored, with the
+ * missing folder in their name, when the folder is absent. SG3_FIXTURES overrides the location.
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+
+/** The fixtures root folder. */
+export const FIXTURES = Deno.env.get("SG3_FIXTURES") ??
+  fileURLToPath(new URL("../../shared/fixtures", import.meta.url));
+
+/** Path of a file or folder inside the fixtures. */
+export function fixture(...parts: string[]): string {
+  return join(FIXTURES, ...parts);
+}
+
+/** Reads and parses a fixture folder's manifest.json. */
+export function manifest(folder: string): any {
+  return JSON.parse(Deno.readTextFileSync(fixture(folder, "manifest.json")));
+}
+
+/** Options passed through to Deno.test. */
+export type TestOptions = Omit<Deno.TestDefinition, "name" | "fn" | "ignore">;
+
+/** Registers a test that needs `fixture(folder)`; ignored, with the reason in its name, when it is missing. */
+export function fixtureTest(
+  name: string,
+  folder: string,
+  fn: () => void | Promise<void>,
+  opts: TestOptions = {},
+): void {
+  const present = existsSync(fixture(folder));
+  Deno.test({
+    ...opts,
+    name: present ? name : `${name} (ignored: fixtures folder ${fixture(folder)} not found)`,
+    ignore: !present,
+    fn,
+  });
+}
