@@ -1,0 +1,31 @@
+/**
+ * The typed description of a generator network as read from a snapshot: architecture, hyper-parameters,
+ * per-module attributes and every parameter/buffer as a float32 array, named as in PyTorch's state_dict.
+ * It is what the loaders (formats/) produce and what the generator graph (models/generator.ts) consumes.
+ */
+
+/** Architectures sg3 tells apart. */
+export type Architecture = "stylegan3-t" | "stylegan3-r" | "stylegan2";
+
+/** A parameter or buffer: dense C-order float32 values (other dtypes are converted on load). */
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** One nn.Module of the network: its class and plain (non-tensor) attributes, e.g. `in_size`. */
+export interface ModuleInfo {
+  className: string;
+  attrs: Record<string, unknown>;
+}
+
+/** A generator network (G or G_ema) of a snapshot. */
+export interface NetworkDescription {
+  arch: Architecture;
+  /** Top-level hyper-parameters: z_dim, w_dim, c_dim, img_resolution, img_channels, plus `_init_kwargs`. */
+  hparams: Record<string, unknown>;
+  /** Modules keyed by dotted path: "" (the Generator), "mapping", "mapping.fc0", "synthesis.L0_36_512", ... */
+  modules: Map<string, ModuleInfo>;
+  /** Parameters and buffers keyed by state_dict name: "mapping.fc0.weight", "synthesis.input.freqs", ... */
+  tensors: Map<string, NamedTensor>;
+}
