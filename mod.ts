@@ -17,3 +17,4 @@ export { axpby } from "./kernels/elementwise.ts";
 export { matmul, type MatmulOptions } from "./kernels/matmul.ts";
 export { formatNpy, formatNpz, type NdArray, parseNpy, parseNpz, readNpy, readNpz } from "./formats/npy.ts";
 export { writeFileAtomic } from "./formats/atomic.ts";
+export { type LatentDims, type Latents, RandomState, readLatents, zFromSeed } from "./models/latents.ts";
