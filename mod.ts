@@ -18,3 +18,13 @@ export { matmul, type MatmulOptions } from "./kernels/matmul.ts";
 export { formatNpy, formatNpz, type NdArray, parseNpy, parseNpz, readNpy, readNpz } from "./formats/npy.ts";
 export { writeFileAtomic } from "./formats/atomic.ts";
 export { type LatentDims, type Latents, RandomState, readLatents, zFromSeed } from "./models/latents.ts";
+export {
+  besselI0,
+  besselJ1,
+  designLowpassFilter,
+  firwin,
+  kaiserAtten,
+  kaiserBeta,
+  kaiserWindow,
+  radialLowpass,
+} from "./models/filters.ts";
