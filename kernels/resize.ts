@@ -1,0 +1,239 @@
+/**
+ * Image input for the Inception detectors: uint8 HWC images to float NCHW, and separable resampling
+ * to 299x299 as each FID implementation does it. Every resize here is a separable linear map, so it is
+ * described by per-axis tables (first source index and tap weights per output index, computed in
+ * float64 on the host) and run as two GPU passes, the width axis first (as PIL does), with an optional
+ * clamp and affine map applied to the result of the second pass.
+ *
+ * Methods (source coordinate of output index d, for in -> out samples):
+ * - "tf1-bilinear": TensorFlow 1 resize_bilinear without half-pixel centres, as NVIDIA's detector
+ *   (its grid_sample with the shifted affine grid reduces to the same map): s = d * (in / out) in float32,
+ *   neighbours floor(s) and min(floor(s) + 1, in - 1).
+ * - "torch-bilinear": torch F.interpolate(mode="bilinear", align_corners=False) as pytorch-fid:
+ *   s = max(0, (d + 0.5) * (in / out) - 0.5) in float32, no antialiasing.
+ * - "pil-bicubic": PIL's Image.resize(BICUBIC) on mode "F" images as clean-fid: Keys cubic (a = -0.5)
+ *   with support scaled by max(in / out, 1) (antialiasing when shrinking), weights normalised to sum 1.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { Uniforms } from "../gpu/uniforms.ts";
+import { FLAT_INDEX, grid1d } from "./grid.ts";
+
+/** A resampling method; see the module documentation. */
+export type ResizeMethod = "tf1-bilinear" | "torch-bilinear" | "pil-bicubic";
+
+/** Per-axis resampling table: out[d] = sum_t weights[d * taps + t] * in[min(start[d] + t, in - 1)]. */
+export interface ResampleTable {
+  inSize: number;
+  outSize: number;
+  taps: number;
+  start: Int32Array;
+  weights: Float64Array;
+}
+
+function table(
+  inSize: number,
+  outSize: number,
+  taps: number,
+  fill: (d: number, w: number[]) => number,
+): ResampleTable {
+  const start = new Int32Array(outSize);
+  const weights = new Float64Array(outSize * taps);
+  const w: number[] = [];
+  for (let d = 0; d < outSize; d++) {
+    w.length = 0;
+    start[d] = fill(d, w);
+    for (let t = 0; t < w.length; t++) weights[d * taps + t] = w[t];
+  }
+  return { inSize, outSize, taps, start, weights };
+}
+
+function bicubic(x: number): number {
+  const a = -0.5;
+  x = Math.abs(x);
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0;
+}
+
+/** The resampling table of `method` for one axis. */
+export function resampleTable(method: ResizeMethod, inSize: number, outSize: number): ResampleTable {
+  const f = Math.fround;
+  if (method === "tf1-bilinear") {
+    const scale = f(inSize / outSize);
+    return table(inSize, outSize, 2, (d, w) => {
+      const s = f(d * scale);
+      const i0 = Math.floor(s);
+      const frac = f(s - i0);
+      if (i0 + 1 > inSize - 1) w.push(1, 0);
+      else w.push(f(1 - frac), frac);
+      return i0;
+    });
+  }
+  if (method === "torch-bilinear") {
+    const scale = f(inSize / outSize);
+    return table(inSize, outSize, 2, (d, w) => {
+      const s = Math.max(0, f(f(scale * f(d + 0.5)) - 0.5));
+      const i0 = Math.trunc(s);
+      const l1 = f(s - i0);
+      if (i0 < inSize - 1) w.push(f(1 - l1), l1);
+      else w.push(1, 0);
+      return i0;
+    });
+  }
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = 2 * filterScale;
+  const taps = Math.ceil(support) * 2 + 1;
+  return table(inSize, outSize, taps, (d, w) => {
+    const center = (d + 0.5) * scale;
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5));
+    let sum = 0;
+    for (let x = xmin; x < xmax; x++) {
+      const v = bicubic((x - center + 0.5) / filterScale);
+      w.push(v);
+      sum += v;
+    }
+    if (sum !== 0) { for (let t = 0; t < w.length; t++) w[t] /= sum; }
+    return xmin;
+  });
+}
+
+const WG = 256;
+
+const TO_NCHW = /* wgsl */ `
+const WG = ${WG}u;
+struct P { n: u32, h: u32, w: u32, c: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> src: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${FLAT_INDEX};
+  let hw = p.h * p.w;
+  if (i >= p.n * 3u * hw) { return; }
+  let pix = i % hw;
+  let ch = (i / hw) % 3u;
+  let img = i / (3u * hw);
+  // Grey images are repeated to three channels, as the official metric code does.
+  let byte = (img * hw + pix) * p.c + select(ch, 0u, p.c == 1u);
+  out[i] = f32((src[byte / 4u] >> ((byte % 4u) * 8u)) & 255u);
+}`;
+
+/**
+ * Uploads `n` uint8 images (HWC, `c` = 1 or 3 channels) and converts them to float NCHW [n, 3, h, w]
+ * in 0..255; grey images are repeated to three channels.
+ */
+export function imagesToNCHW(
+  gpu: Gpu,
+  bytes: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+): Tensor {
+  if (bytes.length !== n * h * w * c) {
+    throw new Error(`imagesToNCHW: ${bytes.length} bytes for ${n}x${h}x${w}x${c}`);
+  }
+  const packed = new Uint32Array(Math.ceil(bytes.length / 4));
+  new Uint8Array(packed.buffer).set(bytes);
+  const src = gpu.tensor([packed.length]);
+  gpu.write(src.buffer, 0, packed);
+  const out = gpu.tensor([n, 3, h, w]);
+  gpu.dispatch({
+    code: TO_NCHW,
+    uniforms: new Uniforms().u32(n).u32(h).u32(w).u32(c).bytes(),
+    bindings: [src, out],
+    workgroups: grid1d(n * 3 * h * w, WG, gpu.maxWorkgroups),
+  });
+  gpu.flush();
+  src.destroy();
+  return out;
+}
+
+const RESAMPLE = /* wgsl */ `
+const WG = ${WG}u;
+struct P { outer: u32, lenIn: u32, lenOut: u32, inner: u32, taps: u32, lo: f32, hi: f32, a: f32, b: f32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> start: array<i32>;
+@group(0) @binding(3) var<storage, read> weights: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${FLAT_INDEX};
+  if (i >= p.outer * p.lenOut * p.inner) { return; }
+  let k = i % p.inner;
+  let d = (i / p.inner) % p.lenOut;
+  let o = i / (p.inner * p.lenOut);
+  let s0 = start[d];
+  var acc = 0.0;
+  for (var t = 0u; t < p.taps; t++) {
+    let s = u32(min(s0 + i32(t), i32(p.lenIn) - 1));
+    acc += weights[d * p.taps + t] * x[(o * p.lenIn + s) * p.inner + k];
+  }
+  y[i] = p.a * clamp(acc, p.lo, p.hi) + p.b;
+}`;
+
+/** Clamp then affine map applied after resampling: out = a * clamp(v, lo, hi) + b. */
+export interface ResamplePost {
+  lo?: number;
+  hi?: number;
+  a?: number;
+  b?: number;
+}
+
+/**
+ * Resamples axis `axis` (2 = height, 3 = width) of an NCHW tensor with `t`; returns a new tensor.
+ */
+export function resampleAxis(
+  gpu: Gpu,
+  x: Tensor,
+  axis: 2 | 3,
+  t: ResampleTable,
+  post: ResamplePost = {},
+): Tensor {
+  const [n, c, h, w] = x.shape;
+  if ((axis === 2 ? h : w) !== t.inSize) {
+    throw new Error(`resampleAxis: axis size ${x.shape[axis]} != ${t.inSize}`);
+  }
+  const shape = axis === 2 ? [n, c, t.outSize, w] : [n, c, h, t.outSize];
+  const outer = axis === 2 ? n * c : n * c * h;
+  const inner = axis === 2 ? w : 1;
+  const y = gpu.tensor(shape);
+  const start = gpu.tensor([t.outSize]);
+  gpu.write(start.buffer, 0, t.start);
+  const weights = gpu.upload(Float32Array.from(t.weights), [t.weights.length]);
+  gpu.dispatch({
+    code: RESAMPLE,
+    uniforms: new Uniforms().u32(outer).u32(t.inSize).u32(t.outSize).u32(inner).u32(t.taps)
+      .f32(post.lo ?? -3.4e38).f32(post.hi ?? 3.4e38).f32(post.a ?? 1).f32(post.b ?? 0).bytes(),
+    bindings: [x, start, weights, y],
+    workgroups: grid1d(outer * t.outSize * inner, WG, gpu.maxWorkgroups),
+  });
+  gpu.flush();
+  start.destroy();
+  weights.destroy();
+  return y;
+}
+
+/**
+ * Resizes NCHW float images to outH x outW with `method` (width pass first, then height), then applies
+ * `post` to the result.
+ */
+export function resize(
+  gpu: Gpu,
+  x: Tensor,
+  method: ResizeMethod,
+  outH: number,
+  outW: number,
+  post: ResamplePost = {},
+): Tensor {
+  const [, , h, w] = x.shape;
+  const tmp = resampleAxis(gpu, x, 3, resampleTable(method, w, outW));
+  const y = resampleAxis(gpu, tmp, 2, resampleTable(method, h, outH), post);
+  gpu.flush();
+  tmp.destroy();
+  return y;
+}
