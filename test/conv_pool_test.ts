@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { GPU_TEST, testGpu } from "./gpu.ts";
+import { assertClose, randomF32 } from "./reference.ts";
+import { conv2dRef, pool2dRef } from "./ref/conv.ts";
+import { conv2d } from "../kernels/conv2d.ts";
+import { globalAvgPool, pool2d } from "../kernels/pool.ts";
+import { readTensor } from "../gpu/readback.ts";
+
+const CASES = [
+  // [n, cin, h, w, cout, kh, kw, stride, padH, padW]
+  [2, 3, 19, 23, 5, 3, 3, 2, 0, 0],
+  [3, 7, 9, 11, 67, 1, 7, 1, 0, 3],
+  [1, 13, 10, 8, 17, 7, 1, 1, 3, 0],
+  [2, 5, 12, 12, 70, 5, 5, 1, 2, 2],
+  [1, 33, 6, 5, 3, 1, 1, 1, 0, 0],
+  [2, 4, 17, 15, 9, 3, 3, 2, 1, 1],
+] as const;
+
+Deno.test({ name: "conv2d matches float64 on awkward shapes", ...GPU_TEST }, async () => {
+  const gpu = await testGpu();
+  let seed = 10;
+  for (const [n, cin, h, w, cout, kh, kw, stride, padH, padW] of CASES) {
+    const x = randomF32(n * cin * h * w, seed++);
+    const wt = randomF32(cout * cin * kh * kw, seed++);
+    const b = randomF32(cout, seed++);
+    for (const relu of [false, true]) {
+      const got = conv2d(
+        gpu,
+        gpu.upload(x, [n, cin, h, w]),
+        gpu.upload(wt, [cout, cin, kh, kw]),
+        gpu.upload(b, [cout]),
+        {
+          kh,
+          kw,
+          stride,
+          padH,
+          padW,
+          relu,
+        },
+      );
+      const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
+      assert.deepEqual(got.shape, ref.shape);
+      assertClose(
+        await readTensor(gpu, got),
+        ref.data,
+        { abs: 1e-5 },
+        `conv ${[n, cin, h, w, cout, kh, kw]}`,
+      );
+    }
+  }
+});
+
+Deno.test({ name: "conv2d and pool2d write channel slices of a shared output", ...GPU_TEST }, async () => {
+  const gpu = await testGpu();
+  const [n, cin, h, w] = [2, 6, 7, 9];
+  const x = randomF32(n * cin * h * w, 99);
+  const wt = randomF32(4 * cin, 98), b = randomF32(4, 97);
+  const xt = gpu.upload(x, [n, cin, h, w]);
+  const out = gpu.tensor([n, 4 + cin, h, w]);
+  conv2d(gpu, xt, gpu.upload(wt, [4, cin, 1, 1]), gpu.upload(b, [4]), { kh: 1, kw: 1 }, { out, cOffset: 0 });
+  pool2d(gpu, xt, "max", { k: 3, stride: 1, pad: 1 }, { out, cOffset: 4 });
+  const got = await readTensor(gpu, out);
+  const convRef = conv2dRef(x, [n, cin, h, w], wt, b, [4, cin, 1, 1], 1, 0, 0, false).data;
+  const poolRef = pool2dRef(x, [n, cin, h, w], "max", 3, 1, 1).data;
+  const expected = new Float64Array(got.length);
+  for (let i = 0; i < n; i++) {
+    expected.set(convRef.subarray(i * 4 * h * w, (i + 1) * 4 * h * w), i * (4 + cin) * h * w);
+    expected.set(poolRef.subarray(i * cin * h * w, (i + 1) * cin * h * w), (i * (4 + cin) + 4) * h * w);
+  }
+  assertClose(got, expected, { abs: 1e-5 });
+});
+
+Deno.test({ name: "pools match float64 (average excludes padding)", ...GPU_TEST }, async () => {
+  const gpu = await testGpu();
+  const shape = [2, 5, 11, 9];
+  const x = randomF32(shape.reduce((a, b) => a * b), 5);
+  const xt = gpu.upload(x, shape);
+  for (const mode of ["avg", "max"] as const) {
+    for (const [k, stride, pad] of [[3, 1, 1], [3, 2, 0], [2, 2, 1]]) {
+      const ref = pool2dRef(x, shape, mode, k, stride, pad);
+      const got = pool2d(gpu, xt, mode, { k, stride, pad });
+      assert.deepEqual(got.shape, ref.shape);
+      assertClose(await readTensor(gpu, got), ref.data, { abs: 1e-6 }, `${mode} ${k} ${stride} ${pad}`);
+    }
+  }
+  const g = await readTensor(gpu, globalAvgPool(gpu, xt));
+  const gref = new Float64Array(10);
+  for (let p = 0; p < 10; p++) for (let j = 0; j < 99; j++) gref[p] += x[p * 99 + j] / 99;
+  assertClose(g, gref, { abs: 1e-6 });
+});
