@@ -1,0 +1,78 @@
+/**
+ * The reduction of the equivariance metrics: per sample, num = sum over (c, y, x) of
+ * (ref - img)^2 * mask and den = sum of the mask over the same elements (so a mask [N, 1, H, W] counts once
+ * per channel, as the official [N, C, H, W] masks do). The GPU sums each image row in float32; the host adds
+ * the rows in float64, as the official `.to(torch.float64).sum()` does. Masks are 0/1, so den is exact.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { Uniforms } from "../gpu/uniforms.ts";
+import { readTensor } from "../gpu/readback.ts";
+import { grid1d } from "./grid.ts";
+
+const WG = 64;
+
+function source(masks: number): string {
+  const decl = Array.from(
+    { length: masks },
+    (_, j) => `@group(0) @binding(${3 + j}) var<storage, read> m${j}: array<f32>;`,
+  ).join("\n");
+  const product = Array.from({ length: masks }, (_, j) => `m${j}[mi]`).join(" * ");
+  return /* wgsl */ `
+const WG = ${WG}u;
+struct P { rows: u32, c: u32, h: u32, w: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+${decl}
+@group(0) @binding(${3 + masks}) var<storage, read_write> out: array<f32>; // [rows, 2]
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = gid.x + gid.y * nwg.x * WG;
+  if (r >= p.rows) { return; }
+  let y = r % p.h;
+  let n = r / (p.h * p.c);
+  var num = 0.0;
+  var den = 0.0;
+  for (var x = 0u; x < p.w; x++) {
+    let i = r * p.w + x;
+    let mi = (n * p.h + y) * p.w + x;
+    let m = ${product};
+    let d = a[i] - b[i];
+    num += d * d * m;
+    den += m;
+  }
+  out[2u * r] = num;
+  out[2u * r + 1u] = den;
+}`;
+}
+
+/**
+ * Per-sample float64 [num, den] pairs (flattened, length 2N) for images a, b [N, C, H, W] and one or more
+ * masks [N, 1, H, W] whose product is the mask. Waits for the GPU.
+ */
+export async function maskedSquaredError(
+  gpu: Gpu,
+  a: Tensor,
+  b: Tensor,
+  masks: Tensor[],
+): Promise<Float64Array> {
+  const [n, c, h, w] = a.shape;
+  const rows = n * c * h;
+  const out = gpu.tensor([rows, 2]);
+  gpu.dispatch({
+    code: source(masks.length),
+    uniforms: new Uniforms().u32(rows).u32(c).u32(h).u32(w).bytes(),
+    bindings: [a, b, ...masks, out],
+    workgroups: grid1d(rows, WG, gpu.maxWorkgroups),
+  });
+  const partial = await readTensor(gpu, out);
+  out.destroy();
+  const sums = new Float64Array(2 * n);
+  for (let r = 0; r < rows; r++) {
+    const s = Math.floor(r / (c * h));
+    sums[2 * s] += partial[2 * r];
+    sums[2 * s + 1] += partial[2 * r + 1];
+  }
+  return sums;
+}
