@@ -28,3 +28,21 @@ export {
   kaiserWindow,
   radialLowpass,
 } from "./models/filters.ts";
+export {
+  loadNetwork,
+  type LoadNetworkOptions,
+  parseSnapshot,
+  readSnapshot,
+  type Snapshot,
+  snapshotGenerator,
+} from "./formats/snapshot.ts";
+export {
+  collectTensors,
+  readTorchBytes,
+  readTorchFile,
+  type TorchDType,
+  TorchTensor,
+  type TypedTensor,
+} from "./formats/torch.ts";
+export { type GlobalHandler, PyDict, PyObject, unpickle } from "./formats/pickle.ts";
+export { cacheDir, OFFICIAL_NETWORKS, resolveNetworkPath } from "./formats/download.ts";

@@ -1,0 +1,653 @@
+/**
+ * PyTorch files without PyTorch: the zip format of torch.save (>= 1.6: `<prefix>/data.pkl` whose
+ * persistent ids ("storage", torch.FloatStorage, key, location, numel) name `<prefix>/data/<key>`), the
+ * legacy format (magic, protocol, sys_info and main pickles, the storage-key list, then per storage an
+ * int64 element count and the raw bytes), TorchScript archives (torch.jit.save: the same zip layout, with
+ * modules as `__torch__.*` objects) and plain pickles whose storages are `torch.storage._load_from_bytes`
+ * blobs (a complete legacy torch.save of one storage, as NVIDIA's persistence pickles hold them).
+ *
+ * Tensors stay views (storage, offset, shape, stride) into the file's bytes until they are materialised,
+ * which copies each one exactly once into a dense C-order typed array.
+ */
+import { inflateSync } from "fflate";
+import { UserError } from "../errors.ts";
+import {
+  BASE_GLOBALS,
+  dataClass,
+  type GlobalHandler,
+  PyDict,
+  PyGlobal,
+  PyObject,
+  unpickle,
+} from "./pickle.ts";
+
+/** Element types sg3 reads from torch storages. */
+export type TorchDType =
+  | "float32"
+  | "float16"
+  | "bfloat16"
+  | "float64"
+  | "int64"
+  | "int32"
+  | "int16"
+  | "int8"
+  | "uint8"
+  | "bool";
+
+const ITEM_BYTES: Record<TorchDType, number> = {
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
+
+/** torch.<Name>Storage -> element type (the legacy storage classes name the dtype in all formats). */
+const STORAGE_TYPES: Record<string, TorchDType> = {
+  "torch.FloatStorage": "float32",
+  "torch.HalfStorage": "float16",
+  "torch.BFloat16Storage": "bfloat16",
+  "torch.DoubleStorage": "float64",
+  "torch.LongStorage": "int64",
+  "torch.IntStorage": "int32",
+  "torch.ShortStorage": "int16",
+  "torch.CharStorage": "int8",
+  "torch.ByteStorage": "uint8",
+  "torch.BoolStorage": "bool",
+};
+
+/** A typed storage: `numel` elements of `dtype`; its bytes are attached when the file has been read. */
+export class TorchStorage {
+  bytes: Uint8Array | null = null;
+  constructor(readonly dtype: TorchDType, readonly numel: number, readonly key: string) {}
+}
+
+/** A tensor as saved: a strided view into a storage (shared storages are the same object). */
+export class TorchTensor {
+  constructor(
+    readonly storage: TorchStorage,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
+  get dtype(): TorchDType {
+    return this.storage.dtype;
+  }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+}
+
+/** A dense tensor in C order. float16 data is a Float16Array; bfloat16 is widened (exactly) to float32. */
+export interface TypedTensor {
+  dtype: TorchDType;
+  shape: number[];
+  data:
+    | Float32Array
+    | Float64Array
+    | Float16Array
+    | BigInt64Array
+    | Int32Array
+    | Int16Array
+    | Int8Array
+    | Uint8Array;
+}
+
+/** Per-file context used by the torch globals: where storages come from and the name for errors. */
+interface LoadContext {
+  name: string;
+  /** Resolves the bytes of a zip-format storage key; null when the archive lacks it. */
+  storageBytes?: (key: string) => Uint8Array | null;
+}
+
+function isInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v);
+}
+
+function intList(v: unknown, what: string, name: string): number[] {
+  if (!Array.isArray(v) || !v.every(isInt)) throw new UserError(`${name}: corrupt tensor ${what}`);
+  return v as number[];
+}
+
+/** _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, [metadata]). */
+function rebuildTensor(args: unknown[], name: string): TorchTensor {
+  const [storage, offset, size, stride] = args;
+  if (!(storage instanceof TorchStorage)) throw new UserError(`${name}: corrupt tensor (no storage)`);
+  if (!isInt(offset) || offset < 0) throw new UserError(`${name}: corrupt tensor offset`);
+  const shape = intList(size, "shape", name), strides = intList(stride, "stride", name);
+  if (shape.length !== strides.length || shape.some((s) => s < 0) || strides.some((s) => s < 0)) {
+    throw new UserError(`${name}: corrupt tensor shape/stride`);
+  }
+  return new TorchTensor(storage, offset, shape, strides);
+}
+
+/** The globals torch files use, bound to one file's context. */
+function torchGlobals(ctx: LoadContext): Record<string, GlobalHandler> {
+  const storageClass = (cls: string): GlobalHandler => ({
+    call: () => {
+      throw new UserError(`${ctx.name}: unsupported use of ${cls}`);
+    },
+  });
+  const tensor: GlobalHandler = { call: (a) => rebuildTensor(a, ctx.name) };
+  return {
+    ...BASE_GLOBALS,
+    ...Object.fromEntries(Object.keys(STORAGE_TYPES).map((k) => [k, storageClass(k)])),
+    "torch._utils._rebuild_tensor_v2": tensor,
+    "torch._utils._rebuild_tensor": tensor,
+    "torch._utils._rebuild_parameter": { call: ([data]) => data },
+    "torch._utils._rebuild_parameter_with_state": { call: ([data]) => data },
+    "torch._tensor._rebuild_from_type_v2": {
+      call: ([func, , args]) => {
+        if (!(func instanceof PyGlobal) || !func.handler.call || !Array.isArray(args)) {
+          throw new UserError(`${ctx.name}: corrupt tensor subclass record`);
+        }
+        return func.handler.call(args);
+      },
+    },
+    "torch.storage._load_from_bytes": {
+      call: ([blob]) => {
+        if (!(blob instanceof Uint8Array)) throw new UserError(`${ctx.name}: corrupt embedded storage`);
+        const value = readLegacy(blob, `${ctx.name} (embedded storage)`);
+        if (!(value instanceof TorchStorage)) {
+          throw new UserError(`${ctx.name}: embedded blob is not a storage`);
+        }
+        return value;
+      },
+    },
+    "torch.Size": { call: ([dims]) => intList(dims, "size", ctx.name) },
+    "torch.device": { call: ([d]) => String(d) },
+    "torch.jit._pickle.build_intlist": { call: ([l]) => l },
+    "torch.jit._pickle.build_tensorlist": { call: ([l]) => l },
+    "torch.jit._pickle.build_doublelist": { call: ([l]) => l },
+    "torch.jit._pickle.build_boollist": { call: ([l]) => l },
+    "torch.jit._pickle.restore_type_tag": { call: ([v]) => v },
+    "torch_utils.persistence._reconstruct_persistent_obj": {
+      call: ([meta]) => persistentObject(meta, ctx.name),
+    },
+    "copyreg._reconstructor": {
+      call: ([cls]) => {
+        if (!(cls instanceof PyGlobal) || !cls.handler.create) {
+          throw new UserError(`${ctx.name}: corrupt pickle (copyreg._reconstructor of a non-class)`);
+        }
+        return cls.handler.create([]);
+      },
+    },
+  };
+}
+
+/** The allow-list lookup: fixed entries, then data classes (TorchScript and torch.nn modules). */
+function withDataClasses(
+  globals: Record<string, GlobalHandler>,
+): (name: string) => GlobalHandler | undefined {
+  return (key) =>
+    Object.hasOwn(globals, key) ? globals[key] : isDataClassName(key) ? dataClass(key) : undefined;
+}
+
+/** Classes that are pure containers of state: loading one creates a PyObject and runs nothing. */
+function isDataClassName(key: string): boolean {
+  return /^__torch__\.[\w.]+$/.test(key) || /^torch\.nn\.modules\.[\w]+\.[A-Z]\w*$/.test(key);
+}
+
+/**
+ * A torch_utils.persistence object: meta = {type, version, module_src, class_name, state}. The source is
+ * ignored; the state (the module's __dict__) is kept as the object's state.
+ */
+function persistentObject(meta: unknown, name: string): PyObject {
+  if (!(meta instanceof PyDict)) throw new UserError(`${name}: corrupt persistent object`);
+  const className = meta.get("class_name");
+  if (typeof className !== "string") throw new UserError(`${name}: persistent object without class_name`);
+  const obj = new PyObject(className);
+  obj.state = meta.get("state") ?? new PyDict();
+  return obj;
+}
+
+/** Parses a persistent id ("storage", StorageClass, key, location, numel[, view_metadata]). */
+function parseStorageId(
+  pid: unknown,
+  name: string,
+): { dtype: TorchDType; key: string; numel: number; view: unknown } {
+  if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) {
+    throw new UserError(`${name}: unsupported persistent id`);
+  }
+  const [, cls, key, , numel, view] = pid;
+  const dtype = cls instanceof PyGlobal ? STORAGE_TYPES[cls.name] : undefined;
+  if (!dtype) {
+    throw new UserError(
+      `${name}: unsupported storage type ${cls instanceof PyGlobal ? cls.name : String(cls)}`,
+    );
+  }
+  if (typeof key !== "string" && !isInt(key)) throw new UserError(`${name}: corrupt storage key`);
+  if (!isInt(numel) || numel < 0) throw new UserError(`${name}: corrupt storage size`);
+  return { dtype, key: String(key), numel, view };
+}
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+/** True if `bytes` start like a legacy torch.save file (a pickled magic number). */
+function isLegacy(bytes: Uint8Array): boolean {
+  // PROTO 2, LONG1 10 bytes of the magic number.
+  return bytes.length > 14 && bytes[0] === 0x80 && bytes[2] === 0x8a && bytes[3] === 10;
+}
+
+/** Reads a legacy (pre-1.6, non-zip) torch.save file; returns the saved object. */
+export function readLegacy(bytes: Uint8Array, name: string): unknown {
+  const storages = new Map<string, TorchStorage>();
+  const ctx: LoadContext = { name };
+  const globals = withDataClasses(torchGlobals(ctx));
+  let pos = 0;
+  const next = (persistentLoad?: (pid: unknown) => unknown) => {
+    const r = unpickle(bytes, { globals, name, offset: pos, persistentLoad });
+    pos = r.end;
+    return r.value;
+  };
+  if (next() !== LEGACY_MAGIC) throw new UserError(`${name}: not a torch file (bad magic number)`);
+  const protocol = next();
+  if (protocol !== 1001) {
+    throw new UserError(`${name}: unsupported legacy torch protocol ${String(protocol)}`);
+  }
+  next(); // sys_info: little-endian layouts are all sg3 supports
+  const views: [TorchStorage, string, number][] = [];
+  const value = next((pid) => {
+    const id = parseStorageId(pid, name);
+    let root = storages.get(id.key);
+    if (!root) {
+      root = new TorchStorage(id.dtype, id.numel, id.key);
+      storages.set(id.key, root);
+    }
+    if (Array.isArray(id.view)) {
+      // (view_key, offset, view_size): a storage slice; resolved once the root's bytes are known.
+      const [viewKey, off, size] = id.view;
+      if (!isInt(off) || !isInt(size) || off < 0 || size < 0) {
+        throw new UserError(`${name}: corrupt storage view`);
+      }
+      const v = new TorchStorage(id.dtype, size, String(viewKey));
+      views.push([v, id.key, off]);
+      return v;
+    }
+    return root;
+  });
+  const keys = next();
+  if (!Array.isArray(keys)) throw new UserError(`${name}: corrupt storage key list`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const key of keys) {
+    const s = storages.get(String(key));
+    if (!s) throw new UserError(`${name}: storage ${String(key)} is listed but never used`);
+    if (pos + 8 > bytes.length) throw new UserError(`${name}: truncated file (storage ${s.key} is missing)`);
+    const count = Number(dv.getBigInt64(pos, true));
+    const len = count * ITEM_BYTES[s.dtype];
+    if (count < 0 || pos + 8 + len > bytes.length) {
+      throw new UserError(
+        `${name}: truncated file (storage ${s.key} needs ${len} bytes at offset ${pos + 8})`,
+      );
+    }
+    s.bytes = bytes.subarray(pos + 8, pos + 8 + len);
+    pos += 8 + len;
+  }
+  for (const [v, rootKey, off] of views) {
+    const root = storages.get(rootKey)!;
+    const b = ITEM_BYTES[v.dtype];
+    if (root.bytes && (off + v.numel) * b <= root.bytes.length) {
+      v.bytes = root.bytes.subarray(off * b, (off + v.numel) * b);
+    }
+  }
+  return value;
+}
+
+/** One member of a zip archive: where its data starts and how it is stored. */
+interface ZipEntry {
+  method: number;
+  localOffset: number;
+  compressedSize: number;
+  size: number;
+}
+
+/**
+ * Lists a zip archive's members from its central directory (zip64 included). Stored members are later
+ * returned as views into `bytes`, so tensor data is never copied out of the archive.
+ */
+export function listZip(bytes: Uint8Array, name: string): Map<string, ZipEntry> {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let eocd = -1;
+  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
+    if (dv.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) {
+    throw new UserError(`${name}: truncated or corrupt zip archive (no end of central directory)`);
+  }
+  let count = dv.getUint16(eocd + 10, true);
+  let cdOffset = dv.getUint32(eocd + 16, true);
+  if (
+    (count === 0xffff || cdOffset === 0xffffffff) && eocd >= 20 &&
+    dv.getUint32(eocd - 20, true) === 0x07064b50
+  ) {
+    const z64 = Number(dv.getBigUint64(eocd - 12, true));
+    if (z64 + 56 > bytes.length || dv.getUint32(z64, true) !== 0x06064b50) {
+      throw new UserError(`${name}: corrupt zip64 directory`);
+    }
+    count = Number(dv.getBigUint64(z64 + 32, true));
+    cdOffset = Number(dv.getBigUint64(z64 + 48, true));
+  }
+  const entries = new Map<string, ZipEntry>();
+  let p = cdOffset;
+  const dec = new TextDecoder();
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > bytes.length || dv.getUint32(p, true) !== 0x02014b50) {
+      throw new UserError(`${name}: corrupt zip central directory`);
+    }
+    const method = dv.getUint16(p + 10, true);
+    let compressedSize = dv.getUint32(p + 20, true);
+    let size = dv.getUint32(p + 24, true);
+    const nameLen = dv.getUint16(p + 28, true), extraLen = dv.getUint16(p + 30, true);
+    const commentLen = dv.getUint16(p + 32, true);
+    let localOffset = dv.getUint32(p + 42, true);
+    if (p + 46 + nameLen + extraLen > bytes.length) {
+      throw new UserError(`${name}: corrupt zip central directory`);
+    }
+    const member = dec.decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    // zip64 extra field: the 64-bit values present are those whose 32-bit fields are 0xffffffff.
+    for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen;) {
+      const id = dv.getUint16(e, true), len = dv.getUint16(e + 2, true);
+      if (id === 1) {
+        let q = e + 4;
+        const read = () => {
+          if (q + 8 > e + 4 + len) throw new UserError(`${name}: corrupt zip64 field`);
+          q += 8;
+          return Number(dv.getBigUint64(q - 8, true));
+        };
+        if (size === 0xffffffff) size = read();
+        if (compressedSize === 0xffffffff) compressedSize = read();
+        if (localOffset === 0xffffffff) localOffset = read();
+      }
+      e += 4 + len;
+    }
+    entries.set(member, { method, localOffset, compressedSize, size });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
+}
+
+/** The data of one zip member: a view for stored members, inflated for deflated ones. */
+export function zipMember(bytes: Uint8Array, entry: ZipEntry, member: string, name: string): Uint8Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const p = entry.localOffset;
+  if (p + 30 > bytes.length || dv.getUint32(p, true) !== 0x04034b50) {
+    throw new UserError(`${name}: corrupt zip member ${member}`);
+  }
+  const start = p + 30 + dv.getUint16(p + 26, true) + dv.getUint16(p + 28, true);
+  const end = start + entry.compressedSize;
+  if (end > bytes.length) throw new UserError(`${name}: truncated zip archive (member ${member})`);
+  const raw = bytes.subarray(start, end);
+  if (entry.method === 0) return raw;
+  if (entry.method !== 8) throw new UserError(`${name}: zip member ${member} uses unsupported compression`);
+  try {
+    const out = inflateSync(raw, { out: new Uint8Array(entry.size) });
+    if (out.length !== entry.size) throw new Error("size mismatch");
+    return out;
+  } catch (e) {
+    throw new UserError(`${name}: corrupt zip member ${member}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads a torch.save / torch.jit.save zip archive; returns the object in `<prefix>/data.pkl`. */
+export function readTorchZip(bytes: Uint8Array, name: string): unknown {
+  const entries = listZip(bytes, name);
+  const pkl = [...entries.keys()].find((k) => /^[^/]*\/?data\.pkl$/.test(k) && !k.includes("/code/"));
+  if (!pkl) throw new UserError(`${name}: not a PyTorch archive (no data.pkl)`);
+  const prefix = pkl.slice(0, pkl.length - "data.pkl".length);
+  const storages = new Map<string, TorchStorage>();
+  const ctx: LoadContext = { name };
+  const globals = withDataClasses(torchGlobals(ctx));
+  const { value } = unpickle(zipMember(bytes, entries.get(pkl)!, pkl, name), {
+    globals,
+    name,
+    persistentLoad: (pid) => {
+      const id = parseStorageId(pid, name);
+      let s = storages.get(id.key);
+      if (!s) {
+        s = new TorchStorage(id.dtype, id.numel, id.key);
+        const member = `${prefix}data/${id.key}`;
+        const entry = entries.get(member);
+        if (!entry) throw new UserError(`${name}: archive is missing storage ${member}`);
+        s.bytes = zipMember(bytes, entry, member, name);
+        storages.set(id.key, s);
+      }
+      return s;
+    },
+  });
+  return value;
+}
+
+/**
+ * Reads any supported PyTorch file held in memory: zip archive (torch.save >= 1.6, TorchScript), legacy
+ * torch.save, or a plain pickle (e.g. a persistence pickle whose storages are embedded blobs).
+ */
+export function readTorchBytes(bytes: Uint8Array, name: string): unknown {
+  return guard(name, () => {
+    if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4) {
+      return readTorchZip(bytes, name);
+    }
+    if (isLegacy(bytes)) return readLegacy(bytes, name);
+    if (bytes.length < 2 || bytes[0] !== 0x80) {
+      throw new UserError(`${name}: not a pickle, PyTorch or zip file`);
+    }
+    const ctx: LoadContext = { name };
+    return unpickle(bytes, { globals: withDataClasses(torchGlobals(ctx)), name }).value;
+  });
+}
+
+/**
+ * Runs `fn`; errors other than UserError can only come from malformed data reaching an unchecked path
+ * (e.g. a typed-array constructor), so they are reported as a corrupt file rather than as a crash.
+ */
+export function guard<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${name}: corrupt or unsupported file (${(e as Error)?.message ?? e})`);
+  }
+}
+
+/** Largest tensor sg3 will materialise, in elements (a guard against corrupt shapes). */
+const MAX_ELEMENTS = 2 ** 31;
+
+/** Checks that every element the view addresses lies inside its storage; returns the element count. */
+function checkView(t: TorchTensor, name: string): number {
+  const s = t.storage;
+  if (!s.bytes) throw new UserError(`${name}: tensor storage ${s.key} has no data`);
+  const avail = Math.floor(s.bytes.length / ITEM_BYTES[s.dtype]);
+  const numel = t.numel;
+  if (numel > MAX_ELEMENTS) throw new UserError(`${name}: tensor of ${numel} elements is too large`);
+  if (numel === 0) return 0;
+  let last = t.offset;
+  for (let d = 0; d < t.shape.length; d++) last += (t.shape[d] - 1) * t.stride[d];
+  if (last >= Math.min(avail, s.numel)) {
+    throw new UserError(
+      `${name}: tensor storage ${s.key} is too short (a view of shape [${t.shape}] reaches element ${last}, ` +
+        `the storage holds ${Math.min(avail, s.numel)})`,
+    );
+  }
+  if (numel > 16 * avail + 1024) {
+    throw new UserError(`${name}: tensor view is implausibly larger than its storage`);
+  }
+  return numel;
+}
+
+/** Calls `visit(dst, src)` for every element of the view in C order (src = storage element index). */
+function forEachElement(t: TorchTensor, visit: (dst: number, src: number) => void): void {
+  const nd = t.shape.length, numel = t.numel;
+  const idx = new Array(nd).fill(0);
+  let src = t.offset;
+  for (let i = 0; i < numel; i++) {
+    visit(i, src);
+    for (let d = nd - 1; d >= 0; d--) {
+      idx[d]++;
+      src += t.stride[d];
+      if (idx[d] < t.shape[d]) break;
+      src -= t.stride[d] * t.shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/** True if the view is dense in C order (a plain slice of its storage). */
+function isContiguous(t: TorchTensor): boolean {
+  let expect = 1;
+  for (let d = t.shape.length - 1; d >= 0; d--) {
+    if (t.shape[d] !== 1 && t.stride[d] !== expect) return false;
+    expect *= t.shape[d];
+  }
+  return true;
+}
+
+/** Reads element `i` of a storage as a JS number (int64 above 2^53 loses precision). */
+function elementReader(s: TorchStorage): (i: number) => number {
+  const b = s.bytes!;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  switch (s.dtype) {
+    case "float32":
+      return (i) => dv.getFloat32(4 * i, true);
+    case "float16":
+      return (i) => dv.getFloat16(2 * i, true);
+    case "bfloat16":
+      return (i) => {
+        const u = dv.getUint16(2 * i, true) << 16;
+        dv2.setUint32(0, u, true);
+        return dv2.getFloat32(0, true);
+      };
+    case "float64":
+      return (i) => dv.getFloat64(8 * i, true);
+    case "int64":
+      return (i) => Number(dv.getBigInt64(8 * i, true));
+    case "int32":
+      return (i) => dv.getInt32(4 * i, true);
+    case "int16":
+      return (i) => dv.getInt16(2 * i, true);
+    case "int8":
+      return (i) => dv.getInt8(i);
+    case "uint8":
+    case "bool":
+      return (i) => b[i];
+  }
+}
+const dv2 = new DataView(new ArrayBuffer(4));
+
+/**
+ * Materialises a tensor as dense C-order float32 (other dtypes converted; int64 via Number). One copy:
+ * contiguous float32 views are copied straight out of the file's bytes.
+ */
+export function tensorToFloat32(t: TorchTensor, name = "tensor"): Float32Array {
+  const numel = checkView(t, name);
+  const s = t.storage;
+  if (s.dtype === "float32" && isContiguous(t)) {
+    const start = t.offset * 4;
+    return new Float32Array(s.bytes!.slice(start, start + numel * 4).buffer);
+  }
+  const out = new Float32Array(numel);
+  if (numel === 0) return out;
+  const read = elementReader(s);
+  forEachElement(t, (dst, src) => out[dst] = read(src));
+  return out;
+}
+
+const TYPED: Record<Exclude<TorchDType, "bfloat16">, new (b: ArrayBuffer) => TypedTensor["data"]> = {
+  float32: Float32Array,
+  float16: Float16Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  int16: Int16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+};
+
+/** Materialises a tensor as a dense C-order array of its own dtype (bfloat16 widened to float32). */
+export function tensorToTyped(t: TorchTensor, name = "tensor"): TypedTensor {
+  const numel = checkView(t, name);
+  const s = t.storage;
+  const shape = [...t.shape];
+  if (s.dtype === "bfloat16") return { dtype: s.dtype, shape, data: tensorToFloat32(t, name) };
+  const size = ITEM_BYTES[s.dtype];
+  let bytes: Uint8Array;
+  if (isContiguous(t)) bytes = s.bytes!.slice(t.offset * size, (t.offset + numel) * size);
+  else {
+    bytes = new Uint8Array(numel * size);
+    const src = s.bytes!;
+    forEachElement(t, (d, i) => bytes.set(src.subarray(i * size, (i + 1) * size), d * size));
+  }
+  return { dtype: s.dtype, shape, data: new TYPED[s.dtype](bytes.buffer as ArrayBuffer) };
+}
+
+/** Unwraps a module-like value into its attribute dict (PyObject state, persistent state, plain dict). */
+export function moduleState(v: unknown): PyDict | null {
+  if (v instanceof PyObject) return v.state instanceof PyDict ? v.state : null;
+  return v instanceof PyDict ? v : null;
+}
+
+/**
+ * The state dict of a loaded object: every tensor reachable through dicts and modules, named as PyTorch
+ * names them (nn.Module `_parameters` / `_buffers` / `_modules` add no path component; non-persistent
+ * buffers are left out; TorchScript modules hold their tensors as plain attributes).
+ */
+export function collectTensors(root: unknown, prefix = ""): Map<string, TorchTensor> {
+  const out = new Map<string, TorchTensor>();
+  const seen = new Set<unknown>();
+  const walk = (v: unknown, path: string) => {
+    if (v instanceof TorchTensor) {
+      if (!out.has(path)) out.set(path, v);
+      return;
+    }
+    const d = moduleState(v);
+    if (!d || seen.has(d)) return;
+    seen.add(d);
+    const skip = d.get("_non_persistent_buffers_set");
+    const isModule = d.has("_parameters") || d.has("_modules");
+    for (const [k, child] of d) {
+      if (typeof k !== "string" && typeof k !== "number") continue;
+      const key = String(k);
+      if (key === "_parameters" || key === "_buffers" || key === "_modules") {
+        const inner = moduleState(child);
+        if (!inner) continue;
+        for (const [ck, cv] of inner) {
+          if (key === "_buffers" && skip instanceof Set && skip.has(ck)) continue;
+          walk(cv, path ? `${path}.${String(ck)}` : String(ck));
+        }
+      } else if (!isModule || !key.startsWith("_")) walk(child, path ? `${path}.${key}` : key);
+    }
+  };
+  walk(root, prefix);
+  return out;
+}
+
+/** Reads a file from disk, turning I/O errors into a one-line UserError. */
+export async function readFileBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    throw new UserError(`${path}: cannot read: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+/**
+ * Reads a PyTorch weight file (.pth/.pt zip or legacy, TorchScript, or a pickle of modules such as
+ * NVIDIA's inception .pkl) and returns its state dict: name -> dense typed tensor with dtype and shape.
+ */
+export async function readTorchFile(path: string): Promise<Map<string, TypedTensor>> {
+  const bytes = await readFileBytes(path);
+  return guard(path, () => {
+    const tensors = collectTensors(readTorchBytes(bytes, path));
+    if (tensors.size === 0) throw new UserError(`${path}: holds no tensors`);
+    const out = new Map<string, TypedTensor>();
+    for (const [k, t] of tensors) out.set(k, tensorToTyped(t, `${path}: ${k}`));
+    return out;
+  });
+}
