@@ -46,3 +46,14 @@ export {
 } from "./formats/torch.ts";
 export { type GlobalHandler, PyDict, PyObject, unpickle } from "./formats/pickle.ts";
 export { cacheDir, OFFICIAL_NETWORKS, resolveNetworkPath } from "./formats/download.ts";
+export {
+  type GeneratorKwargs,
+  generatorKwargs,
+  type Sg3Config,
+  type SynthesisInputAttrs,
+  type SynthesisKwargs,
+  type SynthesisLayerAttrs,
+  type SynthesisLayout,
+  synthesisLayout,
+  type TrainOptions,
+} from "./models/config.ts";

@@ -1,0 +1,277 @@
+/**
+ * StyleGAN3's layer table: the hyper-parameters of train.py's configs and the per-layer sampling rates,
+ * cutoffs, transition bands, sizes, channels, resampling factors, filter sizes and padding, computed exactly
+ * as SynthesisNetwork.__init__ and SynthesisLayer.__init__ compute them (float64, same operation order).
+ * Attribute names are those of the official modules, so tables compare directly with loaded snapshots.
+ */
+
+/** The StyleGAN3 configurations of train.py --cfg. */
+export type Sg3Config = "stylegan3-t" | "stylegan3-r";
+
+/** Keyword arguments of SynthesisNetwork / SynthesisLayer, with the official defaults when omitted. */
+export interface SynthesisKwargs {
+  w_dim: number;
+  img_resolution: number;
+  img_channels: number;
+  channel_base?: number;
+  channel_max?: number;
+  num_layers?: number;
+  num_critical?: number;
+  first_cutoff?: number;
+  first_stopband?: number;
+  last_stopband_rel?: number;
+  margin_size?: number;
+  output_scale?: number;
+  num_fp16_res?: number;
+  conv_kernel?: number;
+  filter_size?: number;
+  lrelu_upsampling?: number;
+  use_radial_filters?: boolean;
+  conv_clamp?: number | null;
+  magnitude_ema_beta?: number;
+}
+
+/** Attributes of SynthesisInput (size is [width, height]). */
+export interface SynthesisInputAttrs {
+  w_dim: number;
+  channels: number;
+  size: [number, number];
+  sampling_rate: number;
+  bandwidth: number;
+}
+
+/** Attributes of one SynthesisLayer (sizes are [width, height]; padding is [x0, x1, y0, y1]). */
+export interface SynthesisLayerAttrs {
+  w_dim: number;
+  is_torgb: boolean;
+  is_critically_sampled: boolean;
+  use_fp16: boolean;
+  in_channels: number;
+  out_channels: number;
+  in_size: [number, number];
+  out_size: [number, number];
+  in_sampling_rate: number;
+  out_sampling_rate: number;
+  tmp_sampling_rate: number;
+  in_cutoff: number;
+  out_cutoff: number;
+  in_half_width: number;
+  out_half_width: number;
+  conv_kernel: number;
+  conv_clamp: number | null;
+  magnitude_ema_beta: number;
+  up_factor: number;
+  up_taps: number;
+  down_factor: number;
+  down_taps: number;
+  down_radial: boolean;
+  padding: [number, number, number, number];
+}
+
+/** The synthesis network's layout: its own attributes, the input layer and the named layers in order. */
+export interface SynthesisLayout {
+  attrs: {
+    w_dim: number;
+    num_ws: number;
+    img_resolution: number;
+    img_channels: number;
+    num_layers: number;
+    num_critical: number;
+    margin_size: number;
+    output_scale: number;
+    num_fp16_res: number;
+    layer_names: string[];
+  };
+  input: SynthesisInputAttrs;
+  layers: { name: string; attrs: SynthesisLayerAttrs }[];
+}
+
+/**
+ * The layer table of SynthesisNetwork(**kwargs). Cutoffs and minimum stopbands follow geometric
+ * progressions f_c[i] = f_c0 (f_cN / f_c0)^e_i, e_i = min(i / (N - critical), 1); sampling rates are the
+ * smallest powers of two >= 2 f_t (at most the resolution); channels = rint(min(base / 2 / f_c, max)).
+ */
+export function synthesisLayout(kw: SynthesisKwargs): SynthesisLayout {
+  const res = kw.img_resolution;
+  const channelBase = kw.channel_base ?? 32768;
+  const channelMax = kw.channel_max ?? 512;
+  const numLayers = kw.num_layers ?? 14;
+  const numCritical = kw.num_critical ?? 2;
+  const firstCutoff = kw.first_cutoff ?? 2;
+  const firstStopband = kw.first_stopband ?? 2 ** 2.1;
+  const lastStopbandRel = kw.last_stopband_rel ?? 2 ** 0.3;
+  const marginSize = kw.margin_size ?? 10;
+  const numFp16Res = kw.num_fp16_res ?? 4;
+
+  const lastCutoff = res / 2;
+  const lastStopband = lastCutoff * lastStopbandRel;
+  const idx = Array.from({ length: numLayers + 1 }, (_, i) => i);
+  const exponents = idx.map((i) => Math.min(i / (numLayers - numCritical), 1));
+  const cutoffs = exponents.map((e) => firstCutoff * (lastCutoff / firstCutoff) ** e);
+  const stopbands = exponents.map((e) => firstStopband * (lastStopband / firstStopband) ** e);
+  const rates = stopbands.map((s) => 2 ** Math.ceil(Math.log2(Math.min(s * 2, res))));
+  const halfWidths = idx.map((i) => Math.max(stopbands[i], rates[i] / 2) - cutoffs[i]);
+  const sizes = idx.map((i) => (i >= numLayers - 1 ? res : rates[i] + marginSize * 2));
+  const channels = idx.map((i) =>
+    i === numLayers ? kw.img_channels : roundHalfEven(Math.min(channelBase / 2 / cutoffs[i], channelMax))
+  );
+
+  const input: SynthesisInputAttrs = {
+    w_dim: kw.w_dim,
+    channels: channels[0],
+    size: [sizes[0], sizes[0]],
+    sampling_rate: rates[0],
+    bandwidth: cutoffs[0],
+  };
+  const layers = idx.map((i) => {
+    const prev = Math.max(i - 1, 0);
+    const attrs = synthesisLayerAttrs(kw, {
+      is_torgb: i === numLayers,
+      is_critically_sampled: i >= numLayers - numCritical,
+      use_fp16: rates[i] * 2 ** numFp16Res > res,
+      in_channels: channels[prev],
+      out_channels: channels[i],
+      in_size: sizes[prev],
+      out_size: sizes[i],
+      in_sampling_rate: rates[prev],
+      out_sampling_rate: rates[i],
+      in_cutoff: cutoffs[prev],
+      out_cutoff: cutoffs[i],
+      in_half_width: halfWidths[prev],
+      out_half_width: halfWidths[i],
+    });
+    return { name: `L${i}_${attrs.out_size[0]}_${attrs.out_channels}`, attrs };
+  });
+  return {
+    attrs: {
+      w_dim: kw.w_dim,
+      num_ws: numLayers + 2,
+      img_resolution: res,
+      img_channels: kw.img_channels,
+      num_layers: numLayers,
+      num_critical: numCritical,
+      margin_size: marginSize,
+      output_scale: kw.output_scale ?? 0.25,
+      num_fp16_res: numFp16Res,
+      layer_names: layers.map((l) => l.name),
+    },
+    input,
+    layers,
+  };
+}
+
+/** The per-layer inputs SynthesisNetwork passes to SynthesisLayer (sizes square). */
+interface LayerSpec {
+  is_torgb: boolean;
+  is_critically_sampled: boolean;
+  use_fp16: boolean;
+  in_channels: number;
+  out_channels: number;
+  in_size: number;
+  out_size: number;
+  in_sampling_rate: number;
+  out_sampling_rate: number;
+  in_cutoff: number;
+  out_cutoff: number;
+  in_half_width: number;
+  out_half_width: number;
+}
+
+/**
+ * SynthesisLayer's derived attributes: the leaky ReLU runs at tmp = max(in, out) * lrelu_upsampling (x1 for
+ * ToRGB); up/down factors tmp/in and tmp/out; filter_size taps per factor; padding so that the up-filtered,
+ * convolved input covers (out_size - 1) * down + 1 samples, split with the extra sample at the low end
+ * shifted by up/2 (the symmetric interpretation of the paper's appendix C.3).
+ */
+function synthesisLayerAttrs(kw: SynthesisKwargs, s: LayerSpec): SynthesisLayerAttrs {
+  const filterSize = kw.filter_size ?? 6;
+  const tmp = Math.max(s.in_sampling_rate, s.out_sampling_rate) * (s.is_torgb ? 1 : kw.lrelu_upsampling ?? 2);
+  const convKernel = s.is_torgb ? 1 : kw.conv_kernel ?? 3;
+  const up = roundHalfEven(tmp / s.in_sampling_rate);
+  const down = roundHalfEven(tmp / s.out_sampling_rate);
+  if (s.in_sampling_rate * up !== tmp || s.out_sampling_rate * down !== tmp) {
+    throw new Error(
+      `layer sampling rates ${s.in_sampling_rate} -> ${s.out_sampling_rate} are not integer ratios`,
+    );
+  }
+  const upTaps = up > 1 && !s.is_torgb ? filterSize * up : 1;
+  const downTaps = down > 1 && !s.is_torgb ? filterSize * down : 1;
+  const padTotal = (s.out_size - 1) * down + 1 - (s.in_size + convKernel - 1) * up + upTaps + downTaps - 2;
+  const padLo = Math.floor((padTotal + up) / 2);
+  const padHi = padTotal - padLo;
+  return {
+    w_dim: kw.w_dim,
+    is_torgb: s.is_torgb,
+    is_critically_sampled: s.is_critically_sampled,
+    use_fp16: s.use_fp16,
+    in_channels: s.in_channels,
+    out_channels: s.out_channels,
+    in_size: [s.in_size, s.in_size],
+    out_size: [s.out_size, s.out_size],
+    in_sampling_rate: s.in_sampling_rate,
+    out_sampling_rate: s.out_sampling_rate,
+    tmp_sampling_rate: tmp,
+    in_cutoff: s.in_cutoff,
+    out_cutoff: s.out_cutoff,
+    in_half_width: s.in_half_width,
+    out_half_width: s.out_half_width,
+    conv_kernel: convKernel,
+    conv_clamp: kw.conv_clamp === undefined ? 256 : kw.conv_clamp,
+    magnitude_ema_beta: kw.magnitude_ema_beta ?? 0.999,
+    up_factor: up,
+    up_taps: upTaps,
+    down_factor: down,
+    down_taps: downTaps,
+    down_radial: (kw.use_radial_filters ?? false) && !s.is_critically_sampled,
+    padding: [padLo, padHi, padLo, padHi],
+  };
+}
+
+/** np.rint: round to the nearest integer, ties to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Options of train.py that shape a StyleGAN3 generator (`--cbase`/`--cmax` are doubled for config R). */
+export interface TrainOptions {
+  cfg: Sg3Config;
+  res: number;
+  cbase?: number;
+  cmax?: number;
+  zDim?: number;
+  wDim?: number;
+  cDim?: number;
+  mappingLayers?: number;
+  imgChannels?: number;
+}
+
+/** Generator kwargs (Generator.__init__'s keyword arguments) of the network train.py builds. */
+export interface GeneratorKwargs extends Omit<SynthesisKwargs, "w_dim" | "img_resolution" | "img_channels"> {
+  z_dim: number;
+  c_dim: number;
+  w_dim: number;
+  img_resolution: number;
+  img_channels: number;
+  mapping_kwargs: { num_layers: number };
+}
+
+/**
+ * The generator train.py configures: z_dim = w_dim = 512, 2 mapping layers, channel_base = --cbase (32768),
+ * channel_max = --cmax (512); config R additionally doubles both, uses 1x1 convolutions and radial filters.
+ */
+export function generatorKwargs(o: TrainOptions): GeneratorKwargs {
+  const r = o.cfg === "stylegan3-r";
+  const kw: GeneratorKwargs = {
+    z_dim: o.zDim ?? 512,
+    c_dim: o.cDim ?? 0,
+    w_dim: o.wDim ?? 512,
+    img_resolution: o.res,
+    img_channels: o.imgChannels ?? 3,
+    mapping_kwargs: { num_layers: o.mappingLayers ?? 2 },
+    channel_base: (o.cbase ?? 32768) * (r ? 2 : 1),
+    channel_max: (o.cmax ?? 512) * (r ? 2 : 1),
+  };
+  if (r) Object.assign(kw, { conv_kernel: 1, use_radial_filters: true });
+  return kw;
+}

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { generatorKwargs, type Sg3Config, synthesisLayout } from "../models/config.ts";
+import { designLowpassFilter } from "../models/filters.ts";
+import { readNpy } from "../formats/npy.ts";
+import { assertClose } from "./reference.ts";
+import { fixture, fixtureTest, manifest } from "./fixtures.ts";
+
+// The cutoffs and stopbands are x ** (i / 12) powers. The fixtures were made with numpy 1.24.2, whose
+// float64 array power was not correctly rounded there (presumably its AVX-512 SIMD pow): 28 of the 180 cutoffs and
+// half-widths in the three tables of each config are 1 ulp away from the correctly rounded values glibc's
+// pow, numpy 2.x and JavaScript's ** give (e.g. 2 * 512 ** (2/12) is 5.039684199579492400517...; the
+// fixture holds ...492, correctly rounded is ...493). Those fields are compared to within one rounding error
+// of the largest operand (a half-width is max(stopband, rate / 2) - cutoff); every other field exactly.
+const POW_FIELDS = new Set(["in_cutoff", "out_cutoff", "in_half_width", "out_half_width"]);
+
+function compareLayer(got: Record<string, unknown>, want: Record<string, unknown>, what: string): number {
+  let inexact = 0;
+  for (const [k, v] of Object.entries(want)) {
+    if (k === "name" || k === "num_params" || k.endsWith("_filter_shape")) continue;
+    const g = got[k];
+    if (POW_FIELDS.has(k) && g !== v) {
+      const scale = Math.max(want.in_cutoff as number, want.out_cutoff as number, Math.abs(v as number));
+      assert.ok(
+        Math.abs((g as number) - (v as number)) <= Number.EPSILON * scale,
+        `${what}.${k}: ${g} vs ${v}`,
+      );
+      inexact++;
+    } else {
+      assert.deepEqual(g, v, `${what}.${k}`);
+    }
+  }
+  return inexact;
+}
+
+for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
+  for (const res of [256, 512, 1024]) {
+    fixtureTest(`layer table of ${cfg} at ${res} matches the official constructor`, "sg3", () => {
+      const want = JSON.parse(Deno.readTextFileSync(fixture("sg3", "layers", `layers-${cfg}-${res}.json`)));
+      const layout = synthesisLayout(generatorKwargs({ cfg, res }));
+      assert.equal(layout.attrs.num_ws, want.num_ws);
+      const [input, ...layers] = want.layers;
+      assert.deepEqual(
+        [layout.input.channels, layout.input.size, layout.input.sampling_rate, layout.input.bandwidth],
+        [input.out_channels, input.out_size, input.out_sampling_rate, input.bandwidth],
+      );
+      assert.deepEqual(layout.attrs.layer_names, layers.map((l: any) => l.name));
+      let inexact = 0;
+      layout.layers.forEach((l, i) => inexact += compareLayer(l.attrs as any, layers[i], l.name));
+      assert.ok(inexact <= 14, `${inexact} fields differ in the last place`);
+    });
+  }
+}
+
+fixtureTest("filters designed from our own 1024 tables equal the fixture filters", "sg3", () => {
+  for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
+    for (const { name, attrs: a } of synthesisLayout(generatorKwargs({ cfg, res: 1024 })).layers) {
+      const up = designLowpassFilter(a.up_taps, a.in_cutoff, a.in_half_width * 2, a.tmp_sampling_rate);
+      const down = designLowpassFilter(
+        a.down_taps,
+        a.out_cutoff,
+        a.out_half_width * 2,
+        a.tmp_sampling_rate,
+        a.down_radial,
+      );
+      for (const [kind, f] of [["up_filter", up], ["down_filter", down]] as const) {
+        if (a.is_torgb) {
+          assert.equal(f, null);
+          continue;
+        }
+        const want = readNpy(fixture("sg3", "layers", `filters-${cfg}-1024`, `${name}.${kind}.npy`));
+        assert.deepEqual(f!.shape, want.shape);
+        assertClose(f!.data, want.data as Float32Array, { abs: 1e-7 }, `${cfg} ${name}.${kind}`);
+      }
+    }
+  }
+});
+
+Deno.test("cutoffs are the correctly rounded powers", () => {
+  const t1024 = synthesisLayout(generatorKwargs({ cfg: "stylegan3-t", res: 1024 })).layers;
+  assert.equal(t1024[2].attrs.out_cutoff, 5.039684199579493);
+  assert.equal(t1024[11].attrs.out_cutoff, 322.5397887730875);
+  const t256 = synthesisLayout(generatorKwargs({ cfg: "stylegan3-t", res: 256 })).layers;
+  assert.equal(t256[4].attrs.out_cutoff, 7.999999999999999); // 2 * 64 ** 0.33333333333333331
+});
+
+fixtureTest("tiny fixture networks: train.py kwargs and layer tables", "sg3", () => {
+  for (const [name, net] of Object.entries(manifest("sg3").networks) as [string, any][]) {
+    const g = net.G_kwargs;
+    const cfg: Sg3Config = net.cfg === "r" ? "stylegan3-r" : "stylegan3-t";
+    const r = cfg === "stylegan3-r" ? 2 : 1; // train.py doubles --cbase/--cmax for config R
+    const kw = generatorKwargs({
+      cfg,
+      res: net.common_kwargs.img_resolution,
+      cbase: g.channel_base / r,
+      cmax: g.channel_max / r,
+      zDim: g.z_dim,
+      wDim: g.w_dim,
+      cDim: net.common_kwargs.c_dim,
+      mappingLayers: g.mapping_kwargs.num_layers,
+    });
+    for (const k of ["z_dim", "w_dim", "mapping_kwargs", "channel_base", "channel_max", "conv_kernel"]) {
+      assert.deepEqual((kw as any)[k], g[k], `${name} ${k}`);
+    }
+    assert.equal(kw.use_radial_filters, g.use_radial_filters, name);
+    const layout = synthesisLayout(kw);
+    assert.equal(layout.attrs.num_ws, net.num_ws);
+    const [input, ...layers] = net.layers;
+    assert.deepEqual(
+      { name: "input", channels: layout.input.channels, size: layout.input.size },
+      { name: input.name, channels: input.channels, size: input.size },
+    );
+    assert.deepEqual([layout.input.sampling_rate, layout.input.bandwidth], [
+      input.sampling_rate,
+      input.bandwidth,
+    ]);
+    assert.deepEqual(layout.attrs.layer_names, layers.map((l: any) => l.name), name);
+    layout.layers.forEach((l, i) => compareLayer(l.attrs as any, layers[i], `${name}.${l.name}`));
+  }
+});
