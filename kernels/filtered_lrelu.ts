@@ -1,0 +1,275 @@
+/**
+ * StyleGAN3's filtered leaky ReLU, fused: the semantics of `_filtered_lrelu_ref` (flip_filter=False):
+ *
+ *   y = x + b[c]
+ *   u = upfirdn2d(y, fu, up, padding=[px0, px1, py0, py1], gain=up^2)   (zero-stuff, pad/crop, convolve)
+ *   z = clamp(leaky_relu(u, slope) * gain, -clamp, clamp)
+ *   out = upfirdn2d(z, fd, down) * outScale                            (convolve, keep every down-th)
+ *
+ * Filters are separable 1-D (applied along x, then y, as the reference does) or full 2-D (radial).
+ * Each workgroup computes one TILE x TILE output tile of one (sample, channel): it loads the input patch,
+ * upsamples it polyphase (only the taps that meet non-zero samples) into workgroup memory, applies the
+ * activation there, and filters down; the zero-stuffed and the upsampled images never reach memory.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { DType, Tensor } from "../gpu/tensor.ts";
+import { Uniforms } from "../gpu/uniforms.ts";
+import { enableF16, sampleRange, sampleRuns, wgslType } from "./batch.ts";
+
+/** An FIR filter on the GPU, flipped (so the kernels correlate) and scaled. */
+export interface FirFilter {
+  tensor: Tensor;
+  taps: number;
+  /** A full 2-D [taps, taps] filter, else separable 1-D. */
+  full: boolean;
+}
+
+/**
+ * Uploads filter f (1-D [taps] or 2-D [taps, taps]; null = identity) flipped along each axis and times
+ * gain^(ndim / 2), as upfirdn2d's reference sets it up.
+ */
+export function prepareFilter(
+  gpu: Gpu,
+  f: Float32Array | null,
+  shape: readonly number[] | null,
+  gain = 1,
+): FirFilter {
+  if (!f || !shape) return { tensor: gpu.upload(new Float32Array([gain]), [1]), taps: 1, full: false };
+  const full = shape.length === 2;
+  const g = Math.fround(gain ** (shape.length / 2));
+  const flipped = new Float32Array(f.length).map((_, i) => f[f.length - 1 - i] * g);
+  if (full && shape[0] !== shape[1]) {
+    throw new Error(`prepareFilter: square 2-D filters only, got [${shape}]`);
+  }
+  return { tensor: gpu.upload(flipped, shape), taps: shape[shape.length - 1], full };
+}
+
+/** Options of {@link filteredLrelu}. */
+export interface FilteredLreluOptions {
+  up: number;
+  down: number;
+  /** [px0, px1, py0, py1]; negative values crop. */
+  padding: [number, number, number, number];
+  gain: number;
+  slope: number;
+  /** Clamp bound; null = none. */
+  clamp: number | null;
+  /** Factor applied to the output (the synthesis network's output_scale on its last layer). */
+  outScale?: number;
+  outDtype?: DType;
+}
+
+interface Layout {
+  tile: number;
+  uw: number;
+  xw: number;
+  a: number;
+  b: number;
+}
+
+function layout(tile: number, up: number, down: number, fu: FirFilter, fd: FirFilter): Layout {
+  const uw = (tile - 1) * down + fd.taps;
+  const xw = Math.floor((uw + fu.taps - 2) / up) + 1;
+  const zInA = !fu.full;
+  const d1 = fd.full ? 0 : uw * tile;
+  const a = Math.max(xw * xw, zInA ? uw * uw : d1);
+  const b = Math.max(fu.full ? uw * uw : xw * uw, zInA ? d1 : 0);
+  return { tile, uw, xw, a, b };
+}
+
+function source(
+  l: Layout,
+  up: number,
+  down: number,
+  fu: FirFilter,
+  fd: FirFilter,
+  xType: string,
+  yType: string,
+  f16: string,
+  clamp: boolean,
+): string {
+  const { tile: T, uw: UW, xw: XW } = l;
+  const KU = fu.taps, KD = fd.taps;
+  // Where each stage's result lives: X in A; separable up: H1 in B, Z in A; full up: Z in B.
+  const Z = fu.full ? "bufB" : "bufA";
+  const D1 = fu.full ? "bufA" : "bufB";
+  const upStages = fu.full
+    ? /* wgsl */ `
+  for (var e = t; e < ${UW * UW}u; e += 256u) {
+    let v = i32(e / ${UW}u);
+    let u = i32(e % ${UW}u);
+    let ar = phase(uy0 + v - p.py0);
+    let ac = phase(ux0 + u - p.px0);
+    var acc = 0.0;
+    for (var a = ar; a < ${KU}; a += ${up}) {
+      let r = fdiv(uy0 + v + a - p.py0) - iyMin;
+      for (var b = ac; b < ${KU}; b += ${up}) {
+        acc += bufA[r * ${XW} + fdiv(ux0 + u + b - p.px0) - ixMin] * fu[a * ${KU} + b];
+      }
+    }
+    bufB[e] = act(acc);
+  }
+  workgroupBarrier();`
+    : /* wgsl */ `
+  for (var e = t; e < ${XW * UW}u; e += 256u) {
+    let r = i32(e / ${UW}u);
+    let u = i32(e % ${UW}u);
+    var acc = 0.0;
+    for (var a = phase(ux0 + u - p.px0); a < ${KU}; a += ${up}) {
+      acc += bufA[r * ${XW} + fdiv(ux0 + u + a - p.px0) - ixMin] * fu[a];
+    }
+    bufB[e] = acc;
+  }
+  workgroupBarrier();
+  for (var e = t; e < ${UW * UW}u; e += 256u) {
+    let v = i32(e / ${UW}u);
+    let u = i32(e % ${UW}u);
+    var acc = 0.0;
+    for (var a = phase(uy0 + v - p.py0); a < ${KU}; a += ${up}) {
+      acc += bufB[(fdiv(uy0 + v + a - p.py0) - iyMin) * ${UW} + u] * fu[a];
+    }
+    bufA[e] = act(acc);
+  }
+  workgroupBarrier();`;
+  const downStages = fd.full
+    ? /* wgsl */ `
+  let oyl = t / ${T}u;
+  let oxl = t % ${T}u;
+  if (t < ${T * T}u) {
+    var acc = 0.0;
+    for (var a = 0u; a < ${KD}u; a++) {
+      for (var b = 0u; b < ${KD}u; b++) {
+        acc += ${Z}[(oyl * ${down}u + a) * ${UW}u + oxl * ${down}u + b] * fd[a * ${KD}u + b];
+      }
+    }
+    store(oyl, oxl, acc);
+  }`
+    : /* wgsl */ `
+  for (var e = t; e < ${UW * T}u; e += 256u) {
+    let v = e / ${T}u;
+    let o = e % ${T}u;
+    var acc = 0.0;
+    for (var b = 0u; b < ${KD}u; b++) { acc += ${Z}[v * ${UW}u + o * ${down}u + b] * fd[b]; }
+    ${D1}[e] = acc;
+  }
+  workgroupBarrier();
+  let oyl = t / ${T}u;
+  let oxl = t % ${T}u;
+  if (t < ${T * T}u) {
+    var acc = 0.0;
+    for (var a = 0u; a < ${KD}u; a++) { acc += ${D1}[(oyl * ${down}u + a) * ${T}u + oxl] * fd[a]; }
+    store(oyl, oxl, acc);
+  }`;
+  return /* wgsl */ `${f16}
+struct P { n0: u32, c: u32, h: i32, w: i32, ho: u32, wo: u32, px0: i32, py0: i32, tilesX: u32,
+  gain: f32, slope: f32, clamp: f32, outScale: f32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<${xType}>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> fu: array<f32>;
+@group(0) @binding(4) var<storage, read> fd: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<${yType}>;
+var<workgroup> bufA: array<f32, ${l.a}>;
+var<workgroup> bufB: array<f32, ${Math.max(1, l.b)}>;
+var<private> ybase: u32;
+var<private> oy0: u32;
+var<private> ox0: u32;
+
+// floor(v / up) and the first tap index a >= 0 with (v + a) divisible by up.
+fn fdiv(v: i32) -> i32 { return select(v / ${up}, -((-v + ${up - 1}) / ${up}), v < 0); }
+fn phase(v: i32) -> i32 { return fdiv(v + ${up - 1}) * ${up} - v; }
+fn act(v: f32) -> f32 {
+  let a = select(v * p.slope, v, v >= 0.0) * p.gain;
+  return ${clamp ? "clamp(a, -p.clamp, p.clamp)" : "a"};
+}
+fn store(oyl: u32, oxl: u32, v: f32) {
+  let oy = oy0 + oyl;
+  let ox = ox0 + oxl;
+  if (oy < p.ho && ox < p.wo) { y[ybase + oy * p.wo + ox] = ${yType}(v * p.outScale); }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let t = lid.x;
+  let c = wg.y;
+  let nl = wg.z;
+  oy0 = (wg.x / p.tilesX) * ${T}u;
+  ox0 = (wg.x % p.tilesX) * ${T}u;
+  ybase = (nl * p.c + c) * p.ho * p.wo;
+  let uy0 = i32(oy0 * ${down}u);
+  let ux0 = i32(ox0 * ${down}u);
+  let iyMin = -fdiv(p.py0 - uy0);
+  let ixMin = -fdiv(p.px0 - ux0);
+  let xbase = (nl * p.c + c) * u32(p.h * p.w);
+  let bc = bias[c];
+  for (var e = t; e < ${XW * XW}u; e += 256u) {
+    let iy = iyMin + i32(e / ${XW}u);
+    let ix = ixMin + i32(e % ${XW}u);
+    var v = 0.0;
+    if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) { v = f32(x[xbase + u32(iy * p.w + ix)]) + bc; }
+    bufA[e] = v;
+  }
+  workgroupBarrier();
+${upStages}
+${downStages}
+}`;
+}
+
+/** Output size along one axis: (in * up + pad0 + pad1 - (fu - 1) - (fd - 1) + (down - 1)) // down. */
+export function filteredLreluSize(
+  size: number,
+  up: number,
+  down: number,
+  pad0: number,
+  pad1: number,
+  fuTaps: number,
+  fdTaps: number,
+): number {
+  return Math.floor((size * up + pad0 + pad1 - (fuTaps - 1) - (fdTaps - 1) + (down - 1)) / down);
+}
+
+/**
+ * filtered_lrelu(x [N, C, H, W], fu, fd, b [C], up, down, padding, gain, slope, clamp) with filters from
+ * {@link prepareFilter} (fu prepared with gain up^2); returns [N, C, Ho, Wo].
+ */
+export function filteredLrelu(
+  gpu: Gpu,
+  x: Tensor,
+  bias: Tensor,
+  fu: FirFilter,
+  fd: FirFilter,
+  opts: FilteredLreluOptions,
+): Tensor {
+  const [n, c, h, w] = x.shape;
+  const { up, down } = opts;
+  const [px0, px1, py0, py1] = opts.padding;
+  const ho = filteredLreluSize(h, up, down, py0, py1, fu.taps, fd.taps);
+  const wo = filteredLreluSize(w, up, down, px0, px1, fu.taps, fd.taps);
+  if (ho <= 0 || wo <= 0) throw new Error(`filteredLrelu: empty output for input [${x.shape}]`);
+  const y = gpu.tensor([n, c, ho, wo], opts.outDtype ?? "f32");
+  const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
+  let l = layout(16, up, down, fu, fd);
+  for (const tile of [8, 4, 2, 1]) {
+    if ((l.a + l.b) * 4 <= limit) break;
+    l = layout(tile, up, down, fu, fd);
+  }
+  if ((l.a + l.b) * 4 > limit) throw new Error("filteredLrelu: filters too large for workgroup memory");
+  const code = source(l, up, down, fu, fd, wgslType(x), wgslType(y), enableF16(x, y), opts.clamp !== null);
+  const tilesX = Math.ceil(wo / l.tile);
+  for (const [first, count] of sampleRuns(gpu, n, [x, y])) {
+    gpu.dispatch({
+      code,
+      uniforms: new Uniforms().u32(first).u32(c).i32(h).i32(w).u32(ho).u32(wo).i32(px0).i32(py0).u32(tilesX)
+        .f32(opts.gain).f32(opts.slope).f32(opts.clamp ?? 0).f32(opts.outScale ?? 1).bytes(),
+      bindings: [
+        sampleRange(x, n, first, count),
+        bias,
+        fu.tensor,
+        fd.tensor,
+        sampleRange(y, n, first, count),
+      ],
+      workgroups: [tilesX * Math.ceil(ho / l.tile), c, count],
+    });
+  }
+  return y;
+}

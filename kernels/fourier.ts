@@ -1,0 +1,150 @@
+/**
+ * StyleGAN3's SynthesisInput: Fourier features of learned per-sample rotation/translation.
+ *
+ *   t = affine(w0) / |affine(w0)[:2]|                         (r_c, r_s, t_x, t_y)
+ *   M = [[r_c, -r_s, 0], [r_s, r_c, 0], [0, 0, 1]] @ [[1, 0, -t_x], [0, 1, -t_y], [0, 0, 1]] @ T
+ *   phase'[c] = phase[c] + freqs[c] . M[:2, 2];  freq'[c] = freqs[c] @ M[:2, :2]
+ *   amp[c] = clamp(1 - (|freq'[c]| - bandwidth) / (sampling_rate / 2 - bandwidth), 0, 1)
+ *   F[n, c, y, x] = sin(2 pi (freq'[c] . (gx[x], gy[y]) + phase'[c])) * amp[c]
+ *   out = conv1x1(F, weight / sqrt(channels))
+ *
+ * T is the user transform (the `transform` buffer, the inverse of the image transform); the grid holds
+ * torch.affine_grid's pixel centres, (j + 0.5 - size / 2) / sampling_rate, computed as torch does in
+ * float32. The sine's argument is range-reduced to [-1/2, 1/2] cycles first: sin() of tens of radians
+ * loses accuracy on GPUs.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { DType, Tensor } from "../gpu/tensor.ts";
+import { Uniforms } from "../gpu/uniforms.ts";
+import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { conv2d } from "./modconv.ts";
+
+const f = Math.fround;
+
+/**
+ * Sampling positions of torch.nn.functional.affine_grid (align_corners=False) along one axis of `size`
+ * pixels scaled by theta = 0.5 size / samplingRate, rounded as float32 torch computes them:
+ * linspace(-1, 1, size) * (size - 1) / size * theta.
+ */
+export function fourierGrid(size: number, samplingRate: number): Float32Array {
+  const theta = f((0.5 * size) / samplingRate);
+  const step = f(2 / (size - 1));
+  const half = Math.floor(size / 2);
+  return Float32Array.from({ length: size }, (_, i) => {
+    const lin = size === 1 ? 0 : i < half ? f(-1 + f(step * i)) : f(1 - f(step * (size - 1 - i)));
+    return f(f(f(lin * (size - 1)) / size) * theta);
+  });
+}
+
+const WG = 256;
+
+const FEATURES = /* wgsl */ `
+const WG = ${WG}u;
+const TWO_PI = ${2 * Math.PI};
+struct P { total: u32, c: u32, h: u32, w: u32, samplingRate: f32, bandwidth: f32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> t: array<f32>;
+@group(0) @binding(2) var<storage, read> user: array<f32>;
+@group(0) @binding(3) var<storage, read> freqs: array<f32>;
+@group(0) @binding(4) var<storage, read> phases: array<f32>;
+@group(0) @binding(5) var<storage, read> grid: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = ${FLAT_INDEX};
+  if (idx >= p.total) { return; }
+  let x = idx % p.w;
+  let y = (idx / p.w) % p.h;
+  let c = (idx / (p.w * p.h)) % p.c;
+  let n = idx / (p.w * p.h * p.c);
+  let raw = vec4f(t[n * 4u], t[n * 4u + 1u], t[n * 4u + 2u], t[n * 4u + 3u]);
+  let tn = raw / length(raw.xy);
+  // m_r @ m_t, then @ T (row-major user transform).
+  let m = mat3x3f(vec3f(tn.x, tn.y, 0.0), vec3f(-tn.y, tn.x, 0.0),
+                  vec3f(-tn.x * tn.z + tn.y * tn.w, -tn.y * tn.z - tn.x * tn.w, 1.0));
+  let ub = n * 9u;
+  let u = mat3x3f(vec3f(user[ub], user[ub + 3u], user[ub + 6u]), vec3f(user[ub + 1u], user[ub + 4u], user[ub + 7u]),
+                  vec3f(user[ub + 2u], user[ub + 5u], user[ub + 8u]));
+  let tr = m * u;
+  let f0 = freqs[c * 2u];
+  let f1 = freqs[c * 2u + 1u];
+  let phase = phases[c] + (f0 * tr[2][0] + f1 * tr[2][1]);
+  let fx = f0 * tr[0][0] + f1 * tr[0][1];
+  let fy = f0 * tr[1][0] + f1 * tr[1][1];
+  let amp = clamp(1.0 - (length(vec2f(fx, fy)) - p.bandwidth) / (p.samplingRate / 2.0 - p.bandwidth), 0.0, 1.0);
+  let cycles = (grid[x] * fx + grid[p.w + y] * fy) + phase;
+  let r = cycles - round(cycles);
+  out[idx] = sin(r * TWO_PI) * amp;
+}`;
+
+/** The constant parts of a SynthesisInput layer on the GPU. */
+export interface FourierInput {
+  /** [C, 2] */
+  freqs: Tensor;
+  /** [C] */
+  phases: Tensor;
+  /** [C, C, 1, 1]: weight / sqrt(C). */
+  weight: Tensor;
+  /** gx [W] then gy [H] ({@link fourierGrid}). */
+  grid: Tensor;
+  size: [number, number];
+  samplingRate: number;
+  bandwidth: number;
+}
+
+/** Uploads a SynthesisInput's buffers: freqs [C, 2], phases [C], weight [C, C]; size = [width, height]. */
+export function prepareFourierInput(
+  gpu: Gpu,
+  freqs: Float32Array,
+  phases: Float32Array,
+  weight: Float32Array,
+  size: [number, number],
+  samplingRate: number,
+  bandwidth: number,
+): FourierInput {
+  const c = phases.length;
+  const div = f(Math.sqrt(c));
+  const grid = new Float32Array(size[0] + size[1]);
+  grid.set(fourierGrid(size[0], samplingRate));
+  grid.set(fourierGrid(size[1], samplingRate), size[0]);
+  return {
+    freqs: gpu.upload(freqs, [c, 2]),
+    phases: gpu.upload(phases, [c]),
+    weight: gpu.upload(weight.map((v) => v / div), [c, c, 1, 1]),
+    grid: gpu.upload(grid, [grid.length]),
+    size,
+    samplingRate,
+    bandwidth,
+  };
+}
+
+/** The sine features F [N, C, H, W] (before the 1x1 projection) for t [N, 4] and transforms [N, 9]. */
+export function fourierFeatures(gpu: Gpu, input: FourierInput, t: Tensor, transforms: Tensor): Tensor {
+  const n = t.shape[0];
+  const c = input.phases.size;
+  const [w, h] = input.size;
+  const out = gpu.tensor([n, c, h, w]);
+  gpu.dispatch({
+    code: FEATURES,
+    uniforms: new Uniforms().u32(out.size).u32(c).u32(h).u32(w).f32(input.samplingRate).f32(input.bandwidth)
+      .bytes(),
+    bindings: [t, transforms, input.freqs, input.phases, input.grid, out],
+    workgroups: grid1d(out.size, WG, gpu.maxWorkgroups),
+  });
+  return out;
+}
+
+/** SynthesisInput.forward given t = affine(w0) [N, 4] and per-sample user transforms [N, 9]. */
+export function synthesisInput(
+  gpu: Gpu,
+  input: FourierInput,
+  t: Tensor,
+  transforms: Tensor,
+  outDtype: DType = "f32",
+): Tensor {
+  const features = fourierFeatures(gpu, input, t, transforms);
+  const out = conv2d(gpu, features, input.weight, { padding: 0, outDtype });
+  gpu.flush();
+  features.destroy();
+  return out;
+}

@@ -1,0 +1,54 @@
+/**
+ * The mapping network's broadcast and truncation: ws[n, i, :] = w_avg.lerp(w[n, :], psi) for i < cutoff,
+ * else w[n, :]. lerp is torch's: start + t (end - start) for |t| < 0.5, else end - (end - start)(1 - t).
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { Uniforms } from "../gpu/uniforms.ts";
+import { FLAT_INDEX, grid1d } from "./grid.ts";
+
+const WG = 256;
+
+const TRUNCATE = /* wgsl */ `
+const WG = ${WG}u;
+struct P { total: u32, numWs: u32, d: u32, cutoff: u32, psi: f32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> wAvg: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ws: array<f32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = ${FLAT_INDEX};
+  if (idx >= p.total) { return; }
+  let k = idx % p.d;
+  let i = (idx / p.d) % p.numWs;
+  let n = idx / (p.d * p.numWs);
+  let end = w[n * p.d + k];
+  var v = end;
+  if (i < p.cutoff && p.psi != 1.0) {
+    let start = wAvg[k];
+    v = select(end - (end - start) * (1.0 - p.psi), start + p.psi * (end - start), abs(p.psi) < 0.5);
+  }
+  ws[idx] = v;
+}`;
+
+/** ws [N, numWs, D] from w [N, D]: repeated, and truncated towards wAvg [D] for the first `cutoff` ws. */
+export function broadcastTruncate(
+  gpu: Gpu,
+  w: Tensor,
+  wAvg: Tensor,
+  numWs: number,
+  psi: number,
+  cutoff: number,
+): Tensor {
+  const [n, d] = w.shape;
+  const ws = gpu.tensor([n, numWs, d]);
+  gpu.dispatch({
+    code: TRUNCATE,
+    uniforms: new Uniforms().u32(ws.size).u32(numWs).u32(d).u32(Math.max(0, Math.min(cutoff, numWs)))
+      .f32(psi).bytes(),
+    bindings: [w, wAvg, ws],
+    workgroups: grid1d(ws.size, WG, gpu.maxWorkgroups),
+  });
+  return ws;
+}

@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { GPU_TEST, testGpu } from "./gpu.ts";
+import { readTensor } from "../gpu/readback.ts";
+import { filteredLrelu, prepareFilter } from "../kernels/filtered_lrelu.ts";
+import { assertClose, compare, randomF32 } from "./reference.ts";
+import { filteredLreluRef } from "./ref/filtered_lrelu.ts";
+
+interface Case {
+  name: string;
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  up: number;
+  down: number;
+  ku: number;
+  kd: number;
+  fuFull?: boolean;
+  fdFull?: boolean;
+  pad: [number, number, number, number];
+  gain: number;
+  slope: number;
+  clamp: number | null;
+}
+
+// Layer shapes of StyleGAN3 (padding as the network computes it) plus odd and asymmetric ones.
+const cases: Case[] = [
+  {
+    name: "up2 down2 separable",
+    n: 2,
+    c: 3,
+    h: 21,
+    w: 21,
+    up: 2,
+    down: 2,
+    ku: 12,
+    kd: 12,
+    pad: [9, 8, 9, 8],
+    gain: Math.SQRT2,
+    slope: 0.2,
+    clamp: 256,
+  },
+  {
+    name: "up4 down2 cropping",
+    n: 1,
+    c: 2,
+    h: 19,
+    w: 19,
+    up: 4,
+    down: 2,
+    ku: 24,
+    kd: 12,
+    pad: [-2, -5, -2, -5],
+    gain: Math.SQRT2,
+    slope: 0.2,
+    clamp: 0.5,
+  },
+  {
+    name: "radial down",
+    n: 2,
+    c: 2,
+    h: 17,
+    w: 23,
+    up: 2,
+    down: 2,
+    ku: 12,
+    kd: 12,
+    fdFull: true,
+    pad: [11, 10, 7, 6],
+    gain: 1.3,
+    slope: 0.2,
+    clamp: null,
+  },
+  {
+    name: "full up, down 3",
+    n: 1,
+    c: 3,
+    h: 13,
+    w: 11,
+    up: 3,
+    down: 3,
+    ku: 7,
+    kd: 5,
+    fuFull: true,
+    pad: [3, -1, 2, 4],
+    gain: 1,
+    slope: 0.1,
+    clamp: 1,
+  },
+  {
+    name: "identity filters (ToRGB)",
+    n: 3,
+    c: 3,
+    h: 18,
+    w: 18,
+    up: 1,
+    down: 1,
+    ku: 1,
+    kd: 1,
+    pad: [0, 0, 0, 0],
+    gain: 1,
+    slope: 1,
+    clamp: 0.8,
+  },
+];
+
+for (const k of cases) {
+  Deno.test({ name: `filteredLrelu matches float64: ${k.name}`, ...GPU_TEST }, async () => {
+    const gpu = await testGpu();
+    const x = randomF32(k.n * k.c * k.h * k.w, 31, -2, 2);
+    const bias = randomF32(k.c, 32, -0.5, 0.5);
+    const fu = k.ku > 1 ? randomF32(k.fuFull ? k.ku * k.ku : k.ku, 33, 0, 0.5) : null;
+    const fd = k.kd > 1 ? randomF32(k.fdFull ? k.kd * k.kd : k.kd, 34, -0.1, 0.4) : null;
+    const shape = (f: Float32Array | null, full?: boolean) =>
+      f ? (full ? [Math.sqrt(f.length), Math.sqrt(f.length)] : [f.length]) : null;
+    const y = filteredLrelu(
+      gpu,
+      gpu.upload(x, [k.n, k.c, k.h, k.w]),
+      gpu.upload(bias, [k.c]),
+      prepareFilter(gpu, fu, shape(fu, k.fuFull), k.up * k.up),
+      prepareFilter(gpu, fd, shape(fd, k.fdFull)),
+      { up: k.up, down: k.down, padding: k.pad, gain: k.gain, slope: k.slope, clamp: k.clamp, outScale: 0.5 },
+    );
+    const ref: number[] = [];
+    const hw = k.h * k.w;
+    let oh = 0, ow = 0;
+    for (let s = 0; s < k.n; s++) {
+      const planes = {
+        data: Float64Array.from(x.subarray(s * k.c * hw, (s + 1) * k.c * hw)),
+        c: k.c,
+        h: k.h,
+        w: k.w,
+      };
+      const r = filteredLreluRef(
+        planes,
+        bias,
+        { f: fu, full: !!k.fuFull },
+        { f: fd, full: !!k.fdFull },
+        k.up,
+        k.down,
+        k.pad,
+        k.gain,
+        k.slope,
+        k.clamp,
+      );
+      ref.push(...r.data.map((v) => v * 0.5));
+      [oh, ow] = [r.h, r.w];
+    }
+    assert.deepEqual(y.shape, [k.n, k.c, oh, ow]);
+    // float32 rounding of sums of up to 144 products grows with the values' magnitude.
+    const absmax = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assertClose(await readTensor(gpu, y), ref, { abs: 1e-6 * Math.max(1, absmax) });
+    if (!gpu.f16) return;
+    const y16 = filteredLrelu(
+      gpu,
+      gpu.upload(x, [k.n, k.c, k.h, k.w], "f16"),
+      gpu.upload(bias, [k.c]),
+      prepareFilter(gpu, fu, shape(fu, k.fuFull), k.up * k.up),
+      prepareFilter(gpu, fd, shape(fd, k.fdFull)),
+      {
+        up: k.up,
+        down: k.down,
+        padding: k.pad,
+        gain: k.gain,
+        slope: k.slope,
+        clamp: k.clamp,
+        outScale: 0.5,
+        outDtype: "f16",
+      },
+    );
+    const got = await readTensor(gpu, y16);
+    assert.ok(got.some((v) => v !== 0), "f16 output is all zeros");
+    assert.ok(
+      compare(got, ref).maxAbs <= 1e-2 * Math.max(1, absmax),
+      `f16 error ${compare(got, ref).maxAbs}`,
+    );
+  });
+}
