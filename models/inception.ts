@@ -1,0 +1,250 @@
+/**
+ * The FID Inception-v3 network on the GPU: uint8 images -> preprocessing of one of the three FID
+ * implementations -> the blocks of `inception_arch.ts` (folded conv + ReLU, pools, concatenation by
+ * channel slices) -> 2048-d pool3 features and 1008 logits.
+ *
+ * Preprocessing presets (x: uint8 values as float, resized to 299x299 per channel):
+ * - "stylegan3": NVIDIA's detector (StyleGAN2-ADA/StyleGAN3 calc_metrics): TF1-style bilinear resize
+ *   without half-pixel offset, edge-clamped; then (x - 128) / 128.
+ * - "pytorch-fid": x / 255, torch bilinear resize (align_corners=False), then 2x - 1.
+ * - "clean-fid": PIL bicubic resize in float (antialiased), clipped to [0, 255]; then (x - 128) / 128.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { conv2d } from "../kernels/conv2d.ts";
+import { globalAvgPool, pool2d } from "../kernels/pool.ts";
+import { matmul } from "../kernels/matmul.ts";
+import { imagesToNCHW, type ResamplePost, resize, type ResizeMethod } from "../kernels/resize.ts";
+import {
+  BLOCKS,
+  convOps,
+  FEATURE_DIM,
+  INPUT_SIZE,
+  LOGIT_DIM,
+  type Op,
+  outSize,
+  type Path,
+} from "./inception_arch.ts";
+import type { InceptionWeights } from "./inception_weights.ts";
+
+/** A preprocessing preset; see the module documentation. */
+export type Preset = "stylegan3" | "pytorch-fid" | "clean-fid";
+
+/** The presets' names. */
+export const PRESETS: readonly Preset[] = ["stylegan3", "pytorch-fid", "clean-fid"];
+
+const PREPROCESS: Record<Preset, { method: ResizeMethod; post: ResamplePost }> = {
+  "stylegan3": { method: "tf1-bilinear", post: { a: 1 / 128, b: -1 } },
+  "pytorch-fid": { method: "torch-bilinear", post: { a: 2 / 255, b: -1 } },
+  "clean-fid": { method: "pil-bicubic", post: { lo: 0, hi: 255, a: 1 / 128, b: -1 } },
+};
+
+/**
+ * Converts n uint8 HWC images (c = 1 or 3) to the network input [n, 3, 299, 299] with `preset`'s
+ * resize and normalisation.
+ */
+export function preprocess(
+  gpu: Gpu,
+  bytes: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  preset: Preset,
+): Tensor {
+  const { method, post } = PREPROCESS[preset];
+  const x = imagesToNCHW(gpu, bytes, n, h, w, c);
+  const y = resize(gpu, x, method, INPUT_SIZE, INPUT_SIZE, post);
+  x.destroy();
+  return y;
+}
+
+/** Outputs of one forward pass; valid until the next forward pass of the same network. */
+export interface InceptionOutputs {
+  /** [N, 2048] pool3 features. */
+  pool3: Tensor;
+  /** [N, 1008] logits (with bias), when requested. */
+  logits?: Tensor;
+  /** Outputs of the blocks whose indices were requested in `keep` (indices into BLOCKS). */
+  blocks: Map<number, Tensor>;
+}
+
+interface GpuConv {
+  weight: Tensor;
+  bias: Tensor;
+}
+
+function opChannels(op: Op, cin: number): number {
+  return op.kind === "conv" ? op.cout : cin;
+}
+
+function pathChannels(p: Path, cin: number): number {
+  const c = p.ops.reduce((ch, op) => opChannels(op, ch), cin);
+  return p.split ? p.split.reduce((s, q) => s + pathChannels(q, c), 0) : c;
+}
+
+function opSize(op: Op, size: number): number {
+  return op.kind === "conv"
+    ? outSize(size, op.kh, op.stride, op.padH) // square inputs: kh/padH and kw/padW give the same size
+    : outSize(size, op.k, op.stride, op.pad);
+}
+
+function pathSize(p: Path, size: number): number {
+  return p.ops.reduce((s, op) => opSize(op, s), size);
+}
+
+/** The Inception network with its weights on the GPU. */
+export class Inception {
+  readonly #convs = new Map<string, GpuConv>();
+  readonly #fcWeight: Tensor;
+  readonly #fcBias: Tensor;
+  /** Intermediate tensors, reused in allocation order by the next forward pass of the same shape. */
+  readonly #arena: Tensor[] = [];
+  #next = 0;
+  /** The previous forward pass's outputs, freed by the next one. */
+  #outputs: Tensor[] = [];
+
+  private constructor(readonly gpu: Gpu, weights: InceptionWeights) {
+    for (const op of convOps()) {
+      const c = weights.convs.get(op.name)!;
+      this.#convs.set(op.name, {
+        weight: gpu.upload(c.weight, [op.cout, op.cin, op.kh, op.kw]),
+        bias: gpu.upload(c.bias, [op.cout]),
+      });
+    }
+    this.#fcWeight = gpu.upload(weights.fcWeight, [LOGIT_DIM, FEATURE_DIM]);
+    this.#fcBias = gpu.upload(weights.fcBias, [LOGIT_DIM]);
+  }
+
+  /** Uploads `weights`. */
+  static create(gpu: Gpu, weights: InceptionWeights): Inception {
+    return new Inception(gpu, weights);
+  }
+
+  /**
+   * Bytes of intermediate activations per image at 299x299 (for choosing a batch size), and the
+   * largest single activation (which must fit one storage binding).
+   */
+  static activationBytes(): { total: number; largest: number } {
+    let size = INPUT_SIZE, cin = 3, total = 0, largest = 0;
+    const count = (c: number, s: number) => {
+      const b = c * s * s * 4;
+      total += b;
+      largest = Math.max(largest, b);
+    };
+    const walk = (p: Path, c: number, s: number) => {
+      for (const op of p.ops) {
+        c = opChannels(op, c);
+        s = opSize(op, s);
+        count(c, s);
+      }
+      p.split?.forEach((q) => walk(q, c, s));
+    };
+    for (const b of BLOCKS) {
+      b.paths.forEach((p) => walk(p, cin, size));
+      cin = b.paths.reduce((s, p) => s + pathChannels(p, cin), 0);
+      size = pathSize(b.paths[0], size);
+    }
+    return { total, largest };
+  }
+
+  #alloc(shape: number[]): Tensor {
+    const old = this.#arena[this.#next];
+    if (old && old.shape.length === shape.length && old.shape.every((d, i) => d === shape[i])) {
+      this.#next++;
+      return old;
+    }
+    if (old) {
+      this.gpu.flush();
+      old.destroy();
+    }
+    const t = this.gpu.tensor(shape);
+    this.#arena[this.#next++] = t;
+    return t;
+  }
+
+  /** Applies one op; the result goes into `into` (a channel slice) or a fresh arena tensor. */
+  #op(op: Op, x: Tensor, into?: { out: Tensor; cOffset: number }): Tensor {
+    const [n, c, h] = x.shape;
+    if (op.kind === "conv") {
+      const g = this.#convs.get(op.name)!;
+      const { kh, kw, stride, padH, padW } = op;
+      const out = into ??
+        {
+          out: this.#alloc([n, op.cout, outSize(h, kh, stride, padH), outSize(h, kw, stride, padW)]),
+          cOffset: 0,
+        };
+      return conv2d(this.gpu, x, g.weight, g.bias, {
+        kh,
+        kw,
+        stride,
+        padH,
+        padW,
+        relu: true,
+      }, out);
+    }
+    const s = outSize(h, op.k, op.stride, op.pad);
+    const out = into ?? { out: this.#alloc([n, c, s, s]), cOffset: 0 };
+    return pool2d(this.gpu, x, op.kind, op, out);
+  }
+
+  /** Runs a path on x, writing its output channels into out from cOffset; returns the channels written. */
+  #path(p: Path, x: Tensor, out: Tensor, cOffset: number): number {
+    let cur = x;
+    p.ops.forEach((op, i) => {
+      const last = i === p.ops.length - 1 && !p.split;
+      cur = this.#op(op, cur, last ? { out, cOffset } : undefined);
+    });
+    if (!p.split) return opChannels(p.ops[p.ops.length - 1], x.shape[1]);
+    let written = 0;
+    for (const q of p.split) written += this.#path(q, cur, out, cOffset + written);
+    return written;
+  }
+
+  /**
+   * Runs the network on preprocessed input x [N, 3, 299, 299]. `logits` adds the output layer, with
+   * its bias unless `outputBias` is false (NVIDIA's Inception Score uses the logits without bias);
+   * `keep` lists block indices whose outputs to return (for diagnosis).
+   */
+  forward(
+    x: Tensor,
+    opts: { logits?: boolean; outputBias?: boolean; keep?: number[] } = {},
+  ): InceptionOutputs {
+    this.#next = 0;
+    this.gpu.flush();
+    this.#outputs.forEach((t) => t.destroy());
+    const blocks = new Map<number, Tensor>();
+    let cur = x;
+    BLOCKS.forEach((block, bi) => {
+      const [n, c, h] = cur.shape;
+      const channels = block.paths.reduce((s, p) => s + pathChannels(p, c), 0);
+      const size = pathSize(block.paths[0], h);
+      const out = this.#alloc([n, channels, size, size]);
+      let offset = 0;
+      for (const p of block.paths) offset += this.#path(p, cur, out, offset);
+      if (opts.keep?.includes(bi)) blocks.set(bi, out);
+      cur = out;
+    });
+    const pool3 = globalAvgPool(this.gpu, cur);
+    const logits = opts.logits
+      ? matmul(this.gpu, pool3, this.#fcWeight, {
+        transB: true,
+        bias: opts.outputBias === false ? undefined : this.#fcBias,
+      })
+      : undefined;
+    this.#outputs = logits ? [pool3, logits] : [pool3];
+    return { pool3, logits, blocks };
+  }
+
+  /** Frees the weights and intermediates. */
+  destroy(): void {
+    for (const g of this.#convs.values()) {
+      g.weight.destroy();
+      g.bias.destroy();
+    }
+    this.#fcWeight.destroy();
+    this.#fcBias.destroy();
+    this.gpu.flush();
+    for (const t of [...this.#arena, ...this.#outputs]) t.destroy();
+  }
+}
