@@ -12,6 +12,7 @@ interface Command {
 /** Subcommands, loaded on demand so that `sg3 info` does not load the models. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: () => import("./info.ts"),
+  inspect: () => import("./inspect.ts"),
 };
 
 function usage(): string {

@@ -263,7 +263,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         stack.push(utf8.decode(take(u64())));
         break;
       case 0x56: // UNICODE (raw-unicode-escape)
-        stack.push(line().replace(/\\u([0-9a-fA-F]{4})/g, (_, h) => String.fromCharCode(parseInt(h, 16))));
+        stack.push(
+          line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, h, H) => {
+            const cp = parseInt(h ?? H, 16);
+            return cp <= 0x10ffff ? String.fromCodePoint(cp) : "\ufffd";
+          }),
+        );
         break;
       case 0x53: { // STRING: a quoted Python 2 str literal
         const s = line();
@@ -613,8 +618,10 @@ export const BASE_GLOBALS: Record<string, GlobalHandler> = {
   "collections.OrderedDict": dictClass(),
   "dnnlib.util.EasyDict": dictClass(),
   "builtins.dict": dictClass(),
-  "builtins.set": { call: (a) => new Set(Array.isArray(a[0]) ? a[0] : []) },
-  "builtins.frozenset": { call: (a) => new Set(Array.isArray(a[0]) ? a[0] : []) },
+  ...Object.fromEntries(["builtins", "__builtin__"].flatMap((m) => [
+    [`${m}.set`, { call: (a: unknown[]) => new Set(Array.isArray(a[0]) ? a[0] : []) }],
+    [`${m}.frozenset`, { call: (a: unknown[]) => new Set(Array.isArray(a[0]) ? a[0] : []) }],
+  ])),
   "builtins.bytearray": {
     call: (a) => a[0] instanceof Uint8Array ? a[0].slice() : new Uint8Array(0),
   },

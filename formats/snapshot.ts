@@ -24,7 +24,7 @@ export const SNAPSHOT_PARTS = ["G", "D", "G_ema", "augment_pipe", "training_set_
 /** A parsed snapshot: its top-level entries (raw unpickled values) and the file name for messages. */
 export interface Snapshot {
   name: string;
-  /** Top-level entries with non-None values; a pickle of a bare generator appears as { G_ema }. */
+  /** Top-level entries (None values included); a pickle of a bare generator appears as { G_ema }. */
   parts: Map<string, unknown>;
 }
 
@@ -34,7 +34,7 @@ export function parseSnapshot(bytes: Uint8Array, name: string): Snapshot {
   const parts = new Map<string, unknown>();
   if (root instanceof PyObject) parts.set("G_ema", root);
   else if (root instanceof PyDict) {
-    for (const [k, v] of root) if (typeof k === "string" && v !== null && v !== undefined) parts.set(k, v);
+    for (const [k, v] of root) if (typeof k === "string") parts.set(k, v);
   } else throw new UserError(`${name}: not a network snapshot (the pickle holds no dict or module)`);
   return { name, parts };
 }
@@ -117,10 +117,11 @@ export function describeNetwork(module: unknown, name: string): NetworkDescripti
     }
     const arch = detectArch(modules, hparams, name);
     const tensors = new Map<string, NamedTensor>();
-    for (const [k, t] of collectTensors(module)) {
+    const buffers = new Set<string>();
+    for (const [k, t] of collectTensors(module, "", buffers)) {
       tensors.set(k, { shape: [...t.shape], data: tensorToFloat32(t, `${name}: ${k}`) });
     }
-    return { arch, hparams, modules, tensors };
+    return { arch, hparams, modules, tensors, buffers };
   });
 }
 
@@ -133,7 +134,7 @@ export interface LoadNetworkOptions {
 /** Picks the generator part of a snapshot, with a clear error when it is absent. */
 export function snapshotGenerator(snap: Snapshot, which: "G_ema" | "G" = "G_ema"): unknown {
   const part = snap.parts.get(which);
-  if (part === undefined) {
+  if (part === undefined || part === null) {
     const held = [...snap.parts.keys()].join(", ") || "nothing";
     throw new UserError(`${snap.name}: not a network snapshot (no ${which}; the file holds ${held})`);
   }

@@ -596,9 +596,10 @@ export function moduleState(v: unknown): PyDict | null {
 /**
  * The state dict of a loaded object: every tensor reachable through dicts and modules, named as PyTorch
  * names them (nn.Module `_parameters` / `_buffers` / `_modules` add no path component; non-persistent
- * buffers are left out; TorchScript modules hold their tensors as plain attributes).
+ * buffers are left out; TorchScript modules hold their tensors as plain attributes). The names of
+ * registered buffers are added to `buffers` when given.
  */
-export function collectTensors(root: unknown, prefix = ""): Map<string, TorchTensor> {
+export function collectTensors(root: unknown, prefix = "", buffers?: Set<string>): Map<string, TorchTensor> {
   const out = new Map<string, TorchTensor>();
   const seen = new Set<unknown>();
   const walk = (v: unknown, path: string) => {
@@ -619,7 +620,9 @@ export function collectTensors(root: unknown, prefix = ""): Map<string, TorchTen
         if (!inner) continue;
         for (const [ck, cv] of inner) {
           if (key === "_buffers" && skip instanceof Set && skip.has(ck)) continue;
-          walk(cv, path ? `${path}.${String(ck)}` : String(ck));
+          const name = path ? `${path}.${String(ck)}` : String(ck);
+          if (key === "_buffers" && cv instanceof TorchTensor) buffers?.add(name);
+          walk(cv, name);
         }
       } else if (!isModule || !key.startsWith("_")) walk(child, path ? `${path}.${key}` : key);
     }

@@ -28,4 +28,6 @@ export interface NetworkDescription {
   modules: Map<string, ModuleInfo>;
   /** Parameters and buffers keyed by state_dict name: "mapping.fc0.weight", "synthesis.input.freqs", ... */
   tensors: Map<string, NamedTensor>;
+  /** Names of the tensors that are buffers (registered with register_buffer), not trainable parameters. */
+  buffers?: Set<string>;
 }

@@ -83,6 +83,7 @@ for (const name of NETS) {
     for (const [k, t] of net.tensors) {
       assert.equal(t.data.length, t.shape.reduce((a, b) => a * b, 1), k);
       assert.ok(t.data.every(Number.isFinite), `${k} finite`);
+      assert.equal(net.buffers!.has(k), BUFFERS.test(k), `${k} is a buffer`);
       if (!BUFFERS.test(k)) params += t.data.length;
     }
     assert.equal(params, ref.num_params_G_ema);
