@@ -57,3 +57,4 @@ export {
   synthesisLayout,
   type TrainOptions,
 } from "./models/config.ts";
+export { randomNetwork, type RandomNetworkOptions } from "./models/random_init.ts";

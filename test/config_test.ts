@@ -4,33 +4,7 @@ import { designLowpassFilter } from "../models/filters.ts";
 import { readNpy } from "../formats/npy.ts";
 import { assertClose } from "./reference.ts";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
-
-// The cutoffs and stopbands are x ** (i / 12) powers. The fixtures were made with numpy 1.24.2, whose
-// float64 array power was not correctly rounded there (presumably its AVX-512 SIMD pow): 28 of the 180 cutoffs and
-// half-widths in the three tables of each config are 1 ulp away from the correctly rounded values glibc's
-// pow, numpy 2.x and JavaScript's ** give (e.g. 2 * 512 ** (2/12) is 5.039684199579492400517...; the
-// fixture holds ...492, correctly rounded is ...493). Those fields are compared to within one rounding error
-// of the largest operand (a half-width is max(stopband, rate / 2) - cutoff); every other field exactly.
-const POW_FIELDS = new Set(["in_cutoff", "out_cutoff", "in_half_width", "out_half_width"]);
-
-function compareLayer(got: Record<string, unknown>, want: Record<string, unknown>, what: string): number {
-  let inexact = 0;
-  for (const [k, v] of Object.entries(want)) {
-    if (k === "name" || k === "num_params" || k.endsWith("_filter_shape")) continue;
-    const g = got[k];
-    if (POW_FIELDS.has(k) && g !== v) {
-      const scale = Math.max(want.in_cutoff as number, want.out_cutoff as number, Math.abs(v as number));
-      assert.ok(
-        Math.abs((g as number) - (v as number)) <= Number.EPSILON * scale,
-        `${what}.${k}: ${g} vs ${v}`,
-      );
-      inexact++;
-    } else {
-      assert.deepEqual(g, v, `${what}.${k}`);
-    }
-  }
-  return inexact;
-}
+import { assertLayerAttrs } from "./layer_attrs.ts";
 
 for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
   for (const res of [256, 512, 1024]) {
@@ -45,7 +19,7 @@ for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
       );
       assert.deepEqual(layout.attrs.layer_names, layers.map((l: any) => l.name));
       let inexact = 0;
-      layout.layers.forEach((l, i) => inexact += compareLayer(l.attrs as any, layers[i], l.name));
+      layout.layers.forEach((l, i) => inexact += assertLayerAttrs(l.attrs as any, layers[i], l.name));
       assert.ok(inexact <= 14, `${inexact} fields differ in the last place`);
     });
   }
@@ -114,6 +88,6 @@ fixtureTest("tiny fixture networks: train.py kwargs and layer tables", "sg3", ()
       input.bandwidth,
     ]);
     assert.deepEqual(layout.attrs.layer_names, layers.map((l: any) => l.name), name);
-    layout.layers.forEach((l, i) => compareLayer(l.attrs as any, layers[i], `${name}.${l.name}`));
+    layout.layers.forEach((l, i) => assertLayerAttrs(l.attrs as any, layers[i], `${name}.${l.name}`));
   }
 });
