@@ -144,13 +144,18 @@ export function randomNetwork(opts: RandomNetworkOptions): NetworkDescription {
     fullyConnected(`mapping.fc${i}`, inF, w_dim, { activation: "lrelu", lr_multiplier: 0.01 });
   }
 
+  const buffers = new Set([...tensors.keys()].filter((k) => BUFFER_NAMES.test(k)));
   return {
     arch: opts.cfg,
     hparams: { ...kw, num_ws: numWs },
     modules,
     tensors: stateDictOrder(tensors, modules),
+    buffers,
   };
 }
+
+/** The tensors the constructors register as buffers rather than parameters. */
+const BUFFER_NAMES = /\.(w_avg|transform|freqs|phases|magnitude_ema|up_filter|down_filter)$/;
 
 /** SynthesisNetwork's own keyword arguments; the rest of its **layer_kwargs go on to every SynthesisLayer. */
 const SYNTHESIS_ONLY_KWARGS = new Set([
