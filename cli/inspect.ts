@@ -6,6 +6,7 @@
 import { parse } from "./args.ts";
 import { UserError } from "../errors.ts";
 import { describeNetwork, readSnapshot, type Snapshot, snapshotGenerator } from "../formats/snapshot.ts";
+import { guard } from "../formats/torch.ts";
 import { PyDict, PyObject, toPlain } from "../formats/pickle.ts";
 import type { NetworkDescription } from "../models/network.ts";
 
@@ -157,7 +158,8 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UserError(`expected one network file\n${USAGE}`.split("\n")[0]);
   const which = values.which ?? "G_ema";
   if (which !== "G_ema" && which !== "G") throw new UserError(`--which: expected G_ema or G, got "${which}"`);
-  const report = inspectReport(await readSnapshot(positionals[0]), which);
+  const snap = await readSnapshot(positionals[0]);
+  const report = guard(snap.name, () => inspectReport(snap, which));
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return 0;
 }

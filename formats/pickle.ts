@@ -77,12 +77,12 @@ function decodeLong(b: Uint8Array): number | bigint {
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
 }
 
-/** Parses the text form of an int (protocol 0 INT / LONG lines). */
-function parseIntText(s: string): number | bigint | boolean {
+/** Parses the text form of an int (protocol 0 INT / LONG lines); null if it is not one. */
+function parseIntText(s: string): number | bigint | boolean | null {
   if (s === "01") return true;
   if (s === "00") return false;
   const t = s.endsWith("L") ? s.slice(0, -1) : s;
-  if (!/^[-+]?\d+$/.test(t)) throw new Error(`bad integer literal ${JSON.stringify(s.slice(0, 40))}`);
+  if (!/^[-+]?\d{1,4000}$/.test(t)) return null;
   const v = BigInt(t);
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
 }
@@ -121,6 +121,11 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
     need(k);
     pos += k;
     return bytes.subarray(pos - k, pos);
+  };
+  const intLine = () => {
+    const v = parseIntText(line());
+    if (v === null) fail(`corrupt pickle (bad integer literal before offset ${pos})`);
+    return v!;
   };
   const line = () => {
     const start = pos;
@@ -236,10 +241,10 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         break;
       }
       case 0x49: // INT
-        stack.push(parseIntText(line()));
+        stack.push(intLine());
         break;
       case 0x4c: // LONG
-        stack.push(parseIntText(line()));
+        stack.push(intLine());
         break;
       case 0x46: { // FLOAT
         const s = line();
@@ -380,7 +385,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         }
         break;
       case 0x67: // GET
-        stack.push(memoGet(Number(parseIntText(line()))));
+        stack.push(memoGet(Number(intLine())));
         break;
       case 0x68: // BINGET
         stack.push(memoGet(u8()));
@@ -389,7 +394,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         stack.push(memoGet(u32()));
         break;
       case 0x70: // PUT
-        memo.set(Number(parseIntText(line())), top());
+        memo.set(Number(intLine()), top());
         break;
       case 0x71: // BINPUT
         memo.set(u8(), top());

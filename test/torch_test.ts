@@ -6,7 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
-import { collectTensors, readTorchBytes, readTorchFile, type TypedTensor } from "../formats/torch.ts";
+import { join } from "node:path";
+import { zipSync } from "fflate";
+import {
+  collectTensors,
+  readTorchBytes,
+  readTorchFile,
+  tensorToTyped,
+  type TypedTensor,
+} from "../formats/torch.ts";
+import { UserError } from "../errors.ts";
+import { rng } from "./reference.ts";
 import type { PyDict } from "../formats/pickle.ts";
 import { type NdArray, readNpy } from "../formats/npy.ts";
 
@@ -84,3 +94,100 @@ fixtureTest("readTorchFile: persistence pickle with embedded legacy storages", L
     );
   }
 });
+
+/** A protocol-2 torch.save data.pkl: {"w": tensor of `shape` over FloatStorage "0" of `numel` elements}. */
+function dataPkl(shape: number[], numel: number): Uint8Array {
+  const enc = new TextEncoder();
+  const str = (s: string) => {
+    const b = enc.encode(s);
+    return [0x58, b.length, 0, 0, 0, ...b];
+  };
+  const global = (m: string, n: string) => [0x63, ...enc.encode(`${m}\n${n}\n`)];
+  const int = (v: number) => [0x4a, ...new Uint8Array(new Int32Array([v]).buffer)];
+  const tuple = (items: number[][]) => [0x28, ...items.flat(), 0x74];
+  return new Uint8Array([
+    0x80,
+    2,
+    0x7d,
+    ...str("w"),
+    ...global("torch._utils", "_rebuild_tensor_v2"),
+    0x28, // args: (storage, offset, size, stride, requires_grad, hooks)
+    ...tuple([str("storage"), global("torch", "FloatStorage"), str("0"), str("cpu"), int(numel)]),
+    0x51,
+    ...int(0),
+    ...tuple(shape.map(int)),
+    ...tuple(shape.map((_, i) => int(shape.slice(i + 1).reduce((a, b) => a * b, 1)))),
+    0x89,
+    ...global("collections", "OrderedDict"),
+    0x29,
+    0x52,
+    0x74,
+    0x52,
+    0x73,
+    0x2e,
+  ]);
+}
+
+/** A torch.save zip archive holding `dataPkl(shape, numel)` and, unless omitted, `bytes` of storage data. */
+function torchZip(shape: number[], numel: number, storageBytes: number | null): Uint8Array {
+  const files: Record<string, [Uint8Array, { level: 0 }]> = {
+    "archive/data.pkl": [dataPkl(shape, numel), { level: 0 }],
+  };
+  if (storageBytes !== null) files["archive/data/0"] = [new Uint8Array(storageBytes), { level: 0 }];
+  files["archive/version"] = [new TextEncoder().encode("3\n"), { level: 0 }];
+  return zipSync(files);
+}
+
+Deno.test("readTorchBytes: a hand-made archive loads; missing or short storages are refused", () => {
+  const ok = collectTensors(readTorchBytes(torchZip([2, 3], 6, 24), "ok.pth"));
+  assert.deepEqual(tensorToTyped(ok.get("w")!).shape, [2, 3]);
+  assert.throws(
+    () => readTorchBytes(torchZip([2, 3], 6, null), "missing.pth"),
+    (e) =>
+      e instanceof UserError && /missing\.pth: archive is missing storage archive\/data\/0/.test(e.message),
+  );
+  const short = collectTensors(readTorchBytes(torchZip([2, 3], 6, 16), "short.pth")).get("w")!;
+  assert.throws(
+    () => tensorToTyped(short, "short.pth"),
+    (e) => e instanceof UserError && /too short/.test(e.message),
+  );
+  const big = collectTensors(readTorchBytes(torchZip([4, 3], 6, 24), "big.pth")).get("w")!;
+  assert.throws(
+    () => tensorToTyped(big, "big.pth"),
+    (e) => e instanceof UserError && /too short/.test(e.message),
+  );
+});
+
+fixtureTest(
+  "readTorchFile: truncated files, random bytes and empty files give one-line UserErrors",
+  LOADER,
+  async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "sg3-torch-" });
+    try {
+      const m = manifest("inception").loader;
+      const r = rng(7);
+      const cases: [string, Uint8Array][] = [
+        ["random.pth", Uint8Array.from({ length: 4096 }, () => Math.floor(r() * 256))],
+        ["empty.pth", new Uint8Array(0)],
+      ];
+      for (const kind of ["zip", "legacy", "torchscript"]) {
+        const bytes = Deno.readFileSync(fixture("inception", m[kind].file));
+        for (const frac of [0.1, 0.5, 0.9, 0.99]) {
+          cases.push([`${kind}-${frac}.pth`, bytes.subarray(0, Math.floor(bytes.length * frac))]);
+        }
+      }
+      for (const [name, bytes] of cases) {
+        const path = join(dir, name);
+        Deno.writeFileSync(path, bytes);
+        await assert.rejects(readTorchFile(path), (e) => {
+          assert.ok(e instanceof UserError, `${name}: ${e}`);
+          assert.ok(e.message.startsWith(`${path}: `), e.message);
+          assert.ok(!e.message.includes("\n"), e.message);
+          return true;
+        });
+      }
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
