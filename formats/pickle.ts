@@ -159,7 +159,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
     const handler = typeof g === "function" ? g(full) : Object.hasOwn(g, full) ? g[full] : undefined;
     if (!handler) {
       fail(
-        `refusing to load: the pickle asks for the global "${full}", which is not on sg3's allow-list ` +
+        `refusing to load: the pickle asks for the global ${
+          JSON.stringify(full)
+        }, which is not on sg3's allow-list ` +
           `(sg3 never runs code from a file; only network snapshots and PyTorch weights are supported)`,
       );
     }

@@ -446,14 +446,23 @@ export function readTorchBytes(bytes: Uint8Array, name: string): unknown {
 /**
  * Runs `fn`; errors other than UserError can only come from malformed data reaching an unchecked path
  * (e.g. a typed-array constructor), so they are reported as a corrupt file rather than as a crash.
+ * Control characters that file-derived names bring into a message are escaped to keep it one line.
  */
 export function guard<T>(name: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${name}: corrupt or unsupported file (${(e as Error)?.message ?? e})`);
+    if (e instanceof UserError) throw CONTROL.test(e.message) ? new UserError(printable(e.message)) : e;
+    throw new UserError(printable(`${name}: corrupt or unsupported file (${(e as Error)?.message ?? e})`));
   }
+}
+
+// deno-lint-ignore no-control-regex -- finding control characters is the point
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** Escapes control characters (e.g. newlines in names read from a corrupt file) as \xNN. */
+function printable(s: string): string {
+  return s.replace(new RegExp(CONTROL, "g"), (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Largest tensor sg3 will materialise, in elements (a guard against corrupt shapes). */
