@@ -2,11 +2,13 @@
  * Latent vectors exactly as the official tools make them. gen_images.py draws
  * z = np.random.RandomState(seed).randn(1, z_dim): NumPy's legacy generator, i.e. MT19937 seeded with
  * init_genrand, 53-bit doubles from two 32-bit outputs, and the polar Box-Muller Gaussian that caches its
- * second value. Reproducing them bit for bit makes seed N give the same image as `gen_images.py --seeds=N`.
+ * second value, whose logarithm is libm's (glibc's, see glibc_log.ts). Reproducing them bit for bit makes seed N
+ * give the same image as `gen_images.py --seeds=N`.
  * Also reads w or z vectors saved as .npy/.npz (e.g. projector.py's projected_w.npz).
  */
 import { UserError } from "../errors.ts";
 import { type NdArray, parseNpy, parseNpz, readFileOrFail } from "../formats/npy.ts";
+import { glibcLog } from "./glibc_log.ts";
 
 const N = 624;
 const M = 397;
@@ -76,7 +78,7 @@ export class RandomState {
       x2 = 2 * this.nextDouble() - 1;
       r2 = x1 * x1 + x2 * x2;
     } while (r2 >= 1 || r2 === 0);
-    const f = Math.sqrt(-2 * correctlyRoundedLog(r2) / r2);
+    const f = Math.sqrt(-2 * glibcLog(r2) / r2);
     this.#gauss = f * x1;
     this.#hasGauss = true;
     return f * x2;
@@ -126,73 +128,6 @@ export class RandomState {
     }
     return out;
   }
-}
-
-// Double-double arithmetic (pairs hi + lo with |lo| <= ulp(hi) / 2) for the correctly rounded logarithm.
-type DD = [number, number];
-const SPLITTER = 134217729; // 2^27 + 1 (Veltkamp split)
-
-function twoSum(a: number, b: number): DD {
-  const s = a + b;
-  const bb = s - a;
-  return [s, (a - (s - bb)) + (b - bb)];
-}
-
-function twoProd(a: number, b: number): DD {
-  const p = a * b;
-  const ca = SPLITTER * a, cb = SPLITTER * b;
-  const ah = ca - (ca - a), bh = cb - (cb - b);
-  const al = a - ah, bl = b - bh;
-  return [p, ((ah * bh - p) + ah * bl + al * bh) + al * bl];
-}
-
-function ddAdd(a: DD, b: DD): DD {
-  const [s, e] = twoSum(a[0], b[0]);
-  return twoSum(s, e + a[1] + b[1]);
-}
-
-function ddMul(a: DD, b: DD): DD {
-  const [p, e] = twoProd(a[0], b[0]);
-  return twoSum(p, e + a[0] * b[1] + a[1] * b[0]);
-}
-
-function ddDiv(a: DD, b: DD): DD {
-  const q1 = a[0] / b[0];
-  const r = ddAdd(a, ddMul(b, [-q1, 0]));
-  const q2 = r[0] / b[0];
-  const r2 = ddAdd(r, ddMul(b, [-q2, 0]));
-  return ddAdd(twoSum(q1, q2), [r2[0] / b[0], 0]);
-}
-
-const LN2: DD = [0.6931471805599453, 2.3190468138462996e-17];
-/** 1 / (2j + 1) for the atanh series, as double-doubles. */
-const ATANH_COEFFS: DD[] = Array.from({ length: 24 }, (_, j) => ddDiv([1, 0], [2 * j + 1, 0]));
-const F64 = new Float64Array(1);
-const U32 = new Uint32Array(F64.buffer);
-
-/**
- * ln(x) rounded to the nearest double, for normal x > 0. C's log() (glibc) is correctly rounded in all but
- * rare cases while V8's Math.log is off by one ulp about once in 4000 calls, which would change z. Evaluated
- * in double-double: x = 2^k m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) = 2 sum s^(2j+1) / (2j+1) with
- * s = (m - 1) / (m + 1), |s| < 0.18, so 24 terms reach ~2^-120.
- */
-export function correctlyRoundedLog(x: number): number {
-  F64[0] = x;
-  let k = (U32[1] >>> 20) - 1023;
-  U32[1] = (U32[1] & 0x000fffff) | 0x3ff00000; // m in [1, 2)
-  let m = F64[0];
-  if (m > Math.SQRT2) {
-    m /= 2;
-    k += 1;
-  }
-  const s = ddDiv([m - 1, 0], twoSum(m, 1));
-  const t = ddMul(s, s);
-  let p = ATANH_COEFFS[ATANH_COEFFS.length - 1];
-  for (let j = ATANH_COEFFS.length - 2; j >= 0; j--) p = ddAdd(ddMul(p, t), ATANH_COEFFS[j]);
-  const lnM = ddMul(ddMul(s, p), [2, 0]);
-  const kLn2 = ddAdd(twoProd(k, LN2[0]), [k * LN2[1], 0]);
-  const r = ddAdd(kLn2, lnM);
-  return r[0] + r[1];
 }
 
 /** z for one seed exactly as gen_images.py: `np.random.RandomState(seed).randn(1, z_dim)` (float64). */
