@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
-import { loadNetwork } from "../formats/snapshot.ts";
+import { describeNetwork, loadNetwork } from "../formats/snapshot.ts";
+import { PyDict, PyObject } from "../formats/pickle.ts";
+import { TorchStorage, TorchTensor } from "../formats/torch.ts";
 import { readNpy, toFloat64 } from "../formats/npy.ts";
 import { assertClose } from "./reference.ts";
 import type { NetworkDescription } from "../models/network.ts";
@@ -164,5 +166,61 @@ Deno.test("loadNetwork: a missing file is a UserError naming it", async () => {
   await assert.rejects(
     loadNetwork("/nonexistent/net.pkl"),
     (e) => e instanceof UserError && e.message.includes("/nonexistent/net.pkl"),
+  );
+});
+
+/** A module object as the pickle reader builds it: class name, plain attributes, parameters, children. */
+function fakeModule(
+  className: string,
+  attrs: Record<string, unknown>,
+  params: Record<string, number[]> = {},
+  children: Record<string, PyObject> = {},
+): PyObject {
+  const m = new PyObject(className);
+  const state = new PyDict(Object.entries(attrs));
+  const p = new PyDict();
+  for (const [k, shape] of Object.entries(params)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const s = new TorchStorage("float32", n, k);
+    s.bytes = new Uint8Array(Float32Array.from({ length: n }, (_, i) => i).buffer);
+    p.set(
+      k,
+      new TorchTensor(s, 0, shape, shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1))),
+    );
+  }
+  state.set("_parameters", p).set("_buffers", new PyDict()).set(
+    "_modules",
+    new PyDict(Object.entries(children)),
+  );
+  m.state = state;
+  return m;
+}
+
+Deno.test("describeNetwork: StyleGAN2 generators are told apart by their b4.. blocks", () => {
+  const dims = { z_dim: 8, w_dim: 8, c_dim: 0, img_resolution: 8, img_channels: 3 };
+  const mapping = fakeModule("MappingNetwork", { num_ws: 4 }, {}, {
+    fc0: fakeModule("FullyConnectedLayer", {}, { weight: [8, 8], bias: [8] }),
+  });
+  const block = (res: number) =>
+    fakeModule("SynthesisBlock", { resolution: res, in_channels: res === 4 ? 0 : 16 }, {}, {
+      conv1: fakeModule("SynthesisLayer", { out_channels: 16 }, { weight: [16, 16, 3, 3] }),
+    });
+  const sg2 = fakeModule("Generator", dims, {}, {
+    mapping,
+    synthesis: fakeModule("SynthesisNetwork", {}, {}, { b4: block(4), b8: block(8) }),
+  });
+  const net = describeNetwork(sg2, "sg2.pkl");
+  assert.equal(net.arch, "stylegan2");
+  assert.deepEqual(net.tensors.get("synthesis.b8.conv1.weight")!.shape, [16, 16, 3, 3]);
+  assert.deepEqual(net.tensors.get("mapping.fc0.bias")!.data, Float32Array.from({ length: 8 }, (_, i) => i));
+  const odd = fakeModule("Generator", dims, {}, { mapping, synthesis: fakeModule("SynthesisNetwork", {}) });
+  assert.throws(
+    () => describeNetwork(odd, "odd.pkl"),
+    (e) => e instanceof UserError && /unknown synthesis/.test(e.message),
+  );
+  const notGen = fakeModule("Discriminator", { c_dim: 0, img_resolution: 8 });
+  assert.throws(
+    () => describeNetwork(notGen, "d.pkl"),
+    (e) => e instanceof UserError && /not a StyleGAN generator/.test(e.message),
   );
 });
