@@ -29,6 +29,7 @@ export {
   radialLowpass,
 } from "./models/filters.ts";
 export {
+  describeNetwork,
   loadNetwork,
   type LoadNetworkOptions,
   parseSnapshot,

@@ -4,7 +4,7 @@
  * renamed into place only when complete, so the cache never holds a half-written network; an interrupted
  * download resumes from the partial file when the server honours Range requests.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
 import { Progress } from "../cli/progress.ts";
@@ -64,7 +64,7 @@ export async function download(url: string, dest: string, opts: DownloadOptions 
   if (existsSync(dest)) return dest;
   const partial = `${dest}.partial`;
   try {
-    Deno.mkdirSync(join(dest, ".."), { recursive: true });
+    Deno.mkdirSync(dirname(dest), { recursive: true });
   } catch (e) {
     throw new UserError(`${dest}: cannot create the cache folder: ${(e as Error).message.split("\n")[0]}`);
   }

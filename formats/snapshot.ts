@@ -135,7 +135,10 @@ export interface LoadNetworkOptions {
 export function snapshotGenerator(snap: Snapshot, which: "G_ema" | "G" = "G_ema"): unknown {
   const part = snap.parts.get(which);
   if (part === undefined || part === null) {
-    const held = [...snap.parts.keys()].join(", ") || "nothing";
+    const keys = [...snap.parts.keys()];
+    const held = keys.length === 0
+      ? "nothing"
+      : keys.slice(0, 6).join(", ") + (keys.length > 6 ? ` and ${keys.length - 6} more entries` : "");
     throw new UserError(`${snap.name}: not a network snapshot (no ${which}; the file holds ${held})`);
   }
   return part;
