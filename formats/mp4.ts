@@ -12,6 +12,7 @@
 import { delimiter, dirname, join } from "node:path";
 import { UserError } from "../errors.ts";
 import { tempPathFor } from "./atomic.ts";
+import { type Box, boxes, child } from "./mp4_probe.ts";
 
 /** Which encoder to use; "auto" prefers ffmpeg when one is found. */
 export type Mp4EncoderChoice = "auto" | "ffmpeg" | "wasm";
@@ -254,7 +255,7 @@ async function wasmEncoder(output: string, o: Mp4Options): Promise<FrameEncoder>
     close() {
       try {
         enc.finalize();
-        Deno.writeFileSync(output, enc.FS.readFile(name));
+        Deno.writeFileSync(output, retime(enc.FS.readFile(name), o.fps));
       } finally {
         release();
       }
@@ -298,4 +299,41 @@ export function rgbToI420(rgb: Uint8Array, width: number, height: number, out?: 
     }
   }
   return yuv;
+}
+
+/**
+ * Gives an MP4 with one video track an exact constant frame rate: minimp4 counts in a 90 kHz timescale, where
+ * e.g. 32 fps has no integer frame duration. Sets the movie and media timescales to round(fps * 1000), every
+ * frame's duration (stts) to 1000 and the movie, track and media durations to frames * 1000 (in place).
+ */
+export function retime(bytes: Uint8Array, fps: number): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const timescale = Math.round(fps * 1000), delta = 1000;
+  const moov = boxes(view, 0, bytes.length).find((b) => b.type === "moov");
+  const trak = moov && child(view, moov, "trak");
+  const mdia = trak && child(view, trak, "mdia");
+  const minf = mdia && child(view, mdia, "minf");
+  const stbl = minf && child(view, minf, "stbl");
+  const stts = stbl && child(view, stbl, "stts");
+  if (!moov || !trak || !mdia || !stts) throw new Error("retime: unexpected MP4 structure");
+  let frames = 0;
+  for (let i = 0, n = view.getUint32(stts.start + 4); i < n; i++) {
+    frames += view.getUint32(stts.start + 8 + 8 * i);
+    view.setUint32(stts.start + 12 + 8 * i, delta);
+  }
+  const duration = frames * delta;
+  // mvhd/mdhd: version, flags, creation and modification times (32 or 64 bit), timescale, duration.
+  const setHeader = (box: Box | undefined, withTimescale: boolean, extra = 0) => {
+    if (!box) throw new Error("retime: missing header box");
+    const v1 = view.getUint8(box.start) === 1;
+    const p = box.start + 4 + (v1 ? 16 : 8) + extra;
+    if (withTimescale) view.setUint32(p, timescale);
+    const d = withTimescale ? p + 4 : p;
+    if (v1) view.setBigUint64(d, BigInt(duration));
+    else view.setUint32(d, duration);
+  };
+  setHeader(child(view, moov, "mvhd"), true);
+  setHeader(child(view, trak, "tkhd"), false, 8); // track_ID and a reserved word precede its duration
+  setHeader(child(view, mdia, "mdhd"), true);
+  return bytes;
 }

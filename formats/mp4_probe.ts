@@ -25,13 +25,15 @@ export interface Mp4Info {
   samplesInFile: boolean;
 }
 
-interface Box {
+/** A box: its type and payload byte range [start, end). */
+export interface Box {
   type: string;
-  start: number; // payload start
+  start: number;
   end: number;
 }
 
-function boxes(view: DataView, start: number, end: number): Box[] {
+/** The boxes in the byte range [start, end) of `view` (one level). */
+export function boxes(view: DataView, start: number, end: number): Box[] {
   const out: Box[] = [];
   let p = start;
   while (p + 8 <= end) {
@@ -59,7 +61,8 @@ function boxes(view: DataView, start: number, end: number): Box[] {
   return out;
 }
 
-function child(view: DataView, parent: Box, type: string): Box | undefined {
+/** The first child box of `parent` with type `type`. */
+export function child(view: DataView, parent: Box, type: string): Box | undefined {
   return boxes(view, parent.start, parent.end).find((b) => b.type === type);
 }
 
