@@ -20,6 +20,22 @@ for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
       assert.deepEqual(layout.attrs.layer_names, layers.map((l: any) => l.name));
       let inexact = 0;
       layout.layers.forEach((l, i) => inexact += assertLayerAttrs(l.attrs as any, layers[i], l.name));
+      // Parameter counts: affine (w_dim x in + in), weight (out x in x k x k), bias (out); input: weight
+      // (ch x ch) and affine (w_dim x 4 + 4); mapping: two w_dim x w_dim layers with biases.
+      const w = 512, ch = layout.input.channels;
+      assert.equal(ch * ch + w * 4 + 4, input.num_params);
+      let synthesis = input.num_params;
+      layout.layers.forEach(({ attrs: a }, i) => {
+        const n = w * a.in_channels + a.in_channels + a.out_channels * a.in_channels * a.conv_kernel ** 2 +
+          a.out_channels;
+        assert.equal(n, layers[i].num_params, layers[i].name);
+        synthesis += n;
+      });
+      assert.deepEqual(want.num_params, {
+        G: synthesis + 2 * (w * w + w),
+        mapping: 2 * (w * w + w),
+        synthesis,
+      });
       assert.ok(inexact <= 14, `${inexact} fields differ in the last place`);
     });
   }
