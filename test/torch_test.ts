@@ -13,6 +13,7 @@ import {
   readTorchBytes,
   readTorchFile,
   tensorToTyped,
+  type TorchTensor,
   type TypedTensor,
 } from "../formats/torch.ts";
 import { UserError } from "../errors.ts";
@@ -95,52 +96,75 @@ fixtureTest("readTorchFile: persistence pickle with embedded legacy storages", L
   }
 });
 
-/** A protocol-2 torch.save data.pkl: {"w": tensor of `shape` over FloatStorage "0" of `numel` elements}. */
-function dataPkl(shape: number[], numel: number): Uint8Array {
-  const enc = new TextEncoder();
-  const str = (s: string) => {
+/** Protocol-2 opcode builders for hand-made torch pickles. */
+const enc = new TextEncoder();
+const op = {
+  str: (s: string) => {
     const b = enc.encode(s);
     return [0x58, b.length, 0, 0, 0, ...b];
-  };
-  const global = (m: string, n: string) => [0x63, ...enc.encode(`${m}\n${n}\n`)];
-  const int = (v: number) => [0x4a, ...new Uint8Array(new Int32Array([v]).buffer)];
-  const tuple = (items: number[][]) => [0x28, ...items.flat(), 0x74];
-  return new Uint8Array([
-    0x80,
-    2,
-    0x7d,
-    ...str("w"),
-    ...global("torch._utils", "_rebuild_tensor_v2"),
-    0x28, // args: (storage, offset, size, stride, requires_grad, hooks)
-    ...tuple([str("storage"), global("torch", "FloatStorage"), str("0"), str("cpu"), int(numel)]),
-    0x51,
-    ...int(0),
-    ...tuple(shape.map(int)),
-    ...tuple(shape.map((_, i) => int(shape.slice(i + 1).reduce((a, b) => a * b, 1)))),
-    0x89,
-    ...global("collections", "OrderedDict"),
-    0x29,
-    0x52,
-    0x74,
-    0x52,
-    0x73,
-    0x2e,
-  ]);
+  },
+  global: (m: string, n: string) => [0x63, ...enc.encode(`${m}\n${n}\n`)],
+  int: (v: number) => [0x4a, ...new Uint8Array(new Int32Array([v]).buffer)],
+  tuple: (items: number[][]) => [0x28, ...items.flat(), 0x74],
+  pickle: (body: number[]) => new Uint8Array([0x80, 2, ...body, 0x2e]),
+};
+
+/** _rebuild_tensor_v2(<persistent id `pid`>, 0, shape, C-order strides, False, OrderedDict()). */
+function tensorOps(pid: number[][], shape: number[]): number[] {
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  return [
+    ...op.global("torch._utils", "_rebuild_tensor_v2"),
+    ...[
+      0x28,
+      ...op.tuple(pid),
+      0x51,
+      ...op.int(0),
+      ...op.tuple(shape.map(op.int)),
+      ...op.tuple(strides.map(op.int)),
+    ],
+    ...[0x89, ...op.global("collections", "OrderedDict"), 0x29, 0x52, 0x74, 0x52],
+  ];
 }
 
-/** A torch.save zip archive holding `dataPkl(shape, numel)` and, unless omitted, `bytes` of storage data. */
-function torchZip(shape: number[], numel: number, storageBytes: number | null): Uint8Array {
-  const files: Record<string, [Uint8Array, { level: 0 }]> = {
-    "archive/data.pkl": [dataPkl(shape, numel), { level: 0 }],
+/** A torch.save data.pkl: {"w": tensor of `shape` over FloatStorage "0" of `numel` elements}. */
+function dataPkl(shape: number[], numel: number): Uint8Array {
+  const pid = [
+    op.str("storage"),
+    op.global("torch", "FloatStorage"),
+    op.str("0"),
+    op.str("cpu"),
+    op.int(numel),
+  ];
+  return op.pickle([0x7d, ...op.str("w"), ...tensorOps(pid, shape), 0x73]);
+}
+
+/**
+ * A torch.save zip archive holding `dataPkl(shape, numel)` and, unless null, `storageBytes` bytes of storage
+ * data (0, 1, 2, ... as float32); members stored, or deflated at `level` > 0.
+ */
+function torchZip(shape: number[], numel: number, storageBytes: number | null, level: 0 | 6 = 0): Uint8Array {
+  const files: Record<string, [Uint8Array, { level: 0 | 6 }]> = {
+    "archive/data.pkl": [dataPkl(shape, numel), { level }],
   };
-  if (storageBytes !== null) files["archive/data/0"] = [new Uint8Array(storageBytes), { level: 0 }];
-  files["archive/version"] = [new TextEncoder().encode("3\n"), { level: 0 }];
+  if (storageBytes !== null) {
+    const data = new Uint8Array(
+      Float32Array.from({ length: Math.ceil(storageBytes / 4) }, (_, i) => i).buffer,
+    );
+    files["archive/data/0"] = [data.subarray(0, storageBytes), { level }];
+  }
+  files["archive/version"] = [new TextEncoder().encode("3\n"), { level }];
   return zipSync(files);
 }
 
-Deno.test("readTorchBytes: a hand-made archive loads; missing or short storages are refused", () => {
-  const ok = collectTensors(readTorchBytes(torchZip([2, 3], 6, 24), "ok.pth"));
-  assert.deepEqual(tensorToTyped(ok.get("w")!).shape, [2, 3]);
+Deno.test("readTorchBytes: a hand-made archive loads (stored or deflated); missing or short storages are refused", () => {
+  for (const level of [0, 6] as const) {
+    const w = collectTensors(readTorchBytes(torchZip([2, 3], 6, 24, level), "ok.pth")).get("w")!;
+    assert.deepEqual(tensorToTyped(w), {
+      dtype: "float32",
+      shape: [2, 3],
+      data: new Float32Array([0, 1, 2, 3, 4, 5]),
+    });
+  }
   assert.throws(
     () => readTorchBytes(torchZip([2, 3], 6, null), "missing.pth"),
     (e) =>
@@ -191,3 +215,27 @@ fixtureTest(
     }
   },
 );
+
+Deno.test("readTorchBytes: legacy storage views (view_metadata) resolve into their root storage", () => {
+  const magic = [0x8a, 10, ...[0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]];
+  const pid = [
+    ...[op.str("storage"), op.global("torch", "FloatStorage"), op.str("root"), op.str("cpu"), op.int(6)],
+    op.tuple([op.str("view"), op.int(2), op.int(3)]),
+  ];
+  const body = new Float32Array([0, 1, 2, 3, 4, 5]);
+  const file = new Uint8Array([
+    ...op.pickle(magic),
+    ...op.pickle(op.int(1001)),
+    ...op.pickle([0x7d]),
+    ...op.pickle(tensorOps(pid, [3])),
+    ...op.pickle([0x28, ...op.str("root"), 0x6c]),
+    ...new Uint8Array(new BigInt64Array([6n]).buffer),
+    ...new Uint8Array(body.buffer),
+  ]);
+  const t = readTorchBytes(file, "view.pth");
+  assert.deepEqual(tensorToTyped(t as TorchTensor).data, new Float32Array([2, 3, 4]));
+  assert.throws(
+    () => readTorchBytes(file.subarray(0, file.length - 4), "short.pth"),
+    (e) => e instanceof UserError && /short\.pth: truncated file \(storage root/.test(e.message),
+  );
+});
