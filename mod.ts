@@ -59,3 +59,26 @@ export {
   type TrainOptions,
 } from "./models/config.ts";
 export { randomNetwork, type RandomNetworkOptions } from "./models/random_init.ts";
+export {
+  choiceWithoutReplacement,
+  circularZ,
+  frameCount,
+  frameTime,
+  type InterpKind,
+  KeyframeLoop,
+  type KeyframeSeeds,
+  keyframeSeeds,
+  shuffle,
+  slerp,
+  UniformCubicSpline,
+} from "./models/interpolation.ts";
+export {
+  DEFAULT_SPEED,
+  type Motion,
+  motionAt,
+  type MotionKind,
+  motionTransform,
+  resampleImage,
+} from "./models/motion.ts";
+export { findFfmpeg, type Mp4EncoderChoice, type Mp4Options, Mp4Writer, rgbToI420 } from "./formats/mp4.ts";
+export { type Mp4Info, probeMp4 } from "./formats/mp4_probe.ts";

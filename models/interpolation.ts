@@ -108,7 +108,7 @@ export class UniformCubicSpline {
    * The spline at x (extrapolating with the end pieces outside the knots): on [x_i, x_i + 1] with
    * t = x - x_i, s = (1-t) y_i + t y_{i+1} + ((1-t)^3 - (1-t)) M_i / 6 + (t^3 - t) M_{i+1} / 6.
    */
-  at(x: number, out = new Float64Array(this.dim)): Float64Array {
+  at(x: number, out: Float64Array = new Float64Array(this.dim)): Float64Array {
     const { y, dim, n } = this;
     const i = Math.min(Math.max(Math.floor(x - this.x0), 0), n - 2);
     const t = x - this.x0 - i, u = 1 - t;
@@ -155,7 +155,7 @@ export class KeyframeLoop {
   }
 
   /** The path at t (gen_video.py: t = frame_idx / w_frames). */
-  at(t: number, out = new Float64Array(this.dim)): Float64Array {
+  at(t: number, out: Float64Array = new Float64Array(this.dim)): Float64Array {
     if (this.#spline) return this.#spline.at(t, out);
     const { k, dim, keyframes } = this;
     // interp1d's linear search: hi = first knot >= t, lo = hi - 1 (knots are the integers -2k .. 3k-1).
@@ -192,7 +192,7 @@ export function slerp(
   a: Float64Array,
   b: Float64Array,
   f: number,
-  out = new Float64Array(a.length),
+  out: Float64Array = new Float64Array(a.length),
 ): Float64Array {
   let aa = 0, bb = 0, ab = 0;
   for (let i = 0; i < a.length; i++) {
