@@ -65,9 +65,6 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const utf8 = new TextDecoder("utf-8");
 const latin1 = new TextDecoder("latin1");
 
-/** The marker pushed by MARK. */
-const MARK = Symbol("MARK");
-
 /** Decodes a little-endian two's-complement integer (LONG1 / LONG4 payloads). */
 function decodeLong(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
@@ -133,21 +130,17 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
     if (pos >= n) fail(`truncated pickle (unterminated line at offset ${start})`);
     return latin1.decode(bytes.subarray(start, pos++));
   };
+  // MARK moves the current stack onto `metastack` and starts an empty one, as CPython's unpickler does.
   const pop = () => {
     if (stack.length === 0) fail(`corrupt pickle (stack underflow at offset ${pos - 1})`);
-    const v = stack.pop();
-    if (v === MARK) fail(`corrupt pickle (unexpected MARK at offset ${pos - 1})`);
-    return v;
+    return stack.pop();
   };
   const top = () => {
-    if (stack.length === 0 || stack[stack.length - 1] === MARK) {
-      fail(`corrupt pickle (empty stack at ${pos - 1})`);
-    }
+    if (stack.length === 0) fail(`corrupt pickle (empty stack at ${pos - 1})`);
     return stack[stack.length - 1];
   };
   const popMark = () => {
     const items = stack;
-    if (items.includes(MARK)) fail(`corrupt pickle (nested MARK at offset ${pos - 1})`);
     const prev = metastack.pop();
     if (!prev) fail(`corrupt pickle (no MARK before offset ${pos - 1})`);
     stack = prev!;
@@ -206,8 +199,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         stack = [];
         break;
       case 0x30: // POP
-        if (stack.length && stack[stack.length - 1] === MARK) popMark();
-        else pop();
+        if (stack.length) stack.pop();
+        else popMark();
         break;
       case 0x31: // POP_MARK
         popMark();
