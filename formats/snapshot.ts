@@ -39,9 +39,9 @@ export function parseSnapshot(bytes: Uint8Array, name: string): Snapshot {
   return { name, parts };
 }
 
-/** Reads and parses a snapshot from a local path, URL or official short name. */
-export async function readSnapshot(pathOrUrl: string): Promise<Snapshot> {
-  const path = await resolveNetworkPath(pathOrUrl);
+/** Reads and parses a snapshot from a local path, URL or official short name (`quiet`: no download bar). */
+export async function readSnapshot(pathOrUrl: string, opts: { quiet?: boolean } = {}): Promise<Snapshot> {
+  const path = await resolveNetworkPath(pathOrUrl, opts);
   return parseSnapshot(await readFileBytes(path), path);
 }
 
@@ -129,6 +129,8 @@ export function describeNetwork(module: unknown, name: string): NetworkDescripti
 export interface LoadNetworkOptions {
   /** Which generator of a training snapshot to use; default "G_ema" (as gen_images.py). */
   which?: "G_ema" | "G";
+  /** No progress bar while downloading. */
+  quiet?: boolean;
 }
 
 /** Picks the generator part of a snapshot, with a clear error when it is absent. */
@@ -152,6 +154,6 @@ export async function loadNetwork(
   pathOrUrl: string,
   opts: LoadNetworkOptions = {},
 ): Promise<NetworkDescription> {
-  const snap = await readSnapshot(pathOrUrl);
+  const snap = await readSnapshot(pathOrUrl, { quiet: opts.quiet });
   return describeNetwork(snapshotGenerator(snap, opts.which ?? "G_ema"), snap.name);
 }
