@@ -18,9 +18,6 @@ import {
 } from "./torch.ts";
 import { resolveNetworkPath } from "./download.ts";
 
-/** The parts a snapshot may hold, in the order training_loop.py writes them. */
-export const SNAPSHOT_PARTS = ["G", "D", "G_ema", "augment_pipe", "training_set_kwargs"] as const;
-
 /** A parsed snapshot: its top-level entries (raw unpickled values) and the file name for messages. */
 export interface Snapshot {
   name: string;

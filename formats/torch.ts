@@ -299,7 +299,7 @@ export function readLegacy(bytes: Uint8Array, name: string): unknown {
 }
 
 /** One member of a zip archive: where its data starts and how it is stored. */
-interface ZipEntry {
+export interface ZipEntry {
   method: number;
   localOffset: number;
   compressedSize: number;
