@@ -15,6 +15,38 @@ export { Uniforms } from "./gpu/uniforms.ts";
 export { type Bindable, type Dispatch } from "./gpu/submit.ts";
 export { axpby } from "./kernels/elementwise.ts";
 export { matmul, type MatmulOptions } from "./kernels/matmul.ts";
+export { type FcOptions, fullyConnected, normalize2ndMoment } from "./kernels/fc.ts";
+export { broadcastTruncate } from "./kernels/truncation.ts";
+export {
+  conv2d,
+  type Conv2dOptions,
+  type ModConvOptions,
+  type ModConvWeight,
+  modulatedConv2d,
+  modulationCoefficients,
+  prepareModConvWeight,
+} from "./kernels/modconv.ts";
+export {
+  filteredLrelu,
+  type FilteredLreluOptions,
+  filteredLreluSize,
+  type FirFilter,
+  prepareFilter,
+} from "./kernels/filtered_lrelu.ts";
+export {
+  fourierFeatures,
+  fourierGrid,
+  type FourierInput,
+  prepareFourierInput,
+  synthesisInput,
+} from "./kernels/fourier.ts";
+export {
+  Generator,
+  type GeneratorOptions,
+  type MappingOptions,
+  type SynthesisOptions,
+} from "./models/generator.ts";
+export { invert3x3, makeTransform } from "./models/transform.ts";
 export { formatNpy, formatNpz, type NdArray, parseNpy, parseNpz, readNpy, readNpz } from "./formats/npy.ts";
 export { writeFileAtomic } from "./formats/atomic.ts";
 export { type LatentDims, type Latents, RandomState, readLatents, zFromSeed } from "./models/latents.ts";

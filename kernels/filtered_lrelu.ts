@@ -90,76 +90,88 @@ function source(
 ): string {
   const { tile: T, uw: UW, xw: XW } = l;
   const KU = fu.taps, KD = fd.taps;
+  // Taps per polyphase component; a tap index past the filter is skipped unless up divides the taps.
+  const PT = Math.ceil(KU / up);
+  const guard = (a: string) => (KU % up ? `if (${a} >= ${KU}) { break; }` : "");
   // Where each stage's result lives: X in A; separable up: H1 in B, Z in A; full up: Z in B.
   const Z = fu.full ? "bufB" : "bufA";
   const D1 = fu.full ? "bufA" : "bufB";
+  // Stages loop over 2-D ranges with the 16 x 16 threads (lx, ly): no per-element division.
   const upStages = fu.full
     ? /* wgsl */ `
-  for (var e = t; e < ${UW * UW}u; e += 256u) {
-    let v = i32(e / ${UW}u);
-    let u = i32(e % ${UW}u);
-    let ar = phase(uy0 + v - p.py0);
+  for (var u = lx; u < ${UW}; u += 16) {
     let ac = phase(ux0 + u - p.px0);
-    var acc = 0.0;
-    for (var a = ar; a < ${KU}; a += ${up}) {
-      let r = fdiv(uy0 + v + a - p.py0) - iyMin;
-      for (var b = ac; b < ${KU}; b += ${up}) {
-        acc += bufA[r * ${XW} + fdiv(ux0 + u + b - p.px0) - ixMin] * fu[a * ${KU} + b];
+    let cb = fdiv(ux0 + u + ac - p.px0) - ixMin;
+    for (var v = ly; v < ${UW}; v += 16) {
+      let ar = phase(uy0 + v - p.py0);
+      let rb = fdiv(uy0 + v + ar - p.py0) - iyMin;
+      var acc = 0.0;
+      for (var ja = 0; ja < ${PT}; ja++) {
+        let a = ar + ja * ${up};
+        ${guard("a")}
+        for (var jb = 0; jb < ${PT}; jb++) {
+          let b = ac + jb * ${up};
+          ${guard("b")}
+          acc += bufA[(rb + ja) * ${XW} + cb + jb] * fu[a * ${KU} + b];
+        }
       }
+      bufB[v * ${UW} + u] = act(acc);
     }
-    bufB[e] = act(acc);
   }
   workgroupBarrier();`
     : /* wgsl */ `
-  for (var e = t; e < ${XW * UW}u; e += 256u) {
-    let r = i32(e / ${UW}u);
-    let u = i32(e % ${UW}u);
-    var acc = 0.0;
-    for (var a = phase(ux0 + u - p.px0); a < ${KU}; a += ${up}) {
-      acc += bufA[r * ${XW} + fdiv(ux0 + u + a - p.px0) - ixMin] * fu[a];
+  for (var u = lx; u < ${UW}; u += 16) {
+    let a0 = phase(ux0 + u - p.px0);
+    let c0 = fdiv(ux0 + u + a0 - p.px0) - ixMin;
+    for (var r = ly; r < ${XW}; r += 16) {
+      var acc = 0.0;
+      for (var j = 0; j < ${PT}; j++) {
+        let a = a0 + j * ${up};
+        ${guard("a")}
+        acc += bufA[r * ${XW} + c0 + j] * fu[a];
+      }
+      bufB[r * ${UW} + u] = acc;
     }
-    bufB[e] = acc;
   }
   workgroupBarrier();
-  for (var e = t; e < ${UW * UW}u; e += 256u) {
-    let v = i32(e / ${UW}u);
-    let u = i32(e % ${UW}u);
-    var acc = 0.0;
-    for (var a = phase(uy0 + v - p.py0); a < ${KU}; a += ${up}) {
-      acc += bufB[(fdiv(uy0 + v + a - p.py0) - iyMin) * ${UW} + u] * fu[a];
+  for (var v = ly; v < ${UW}; v += 16) {
+    let a0 = phase(uy0 + v - p.py0);
+    let r0 = fdiv(uy0 + v + a0 - p.py0) - iyMin;
+    for (var u = lx; u < ${UW}; u += 16) {
+      var acc = 0.0;
+      for (var j = 0; j < ${PT}; j++) {
+        let a = a0 + j * ${up};
+        ${guard("a")}
+        acc += bufB[(r0 + j) * ${UW} + u] * fu[a];
+      }
+      bufA[v * ${UW} + u] = act(acc);
     }
-    bufA[e] = act(acc);
   }
   workgroupBarrier();`;
-  const downStages = fd.full
-    ? /* wgsl */ `
-  let oyl = t / ${T}u;
-  let oxl = t % ${T}u;
-  if (t < ${T * T}u) {
+  const final = (body: string) => /* wgsl */ `
+  if (t < ${T * T}) {
+    let oyl = t / ${T};
+    let oxl = t % ${T};
     var acc = 0.0;
-    for (var a = 0u; a < ${KD}u; a++) {
-      for (var b = 0u; b < ${KD}u; b++) {
-        acc += ${Z}[(oyl * ${down}u + a) * ${UW}u + oxl * ${down}u + b] * fd[a * ${KD}u + b];
-      }
-    }
-    store(oyl, oxl, acc);
-  }`
-    : /* wgsl */ `
-  for (var e = t; e < ${UW * T}u; e += 256u) {
-    let v = e / ${T}u;
-    let o = e % ${T}u;
-    var acc = 0.0;
-    for (var b = 0u; b < ${KD}u; b++) { acc += ${Z}[v * ${UW}u + o * ${down}u + b] * fd[b]; }
-    ${D1}[e] = acc;
-  }
-  workgroupBarrier();
-  let oyl = t / ${T}u;
-  let oxl = t % ${T}u;
-  if (t < ${T * T}u) {
-    var acc = 0.0;
-    for (var a = 0u; a < ${KD}u; a++) { acc += ${D1}[(oyl * ${down}u + a) * ${T}u + oxl] * fd[a]; }
-    store(oyl, oxl, acc);
+    ${body}
+    store(u32(oyl), u32(oxl), acc);
   }`;
+  const downStages = fd.full
+    ? final(`for (var a = 0; a < ${KD}; a++) {
+      for (var b = 0; b < ${KD}; b++) {
+        acc += ${Z}[(oyl * ${down} + a) * ${UW} + oxl * ${down} + b] * fd[a * ${KD} + b];
+      }
+    }`)
+    : /* wgsl */ `
+  for (var v = ly; v < ${UW}; v += 16) {
+    for (var o = lx; o < ${T}; o += 16) {
+      var acc = 0.0;
+      for (var b = 0; b < ${KD}; b++) { acc += ${Z}[v * ${UW} + o * ${down} + b] * fd[b]; }
+      ${D1}[v * ${T} + o] = acc;
+    }
+  }
+  workgroupBarrier();` +
+      final(`for (var a = 0; a < ${KD}; a++) { acc += ${D1}[(oyl * ${down} + a) * ${T} + oxl] * fd[a]; }`);
   return /* wgsl */ `${f16}
 struct P { n0: u32, c: u32, h: i32, w: i32, ho: u32, wo: u32, px0: i32, py0: i32, tilesX: u32,
   gain: f32, slope: f32, clamp: f32, outScale: f32 }
@@ -190,7 +202,9 @@ fn store(oyl: u32, oxl: u32, v: f32) {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let t = lid.x;
+  let t = i32(lid.x);
+  let lx = t % 16;
+  let ly = t / 16;
   let c = wg.y;
   let nl = wg.z;
   oy0 = (wg.x / p.tilesX) * ${T}u;
@@ -202,12 +216,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let ixMin = -fdiv(p.px0 - ux0);
   let xbase = (nl * p.c + c) * u32(p.h * p.w);
   let bc = bias[c];
-  for (var e = t; e < ${XW * XW}u; e += 256u) {
-    let iy = iyMin + i32(e / ${XW}u);
-    let ix = ixMin + i32(e % ${XW}u);
-    var v = 0.0;
-    if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) { v = f32(x[xbase + u32(iy * p.w + ix)]) + bc; }
-    bufA[e] = v;
+  for (var r = ly; r < ${XW}; r += 16) {
+    let iy = iyMin + r;
+    for (var q = lx; q < ${XW}; q += 16) {
+      let ix = ixMin + q;
+      var v = 0.0;
+      if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) { v = f32(x[xbase + u32(iy * p.w + ix)]) + bc; }
+      bufA[r * ${XW} + q] = v;
+    }
   }
   workgroupBarrier();
 ${upStages}
@@ -247,13 +263,16 @@ export function filteredLrelu(
   const wo = filteredLreluSize(w, up, down, px0, px1, fu.taps, fd.taps);
   if (ho <= 0 || wo <= 0) throw new Error(`filteredLrelu: empty output for input [${x.shape}]`);
   const y = gpu.tensor([n, c, ho, wo], opts.outDtype ?? "f32");
+  // The tile (at most 16 x 16, one output per thread) that fits workgroup memory and upsamples the fewest
+  // samples in all: small images are cheaper with tiles that divide them.
   const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
-  let l = layout(16, up, down, fu, fd);
-  for (const tile of [8, 4, 2, 1]) {
-    if ((l.a + l.b) * 4 <= limit) break;
-    l = layout(tile, up, down, fu, fd);
+  let l: Layout | null = null, best = Infinity;
+  for (let tile = 16; tile >= 1; tile--) {
+    const cand = layout(tile, up, down, fu, fd);
+    const cost = Math.ceil(wo / tile) * Math.ceil(ho / tile) * cand.uw * cand.uw;
+    if ((cand.a + cand.b) * 4 <= limit && cost < best) [l, best] = [cand, cost];
   }
-  if ((l.a + l.b) * 4 > limit) throw new Error("filteredLrelu: filters too large for workgroup memory");
+  if (!l) throw new Error("filteredLrelu: filters too large for workgroup memory");
   const code = source(l, up, down, fu, fd, wgslType(x), wgslType(y), enableF16(x, y), opts.clamp !== null);
   const tilesX = Math.ceil(wo / l.tile);
   for (const [first, count] of sampleRuns(gpu, n, [x, y])) {

@@ -132,6 +132,34 @@ const TX = 16, TY = 8, TO = 32, CI = 8;
 
 function convSource(k: number, xType: string, yType: string, f16: string, useScale: boolean, useD: boolean) {
   const XW = TX + k - 1, XH = TY + k - 1, R = 4 + k - 1;
+  // Register tiles are unrolled into scalars: private arrays indexed in loops can spill to memory.
+  const q4 = [0, 1, 2, 3];
+  const declareAcc = q4.map((q) =>
+    `  var a${q}0 = 0.0; var a${q}1 = 0.0; var a${q}2 = 0.0; var a${q}3 = 0.0;`
+  )
+    .join("\n");
+  const inner: string[] = [];
+  for (let ky = 0; ky < k; ky++) {
+    inner.push(`      let rb${ky} = (c * ${XH}u + py + ${ky}u) * ${XW}u + px;`);
+    for (let j = 0; j < R; j++) inner.push(`      let r${ky}_${j} = xs[rb${ky} + ${j}u];`);
+    for (let kx = 0; kx < k; kx++) {
+      const wb = `(c * ${k * k}u + ${ky * k + kx}u) * ${TO}u + og * 4u`;
+      for (const q of q4) {
+        inner.push(`      { let wv = ws[${wb} + ${q}u];`);
+        inner.push(`        ${q4.map((j) => `a${q}${j} += wv * r${ky}_${j + kx};`).join(" ")} }`);
+      }
+    }
+  }
+  const store = q4.map((q) =>
+    `  {
+    let o = o0 + og * 4u + ${q}u;
+    if (o < p.co) {
+      let d = ${useD ? "dcoef[n * p.co + o]" : "1.0"};
+      let yb = ((nl * p.co + o) * p.ho + oy) * p.wo + tx0 + px;
+${q4.map((j) => `      if (tx0 + px + ${j}u < p.wo) { y[yb + ${j}u] = ${yType}(a${q}${j} * d); }`).join("\n")}
+    }
+  }`
+  ).join("\n");
   return /* wgsl */ `${f16}
 struct P { n0: u32, ci: u32, co: u32, h: u32, w: u32, ho: u32, wo: u32, pad: u32, tilesX: u32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -155,7 +183,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let og = t / 32u;
   let py = (t % 32u) / 4u;
   let px = (t % 4u) * 4u;
-  var acc: array<array<f32, 4>, 4>;
+${declareAcc}
   let hw = p.h * p.w;
   for (var c0 = 0u; c0 < p.ci; c0 += ${CI}u) {
     for (var e = t; e < ${CI * XH * XW}u; e += 256u) {
@@ -182,32 +210,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     }
     workgroupBarrier();
     for (var c = 0u; c < ${CI}u; c++) {
-      for (var ky = 0u; ky < ${k}u; ky++) {
-        var row: array<f32, ${R}>;
-        let rb = (c * ${XH}u + py + ky) * ${XW}u + px;
-        for (var j = 0u; j < ${R}u; j++) { row[j] = xs[rb + j]; }
-        for (var kx = 0u; kx < ${k}u; kx++) {
-          let wb = (c * ${k * k}u + ky * ${k}u + kx) * ${TO}u + og * 4u;
-          for (var q = 0u; q < 4u; q++) {
-            let wv = ws[wb + q];
-            for (var j = 0u; j < 4u; j++) { acc[q][j] += wv * row[j + kx]; }
-          }
-        }
-      }
+${inner.join("\n")}
     }
     workgroupBarrier();
   }
   let oy = ty0 + py;
   if (oy >= p.ho) { return; }
-  for (var q = 0u; q < 4u; q++) {
-    let o = o0 + og * 4u + q;
-    if (o >= p.co) { continue; }
-    let d = ${useD ? "dcoef[n * p.co + o]" : "1.0"};
-    for (var j = 0u; j < 4u; j++) {
-      let ox = tx0 + px + j;
-      if (ox < p.wo) { y[((nl * p.co + o) * p.ho + oy) * p.wo + ox] = ${yType}(acc[q][j] * d); }
-    }
-  }
+${store}
 }`;
 }
 
