@@ -13,6 +13,8 @@ interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: () => import("./info.ts"),
   inspect: () => import("./inspect.ts"),
+  generate: () => import("./generate.ts"),
+  video: () => import("./video.ts"),
 };
 
 function usage(): string {

@@ -1,0 +1,105 @@
+/**
+ * Image generation as gen_images.py does it: z = RandomState(seed).randn(1, z_dim), a one-hot label for
+ * conditional networks, ws = mapping(z, c, psi, cutoff), the input transform buffer set to
+ * inv(make_transform(translate, rotate)), img = synthesis(ws), then (img * 127.5 + 128).clamp(0, 255)
+ * to uint8. Samples are batched on the GPU; results come out in input order.
+ */
+import { UserError } from "../errors.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { readTensor } from "../gpu/readback.ts";
+import { type Image8, toImage8 } from "../formats/png.ts";
+import type { Generator } from "./generator.ts";
+import { zFromSeed } from "./latents.ts";
+import { invert3x3, makeTransform } from "./transform.ts";
+
+/** What to generate: seeds (through the mapping network) or given ws (synthesis only). */
+export interface GenerateRequest {
+  /** Seeds for z; mutually exclusive with `ws`. */
+  seeds?: number[];
+  /** Given w vectors, [count, num_ws, w_dim] flattened (e.g. a projector's projected_w.npz). */
+  ws?: { data: Float32Array; count: number };
+  /** Given z vectors, [count, z_dim] flattened, instead of seeds. */
+  zs?: { data: Float64Array | Float32Array; count: number };
+  psi?: number;
+  cutoff?: number | null;
+  /** Class index for conditional networks (required there, as in gen_images.py). */
+  classIdx?: number;
+  translate?: [number, number];
+  rotate?: number;
+  batch?: number;
+}
+
+/** One generated image with the file stem gen_images.py would give it (seed0042, proj00). */
+export interface GeneratedImage {
+  name: string;
+  image: Image8;
+  /** The float output (NCHW, unclamped) of this sample. */
+  float: Float32Array;
+}
+
+/** The one-hot label rows for `n` samples of class `classIdx` (empty for unconditional nets). */
+export function labels(gen: Generator, n: number, classIdx?: number): Float32Array | undefined {
+  if (gen.cDim === 0) {
+    if (classIdx !== undefined) console.warn("warning: --class is ignored on an unconditional network");
+    return undefined;
+  }
+  if (classIdx === undefined) {
+    throw new UserError(`this network is conditional (${gen.cDim} classes): give --class`);
+  }
+  if (!Number.isInteger(classIdx) || classIdx < 0 || classIdx >= gen.cDim) {
+    throw new UserError(`--class: expected 0..${gen.cDim - 1}, got ${classIdx}`);
+  }
+  const c = new Float32Array(n * gen.cDim);
+  for (let i = 0; i < n; i++) c[i * gen.cDim + classIdx] = 1;
+  return c;
+}
+
+/** Generates the request's images batch by batch, in request order. */
+export async function* generateImages(
+  gpu: Gpu,
+  gen: Generator,
+  req: GenerateRequest,
+): AsyncGenerator<GeneratedImage> {
+  const count = req.ws?.count ?? req.zs?.count ?? req.seeds?.length ?? 0;
+  const batch = Math.max(1, req.batch ?? 1);
+  const transform = Float32Array.from(invert3x3(makeTransform(req.translate ?? [0, 0], req.rotate ?? 0)));
+  for (let start = 0; start < count; start += batch) {
+    const n = Math.min(batch, count - start);
+    let ws;
+    if (req.ws) {
+      const stride = gen.numWs * gen.wDim;
+      ws = gpu.upload(req.ws.data.subarray(start * stride, (start + n) * stride), [n, gen.numWs, gen.wDim]);
+    } else {
+      const z = new Float64Array(n * gen.zDim);
+      for (let i = 0; i < n; i++) {
+        const row = req.zs
+          ? req.zs.data.subarray((start + i) * gen.zDim, (start + i + 1) * gen.zDim)
+          : zFromSeed(req.seeds![start + i], gen.zDim);
+        z.set(row, i * gen.zDim);
+      }
+      ws = gen.mapping(z, n, {
+        c: labels(gen, n, req.classIdx),
+        psi: req.psi ?? 1,
+        cutoff: req.cutoff ?? null,
+      });
+    }
+    const img = gen.synthesis(ws, { transforms: repeat(transform, n) });
+    const data = await readTensor(gpu, img);
+    ws.destroy();
+    img.destroy();
+    const per = gen.imgChannels * gen.resolution * gen.resolution;
+    for (let i = 0; i < n; i++) {
+      const k = start + i;
+      const name = req.ws || req.zs
+        ? `proj${String(k).padStart(2, "0")}`
+        : `seed${String(req.seeds![k]).padStart(4, "0")}`;
+      yield { name, image: toImage8(data, img.shape, i), float: data.slice(i * per, (i + 1) * per) };
+    }
+  }
+}
+
+function repeat(m: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(m.length * n);
+  for (let i = 0; i < n; i++) out.set(m, i * m.length);
+  return out;
+}
