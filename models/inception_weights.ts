@@ -11,6 +11,8 @@
  * downloading the real network.
  */
 import { UserError } from "../errors.ts";
+import { resolveNetworkPath } from "../formats/download.ts";
+import { readTorchFile } from "../formats/torch.ts";
 import { BLOCKS, BN_EPS, type ConvOp, convOps, FEATURE_DIM, LOGIT_DIM, type Op } from "./inception_arch.ts";
 
 /** One convolution with its batch norm folded in. */
@@ -203,4 +205,39 @@ export function fixtureStateDict(opts: { gammaOne?: boolean } = {}): Map<string,
   add("fc.weight", LOGIT_DIM * FEATURE_DIM, 0, Math.sqrt(3) * Math.sqrt(1 / FEATURE_DIM));
   add("fc.bias", LOGIT_DIM, 0, 0.1);
   return sd;
+}
+
+/** NVIDIA's detector as StyleGAN3's calc_metrics downloads it. */
+export const NVIDIA_DETECTOR_URL =
+  "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/metrics/inception-2015-12-05.pkl";
+
+/** The --detector value that selects the fixture's hash-PRNG weights (for tests; numbers are meaningless). */
+export const TEST_DETECTOR = "test-prng";
+
+/**
+ * Loads Inception weights from a pytorch-fid state dict (.pth, zip or legacy torch.save) or NVIDIA's
+ * detector pickle, given as a path, an http(s) URL (downloaded once into the cache) or TEST_DETECTOR.
+ * The layout is recognised by its tensor names (possibly under a common prefix).
+ */
+export async function loadInceptionWeights(pathOrUrl: string): Promise<InceptionWeights> {
+  if (pathOrUrl === TEST_DETECTOR) {
+    const sd = fixtureStateDict();
+    return fromPytorchFid((k) => sd.get(k));
+  }
+  const path = await resolveNetworkPath(pathOrUrl);
+  const tensors = await readTorchFile(path);
+  const get = (prefix: string) => (key: string) => {
+    const t = tensors.get(prefix + key);
+    if (!t) return undefined;
+    return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+  };
+  for (const key of tensors.keys()) {
+    if (key.endsWith("Conv2d_1a_3x3.conv.weight")) {
+      return fromPytorchFid(get(key.slice(0, -"Conv2d_1a_3x3.conv.weight".length)), path);
+    }
+    if (key.endsWith("layers.conv.weight")) {
+      return fromNvidia(get(key.slice(0, -"layers.conv.weight".length)), path);
+    }
+  }
+  throw new UserError(`${path}: not an Inception detector (neither pytorch-fid nor NVIDIA tensor names)`);
 }

@@ -1,0 +1,93 @@
+/**
+ * Running mean and covariance of feature vectors in float64, streamed in batches (50k images are never
+ * held at once unless asked). Sums are taken about a shift (the first vector seen) so that the
+ * covariance does not lose digits to large means: with y = x - shift,
+ *   mean = shift + sum(y) / N,   cov = (sum(y y^T) - sum(y) sum(y)^T / N) / D,
+ * D = N (StyleGAN3's metric_utils, "biased") or N - 1 (numpy.cov as pytorch-fid and clean-fid, "unbiased").
+ */
+import { rowDots } from "./linalg.ts";
+
+/** Covariance normalisation: 1/N (StyleGAN3) or 1/(N-1) (pytorch-fid, clean-fid). */
+export type CovarianceConvention = "biased" | "unbiased";
+
+/** Mean and covariance of a feature set (float64; sigma is d x d row-major). */
+export interface Stats {
+  mu: Float64Array;
+  sigma: Float64Array;
+  dim: number;
+  /** Number of vectors they came from (0 when read from a file that does not say). */
+  count: number;
+}
+
+/** Accumulates feature statistics; optionally keeps the vectors (for KID and the Inception Score). */
+export class FeatureStats {
+  readonly #sum: Float64Array;
+  /** Upper triangle of sum(y y^T). */
+  readonly #gram: Float64Array;
+  #shift: Float64Array | null = null;
+  #count = 0;
+  readonly #kept: Float32Array[] = [];
+
+  constructor(readonly dim: number, readonly keep = false) {
+    this.#sum = new Float64Array(dim);
+    this.#gram = new Float64Array(dim * dim);
+  }
+
+  /** Number of vectors added. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Adds n vectors (row-major n x dim). */
+  add(x: ArrayLike<number>, n: number): void {
+    const d = this.dim;
+    if (x.length < n * d) throw new Error(`FeatureStats.add: ${x.length} values for ${n} x ${d}`);
+    if (n === 0) return;
+    this.#shift ??= Float64Array.from({ length: d }, (_, j) => x[j]);
+    if (this.keep) this.#kept.push(Float32Array.from({ length: n * d }, (_, i) => x[i]));
+    // Transposed, shifted batch: yt[j * n + b] = x[b, j] - shift[j], so that the Gram entries are
+    // contiguous dot products.
+    const yt = new Float64Array(d * n);
+    const shift = this.#shift;
+    for (let b = 0; b < n; b++) {
+      for (let j = 0; j < d; j++) {
+        const v = x[b * d + j] - shift[j];
+        yt[j * n + b] = v;
+        this.#sum[j] += v;
+      }
+    }
+    rowDots(yt, yt, n, d, d, this.#gram, { upper: true });
+    this.#count += n;
+  }
+
+  /** The mean and covariance under `convention`. */
+  stats(convention: CovarianceConvention): Stats {
+    const d = this.dim, n = this.#count;
+    const denom = convention === "biased" ? n : n - 1;
+    if (n === 0 || denom <= 0) throw new Error(`FeatureStats: ${n} vectors are too few for a covariance`);
+    const shift = this.#shift!;
+    const mu = new Float64Array(d);
+    for (let j = 0; j < d; j++) mu[j] = shift[j] + this.#sum[j] / n;
+    const sigma = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let j = i; j < d; j++) {
+        const v = (this.#gram[i * d + j] - (this.#sum[i] * this.#sum[j]) / n) / denom;
+        sigma[i * d + j] = v;
+        sigma[j * d + i] = v;
+      }
+    }
+    return { mu, sigma, dim: d, count: n };
+  }
+
+  /** All vectors added (only when constructed with keep = true), row-major count x dim. */
+  all(): Float32Array {
+    if (!this.keep) throw new Error("FeatureStats: vectors were not kept");
+    const out = new Float32Array(this.#count * this.dim);
+    let o = 0;
+    for (const part of this.#kept) {
+      out.set(part, o);
+      o += part.length;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { fixture, fixtureTest, manifest } from "./fixtures.ts";
+import { rng } from "./reference.ts";
+import { FeatureStats, type Stats } from "../metrics/feature_stats.ts";
+import { frechetDistance, readStats, traceSqrtProduct, writeStats } from "../metrics/fid.ts";
+import { inceptionScore, kernelInceptionDistance } from "../metrics/kid.ts";
+import { congruence, pivotedCholesky, symmetricEigenvalues } from "../metrics/linalg.ts";
+import { hashU32 } from "../models/inception_weights.ts";
+import { readNpy, toFloat64 } from "../formats/npy.ts";
+
+function relErr(a: number, b: number): number {
+  return Math.abs(a - b) / Math.abs(b);
+}
+
+/** The fixture's feature sets: X = 2 u(1001) - 1, set2 = 0.9 Y + 0.1 X + 0.05 with Y from seed 1002. */
+function sets(n: number, d: number): [Float64Array, Float64Array] {
+  const x = new Float64Array(n * d), y = new Float64Array(n * d);
+  for (let i = 0; i < n * d; i++) {
+    x[i] = 2 * (hashU32(1001, i) / 4294967296) - 1;
+    const yv = 2 * (hashU32(1002, i) / 4294967296) - 1;
+    y[i] = 0.9 * yv + 0.1 * x[i] + 0.05;
+  }
+  return [x, y];
+}
+
+function statsOf(x: Float64Array, n: number, d: number, conv: "biased" | "unbiased", batch = 128): Stats {
+  const fs = new FeatureStats(d);
+  for (let i = 0; i < n; i += batch) {
+    fs.add(x.subarray(i * d, Math.min(n, i + batch) * d), Math.min(batch, n - i));
+  }
+  return fs.stats(conv);
+}
+
+Deno.test("symmetric eigenvalues and pivoted Cholesky on small matrices", () => {
+  const r = rng(3);
+  const n = 7;
+  const b = Float64Array.from({ length: n * 3 }, () => r() - 0.5);
+  // Rank-3 PSD matrix A = B B^T; trace sqrt(A A) = trace(A) for PSD A.
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) for (let k = 0; k < 3; k++) a[i * n + j] += b[i * 3 + k] * b[j * 3 + k];
+  }
+  const f = pivotedCholesky(a, n);
+  assert.equal(f.rank, 3);
+  let tr = 0;
+  for (let i = 0; i < n; i++) tr += a[i * n + i];
+  assert.ok(relErr(traceSqrtProduct(a, a, n), tr) < 1e-12);
+  // Eigenvalues of a diagonal-similar matrix: Q diag Q^T with a Householder Q.
+  const eig = [3, -1, 0.5, 2, 2, 7, -4];
+  const v = Float64Array.from({ length: n }, () => r() - 0.5);
+  const vv = v.reduce((s, t) => s + t * t, 0);
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      for (let k = 0; k < n; k++) {
+        const qik = (i === k ? 1 : 0) - (2 * v[i] * v[k]) / vv,
+          qjk = (j === k ? 1 : 0) - (2 * v[j] * v[k]) / vv;
+        m[i * n + j] += qik * eig[k] * qjk;
+      }
+    }
+  }
+  const got = [...symmetricEigenvalues(m.slice(), n)].sort((p, q) => p - q);
+  const want = [...eig].sort((p, q) => p - q);
+  got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-12, `${g} vs ${want[i]}`));
+  // congruence of the identity factor is the permuted matrix itself.
+  const id = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) id[i * n + i] = 1;
+  const c = congruence(pivotedCholesky(id, n), m);
+  assert.ok(Math.abs(c.reduce((s, t) => s + t, 0) - m.reduce((s, t) => s + t, 0)) < 1e-12);
+});
+
+fixtureTest(
+  "d=64: statistics, FID (both conventions), KID and .npz files match the references",
+  "inception",
+  () => {
+    const ref = manifest("inception").fid_reference.d64_n500;
+    const [x, y] = sets(500, 64);
+    const s1 = statsOf(x, 500, 64, "unbiased", 77), s2 = statsOf(y, 500, 64, "unbiased", 500);
+    for (const [s, i] of [[s1, 1], [s2, 2]] as const) {
+      const mu = toFloat64(readNpy(fixture(`inception/fid/d64_n500_mu${i}.npy`)));
+      const sigma = toFloat64(readNpy(fixture(`inception/fid/d64_n500_sigma${i}.npy`)));
+      s.mu.forEach((v, j) => assert.ok(Math.abs(v - mu[j]) < 1e-14, "mu"));
+      s.sigma.forEach((v, j) => assert.ok(Math.abs(v - sigma[j]) < 1e-13, "sigma"));
+    }
+    const fid = frechetDistance(s1, s2);
+    assert.ok(relErr(fid, ref.fid_scipy_sqrtm_stylegan3_formula) < 1e-9, `fid ${fid}`);
+    const biased = frechetDistance(statsOf(x, 500, 64, "biased"), statsOf(y, 500, 64, "biased"));
+    assert.ok(relErr(biased, ref.fid_stylegan3_biased_cov_1_over_N) < 1e-9, `biased fid ${biased}`);
+    // The saved .npz stats (compressed and stored members) give the same value.
+    const a = readStats(fixture("inception/fid/d64_n500_set1_stats_pytorchfid.npz"));
+    const b = readStats(fixture("inception/fid/d64_n500_set2_stats_uncompressed.npz"));
+    assert.ok(relErr(frechetDistance(a, b), ref.fid_scipy_sqrtm_stylegan3_formula) < 1e-9);
+    // Round trip through our own writer.
+    const tmp = Deno.makeTempFileSync({ suffix: ".npz" });
+    writeStats(tmp, s1);
+    assert.deepEqual(readStats(tmp).sigma, s1.sigma);
+    Deno.removeSync(tmp);
+    const kid = kernelInceptionDistance(x, 500, y, 500, 64, { numSubsets: 3, maxSubsetSize: 500 });
+    assert.ok(relErr(kid, ref.kid_stylegan3_formula_subset_size_N) < 1e-9, `kid ${kid}`);
+  },
+);
+
+fixtureTest("d=2048, N=3000: FID of regenerated feature sets in seconds", "inception", () => {
+  const ref = manifest("inception").fid_reference.d2048_n3000;
+  const [x, y] = sets(3000, 2048);
+  const t0 = performance.now();
+  const s1 = statsOf(x, 3000, 2048, "unbiased", 256), s2 = statsOf(y, 3000, 2048, "unbiased", 256);
+  const t1 = performance.now();
+  const mu1 = toFloat64(readNpy(fixture("inception/fid/d2048_n3000_mu1.npy")));
+  s1.mu.forEach((v, j) => assert.ok(Math.abs(v - mu1[j]) < 1e-13, "mu1"));
+  const fid = frechetDistance(s1, s2);
+  const t2 = performance.now();
+  assert.ok(relErr(fid, ref.fid_scipy_sqrtm_stylegan3_formula) < 1e-9, `fid ${fid}`);
+  // Biased statistics scale sigma by k = (N-1)/N, so FID_biased = |dmu|^2 + k (FID - |dmu|^2).
+  let m = 0;
+  s1.mu.forEach((v, j) => m += (v - s2.mu[j]) ** 2);
+  const biased = m + (2999 / 3000) * (fid - m);
+  assert.ok(relErr(biased, ref.fid_stylegan3_biased_cov_1_over_N) < 1e-9, `biased fid ${biased}`);
+  assert.ok(relErr(m, ref.mean_diff_sq) < 1e-12);
+  console.log(
+    `fid ${fid} (rel err ${relErr(fid, ref.fid_scipy_sqrtm_stylegan3_formula).toExponential(2)}); ` +
+      `stats ${((t1 - t0) / 1000).toFixed(1)} s, distance ${((t2 - t1) / 1000).toFixed(1)} s`,
+  );
+});
+
+Deno.test("inception score of uniform and one-hot predictions", () => {
+  // Identical rows: p = mean, KL = 0, IS = 1.
+  assert.ok(Math.abs(inceptionScore(new Float32Array(20 * 5), 20, 5, 2).mean - 1) < 1e-12);
+  // Confident, evenly spread predictions over c classes: IS = c.
+  const logits = new Float32Array(40 * 4);
+  for (let i = 0; i < 40; i++) logits[i * 4 + (i % 4)] = 100;
+  assert.ok(Math.abs(inceptionScore(logits, 40, 4, 2).mean - 4) < 1e-9);
+});
