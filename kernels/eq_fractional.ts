@@ -100,7 +100,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 export function fractionalTranslate(
   gpu: Gpu,
   x: Tensor,
-  axes: readonly [FractionalAxis, FractionalAxis][],
+  axes: readonly (readonly [FractionalAxis, FractionalAxis])[],
 ): Tensor {
   const [n, c, h, w] = x.shape;
   if (axes.length !== n) throw new Error(`fractionalTranslate: ${axes.length} shifts for ${n} images`);

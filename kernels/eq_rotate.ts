@@ -71,6 +71,13 @@ struct P { n: u32, c: u32, h: u32, w: u32, uh: i32, uw: i32, border: i32, k: i32
 @group(0) @binding(4) var<storage, read_write> z: array<f32>;
 @group(0) @binding(5) var<storage, read_write> mask: array<f32>; // [N, 1, H, W]
 ${UPFIRDN_AT}
+// affine_grid's coordinates as PyTorch rounds them: linspace(-1, 1, size) (from both ends towards the
+// middle) times (size - 1), divided by size.
+fn base_grid(i: u32, size: u32) -> f32 {
+  let step = 2.0 / f32(size - 1u);
+  let v = select(1.0 - step * f32(size - 1u - i), -1.0 + step * f32(i), i < size / 2u);
+  return v * f32(size - 1u) / f32(size);
+}
 fn upsampled(u: Up, xo: u32, fo: u32, yy: i32, xx: i32) -> f32 {
   if (xx < 0 || yy < 0 || xx >= p.uw || yy >= p.uh) { return 0.0; }
   return upfirdn_at(u, xo, fo, yy, xx);
@@ -84,8 +91,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let plane = i / (p.w * p.h);
   let s = plane / p.c;
   // affine_grid (align_corners=False): pixel centres in [-1, 1], mapped by theta.
-  let xn = f32(2u * col + 1u) / f32(p.w) - 1.0;
-  let yn = f32(2u * row + 1u) / f32(p.h) - 1.0;
+  let xn = base_grid(col, p.w);
+  let yn = base_grid(row, p.h);
   let t = 6u * s;
   let gx = xn * theta[t] + yn * theta[t + 1u] + theta[t + 2u];
   let gy = xn * theta[t + 3u] + yn * theta[t + 4u] + theta[t + 5u];
