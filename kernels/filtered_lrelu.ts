@@ -14,7 +14,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { enableF16, sampleRange, sampleRuns, wgslType } from "./batch.ts";
+import { chunkedAccess, chunkRanges, enableF16, sampleRuns, wgslType } from "./batch.ts";
 
 /** An FIR filter on the GPU, flipped (so the kernels correlate) and scaled. */
 export interface FirFilter {
@@ -83,8 +83,8 @@ function source(
   down: number,
   fu: FirFilter,
   fd: FirFilter,
-  xType: string,
-  yType: string,
+  xb: { n: number; elems: number; type: string },
+  yb: { n: number; elems: number; type: string },
   f16: string,
   clamp: boolean,
 ): string {
@@ -176,11 +176,11 @@ function source(
 struct P { n0: u32, c: u32, h: i32, w: i32, ho: u32, wo: u32, px0: i32, py0: i32, tilesX: u32,
   gain: f32, slope: f32, clamp: f32, outScale: f32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<${xType}>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> fu: array<f32>;
-@group(0) @binding(4) var<storage, read> fd: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<${yType}>;
+${chunkedAccess("x", 1, xb.n, xb.elems, xb.type, false)}
+@group(0) @binding(${xb.n + 1}) var<storage, read> bias: array<f32>;
+@group(0) @binding(${xb.n + 2}) var<storage, read> fu: array<f32>;
+@group(0) @binding(${xb.n + 3}) var<storage, read> fd: array<f32>;
+${chunkedAccess("y", xb.n + 4, yb.n, yb.elems, yb.type, true)}
 var<workgroup> bufA: array<f32, ${l.a}>;
 var<workgroup> bufB: array<f32, ${Math.max(1, l.b)}>;
 var<private> ybase: u32;
@@ -197,7 +197,7 @@ fn act(v: f32) -> f32 {
 fn store(oyl: u32, oxl: u32, v: f32) {
   let oy = oy0 + oyl;
   let ox = ox0 + oxl;
-  if (oy < p.ho && ox < p.wo) { y[ybase + oy * p.wo + ox] = ${yType}(v * p.outScale); }
+  if (oy < p.ho && ox < p.wo) { st_y(ybase + oy * p.wo + ox, v * p.outScale); }
 }
 
 @compute @workgroup_size(256)
@@ -221,7 +221,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var q = lx; q < ${XW}; q += 16) {
       let ix = ixMin + q;
       var v = 0.0;
-      if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) { v = f32(x[xbase + u32(iy * p.w + ix)]) + bc; }
+      if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) { v = ld_x(xbase + u32(iy * p.w + ix)) + bc; }
       bufA[r * ${XW} + q] = v;
     }
   }
@@ -273,20 +273,16 @@ export function filteredLrelu(
     if ((cand.a + cand.b) * 4 <= limit && cost < best) [l, best] = [cand, cost];
   }
   if (!l) throw new Error("filteredLrelu: filters too large for workgroup memory");
-  const code = source(l, up, down, fu, fd, wgslType(x), wgslType(y), enableF16(x, y), opts.clamp !== null);
   const tilesX = Math.ceil(wo / l.tile);
   for (const [first, count] of sampleRuns(gpu, n, [x, y])) {
+    const xs = chunkRanges(gpu, x, n, first, count), ys = chunkRanges(gpu, y, n, first, count);
+    const xb = { n: xs.ranges.length, elems: xs.elems, type: wgslType(x) };
+    const yb = { n: ys.ranges.length, elems: ys.elems, type: wgslType(y) };
     gpu.dispatch({
-      code,
+      code: source(l, up, down, fu, fd, xb, yb, enableF16(x, y), opts.clamp !== null),
       uniforms: new Uniforms().u32(first).u32(c).i32(h).i32(w).u32(ho).u32(wo).i32(px0).i32(py0).u32(tilesX)
         .f32(opts.gain).f32(opts.slope).f32(opts.clamp ?? 0).f32(opts.outScale ?? 1).bytes(),
-      bindings: [
-        sampleRange(x, n, first, count),
-        bias,
-        fu.tensor,
-        fd.tensor,
-        sampleRange(y, n, first, count),
-      ],
+      bindings: [...xs.ranges, bias, fu.tensor, fd.tensor, ...ys.ranges],
       workgroups: [tilesX * Math.ceil(ho / l.tile), c, count],
     });
   }

@@ -14,7 +14,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { enableF16, sampleRange, sampleRuns, wgslType } from "./batch.ts";
+import { chunkedAccess, chunkRanges, enableF16, sampleRuns, wgslType } from "./batch.ts";
 
 /** A convolution weight prepared for {@link modulatedConv2d}. */
 export interface ModConvWeight {
@@ -130,7 +130,17 @@ export function modulationCoefficients(
 // Tile of the direct convolution: TO output channels x TY rows x TX columns, CI input channels per step.
 const TX = 16, TY = 8, TO = 32, CI = 8;
 
-function convSource(k: number, xType: string, yType: string, f16: string, useScale: boolean, useD: boolean) {
+interface ConvVariant {
+  k: number;
+  f16: string;
+  useScale: boolean;
+  useD: boolean;
+  x: { n: number; elems: number; type: string };
+  y: { n: number; elems: number; type: string };
+}
+
+function convSource(v: ConvVariant): string {
+  const { k, f16, useScale, useD } = v;
   const XW = TX + k - 1, XH = TY + k - 1, R = 4 + k - 1;
   // Register tiles are unrolled into scalars: private arrays indexed in loops can spill to memory.
   const q4 = [0, 1, 2, 3];
@@ -156,18 +166,18 @@ function convSource(k: number, xType: string, yType: string, f16: string, useSca
     if (o < p.co) {
       let d = ${useD ? "dcoef[n * p.co + o]" : "1.0"};
       let yb = ((nl * p.co + o) * p.ho + oy) * p.wo + tx0 + px;
-${q4.map((j) => `      if (tx0 + px + ${j}u < p.wo) { y[yb + ${j}u] = ${yType}(a${q}${j} * d); }`).join("\n")}
+${q4.map((j) => `      if (tx0 + px + ${j}u < p.wo) { st_y(yb + ${j}u, a${q}${j} * d); }`).join("\n")}
     }
   }`
   ).join("\n");
   return /* wgsl */ `${f16}
 struct P { n0: u32, ci: u32, co: u32, h: u32, w: u32, ho: u32, wo: u32, pad: u32, tilesX: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<${xType}>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> scale: array<f32>;
-@group(0) @binding(4) var<storage, read> dcoef: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<${yType}>;
+${chunkedAccess("x", 1, v.x.n, v.x.elems, v.x.type, false)}
+@group(0) @binding(${v.x.n + 1}) var<storage, read> wt: array<f32>;
+@group(0) @binding(${v.x.n + 2}) var<storage, read> scale: array<f32>;
+@group(0) @binding(${v.x.n + 3}) var<storage, read> dcoef: array<f32>;
+${chunkedAccess("y", v.x.n + 4, v.y.n, v.y.elems, v.y.type, true)}
 var<workgroup> xs: array<f32, ${CI * XH * XW}>;
 var<workgroup> ws: array<f32, ${CI * k * k * TO}>;
 @compute @workgroup_size(256)
@@ -194,7 +204,7 @@ ${declareAcc}
       let ix = i32(tx0 + q) - i32(p.pad);
       var v = 0.0;
       if (c0 + c < p.ci && iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-        v = f32(x[(nl * p.ci + c0 + c) * hw + u32(iy) * p.w + u32(ix)])${
+        v = ld_x((nl * p.ci + c0 + c) * hw + u32(iy) * p.w + u32(ix))${
     useScale ? " * scale[n * p.ci + c0 + c]" : ""
   };
       }
@@ -244,20 +254,22 @@ export function conv2d(gpu: Gpu, x: Tensor, weight: Tensor, opts: Conv2dOptions)
   }
   const ho = h + 2 * opts.padding - k + 1, wo = w + 2 * opts.padding - k + 1;
   const y = gpu.tensor([n, co, ho, wo], opts.outDtype ?? "f32");
-  const code = convSource(k, wgslType(x), wgslType(y), enableF16(x, y), !!opts.scale, !!opts.dcoef);
   const tilesX = Math.ceil(wo / TX);
   for (const [first, count] of sampleRuns(gpu, n, [x, y])) {
+    const xs = chunkRanges(gpu, x, n, first, count), ys = chunkRanges(gpu, y, n, first, count);
+    const code = convSource({
+      k,
+      f16: enableF16(x, y),
+      useScale: !!opts.scale,
+      useD: !!opts.dcoef,
+      x: { n: xs.ranges.length, elems: xs.elems, type: wgslType(x) },
+      y: { n: ys.ranges.length, elems: ys.elems, type: wgslType(y) },
+    });
     gpu.dispatch({
       code,
       uniforms: new Uniforms().u32(first).u32(ci).u32(co).u32(h).u32(w).u32(ho).u32(wo).u32(opts.padding)
         .u32(tilesX).bytes(),
-      bindings: [
-        sampleRange(x, n, first, count),
-        weight,
-        opts.scale ?? weight,
-        opts.dcoef ?? weight,
-        sampleRange(y, n, first, count),
-      ],
+      bindings: [...xs.ranges, weight, opts.scale ?? weight, opts.dcoef ?? weight, ...ys.ranges],
       workgroups: [tilesX * Math.ceil(ho / TY), Math.ceil(co / TO), count],
     });
   }

@@ -1,0 +1,71 @@
+/**
+ * Kernels on tensors larger than one storage binding: a view of the test GPU with a tiny
+ * maxStorageBufferBindingSize makes the batch split into runs and each sample into several bindings.
+ */
+import assert from "node:assert/strict";
+import { GPU_TEST, testGpu } from "./gpu.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { readTensor } from "../gpu/readback.ts";
+import { chunkRanges, sampleRuns } from "../kernels/batch.ts";
+import { modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
+import { filteredLrelu, prepareFilter } from "../kernels/filtered_lrelu.ts";
+import { assertClose, randomF32 } from "./reference.ts";
+import { modulatedConv2dRef } from "./ref/modconv.ts";
+
+/** The same device, claiming a binding limit of `bytes`. */
+function withBindingLimit(gpu: Gpu, bytes: number): Gpu {
+  return Object.create(gpu, { maxBinding: { value: bytes } });
+}
+
+Deno.test(
+  { name: "sampleRuns and chunkRanges cover the batch with aligned bindings", ...GPU_TEST },
+  async () => {
+    const gpu = withBindingLimit(await testGpu(), 8192);
+    const t = gpu.tensor([5, 16, 18, 18]);
+    const runs = sampleRuns(gpu, 5, [t]);
+    assert.deepEqual(runs, [[0, 1], [1, 1], [2, 1], [3, 1], [4, 1]]);
+    const { ranges, elems } = chunkRanges(gpu, t, 5, 2, 1);
+    assert.equal(elems, 2048);
+    assert.deepEqual(ranges.map((r) => [r.offset, r.size]), [[41472, 8192], [49664, 8192], [57856, 4352]]);
+    assert.ok(ranges.every((r) => r.offset % gpu.bindingAlign === 0));
+  },
+);
+
+Deno.test(
+  { name: "modulatedConv2d and filteredLrelu with samples larger than a binding", ...GPU_TEST },
+  async () => {
+    const real = await testGpu();
+    const gpu = withBindingLimit(real, 8192);
+    const dims = { n: 3, ci: 4, co: 16, h: 16, w: 16, k: 3 };
+    const x = randomF32(dims.n * dims.ci * dims.h * dims.w, 51, -2, 2);
+    const w = randomF32(dims.co * dims.ci * 9, 52);
+    const s = randomF32(dims.n * dims.ci, 53);
+    const mw = prepareModConvWeight(gpu, w, [dims.co, dims.ci, 3, 3], true);
+    const y = modulatedConv2d(
+      gpu,
+      gpu.upload(x, [dims.n, dims.ci, dims.h, dims.w]),
+      mw,
+      gpu.upload(s, [dims.n, dims.ci]),
+      {
+        inputGain: 0.9,
+        padding: 2,
+      },
+    );
+    assertClose(await readTensor(real, y), modulatedConv2dRef(x, w, s, dims, true, 2, 0.9), { abs: 2e-5 });
+
+    const bias = gpu.upload(randomF32(dims.co, 54), [dims.co]);
+    const fu = prepareFilter(gpu, randomF32(12, 55, 0, 0.3), [12], 4);
+    const fd = prepareFilter(gpu, randomF32(12, 56, 0, 0.3), [12]);
+    const opts = {
+      up: 2,
+      down: 2,
+      padding: [9, 8, 9, 8] as [number, number, number, number],
+      gain: 1.4,
+      slope: 0.2,
+      clamp: 256,
+    };
+    const split = await readTensor(real, filteredLrelu(gpu, y, bias, fu, fd, opts));
+    const whole = await readTensor(real, filteredLrelu(real, y, bias, fu, fd, opts));
+    assert.deepEqual(split, whole);
+  },
+);
