@@ -6,7 +6,6 @@
  * so only the metric's own operators and sums are under test; (2) the whole pipeline with sg3's Generator.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { fixture, fixtureTest } from "./fixtures.ts";
 import { readNpy } from "../formats/npy.ts";
@@ -22,6 +21,8 @@ import {
   psnr,
 } from "../metrics/equivariance.ts";
 import { UserError } from "../errors.ts";
+import { Generator } from "../models/generator.ts";
+import { loadNetwork } from "../formats/snapshot.ts";
 
 const NETS = ["tiny-t", "tiny-r", "tiny-t-cond"];
 
@@ -85,16 +86,34 @@ class RecordedGenerator implements EqGenerator {
   }
 }
 
-function checkPerSample(got: Float64Array[], want: Float64Array, metricIndex: number, what: string): number {
+/** Checks per-sample [num, den] pairs against sums-per-sample.npy; returns the worst relative num error. */
+function checkPerSample(got: Float64Array, want: Float64Array, metricIndex: number, what: string): number {
   let worst = 0;
-  got.forEach((s, i) => {
+  for (let i = 0; i < got.length / 2; i++) {
     const [num, den] = [want[6 * i + 2 * metricIndex], want[6 * i + 2 * metricIndex + 1]];
-    assert.equal(s[1], den, `${what} sample ${i}: mask count`);
-    const rel = Math.abs(s[0] - num) / num;
+    assert.equal(got[2 * i + 1], den, `${what} sample ${i}: mask count`);
+    const rel = Math.abs(got[2 * i] - num) / num;
     worst = Math.max(worst, rel);
-    assert.ok(rel <= 1e-3, `${what} sample ${i}: num ${s[0]} vs ${num} (rel ${rel})`);
-  });
+    // The manifest's eq_sums tolerance (the official float32 run itself moves them by ~2.5e-4).
+    assert.ok(rel <= 1e-3, `${what} sample ${i}: num ${got[2 * i]} vs ${num} (rel ${rel})`);
+  }
   return worst;
+}
+
+/** PSNRs of per-sample sums added in sample order, checked against expected.json within 0.01 dB. */
+function checkPsnr(
+  batch: Partial<Record<EqMetric, Float64Array>>,
+  expected: Record<EqMetric, number>,
+  what: string,
+) {
+  return EQ_METRICS.map((m) => {
+    const s = batch[m]!;
+    let num = 0, den = 0;
+    for (let i = 0; i < s.length / 2; i++) (num += s[2 * i], den += s[2 * i + 1]);
+    const v = psnr(num, den);
+    assert.ok(Math.abs(v - expected[m]) <= 0.01, `${what} ${m}: ${v} dB vs ${expected[m]} dB`);
+    return Math.abs(v - expected[m]);
+  });
 }
 
 for (const net of NETS) {
@@ -107,24 +126,20 @@ for (const net of NETS) {
       const cDim = net.endsWith("cond") ? 5 : 0;
       const samples = parseTransforms(text, "transforms.json", 32, cDim);
       const gen = new RecordedGenerator(gpu, net, cDim, samples);
-      // Per-sample sums (one sample per batch) against sums-per-sample.npy.
-      const per: Record<EqMetric, Float64Array[]> = { eqt50k_int: [], eqt50k_frac: [], eqr50k: [] };
-      for (const s of samples) {
-        const b = await evaluateBatch(gpu, gen, [s], EQ_METRICS);
-        for (const m of EQ_METRICS) per[m].push(b[m]!);
-      }
-      const worst = EQ_METRICS.map((m, j) => checkPerSample(per[m], perSample, j, `${net} ${m}`));
+      // Per-sample sums (one batch of all 8) against sums-per-sample.npy.
+      const batch = await evaluateBatch(gpu, gen, samples, EQ_METRICS);
+      const worst = EQ_METRICS.map((m, j) => checkPerSample(batch[m]!, perSample, j, `${net} ${m}`));
       // Whole run with an awkward batch size: PSNRs within 0.01 dB.
       const run = await computeEquivariance(gpu, gen, (i) => samples[i], samples.length, {
         metrics: EQ_METRICS,
         batch: 3,
       });
-      const diffs = EQ_METRICS.map((m) => {
-        const v = psnr(run.sums[m].num, run.sums[m].den);
-        assert.equal(run.sums[m].samples, 8);
-        assert.ok(Math.abs(v - expected[m]) <= 0.01, `${net} ${m}: ${v} dB vs ${expected[m]} dB`);
-        return Math.abs(v - expected[m]);
-      });
+      for (const m of EQ_METRICS) assert.equal(run.sums[m].samples, 8);
+      const diffs = checkPsnr(
+        Object.fromEntries(EQ_METRICS.map((m) => [m, Float64Array.of(run.sums[m].num, run.sums[m].den)])),
+        expected,
+        net,
+      );
       console.log(
         `${net}: |dPSNR| ${diffs.map((d) => d.toExponential(1)).join(", ")} dB; ` +
           `worst per-sample num rel err ${worst.map((w) => w.toExponential(1)).join(", ")}`,
@@ -151,36 +166,28 @@ Deno.test("parseTransforms: z from z_seed, optional metrics, clear errors", () =
   assert.throws(() => parseTransforms('[{"z_seed": 1, "eqt": [1]}]', "t", 4, 0), /eqt/);
 });
 
-// The whole pipeline needs sg3's Generator (models/generator.ts) and the snapshot loader.
-const GENERATOR = new URL("../models/generator.ts", import.meta.url);
-const haveGenerator = existsSync(GENERATOR);
-for (const net of NETS) {
-  const name = `equivariance audit on ${net}.pkl with sg3's generator reproduces expected.json`;
-  if (!haveGenerator) {
-    Deno.test({ name: `${name} (ignored: models/generator.ts not present yet)`, ignore: true, fn() {} });
-    continue;
-  }
-  fixtureTest(name, `sg3/${net}/eq`, async () => {
+// The whole pipeline: sg3's Generator on the official snapshots. Four syntheses per sample are slow on a
+// software GPU, so by default only the first audit sample's sums are checked; SG3_FULL_EQ=1 runs all 8
+// samples and checks the PSNRs of expected.json.
+const FULL = Deno.env.get("SG3_FULL_EQ") === "1";
+for (const net of ["tiny-t", "tiny-r"]) {
+  const what = FULL
+    ? "all 8 samples reproduce expected.json"
+    : "sample 0 reproduces its sums (SG3_FULL_EQ=1: all)";
+  fixtureTest(`equivariance audit on ${net}.pkl with sg3's generator: ${what}`, `sg3/${net}/eq`, async () => {
     const gpu = await testGpu();
-    const { Generator } = await import(GENERATOR.href);
-    const { loadNetwork } = await import("../formats/snapshot.ts");
     const gen = Generator.create(gpu, await loadNetwork(fixture("sg3", `${net}.pkl`)));
     const { text, expected, perSample } = audit(net);
-    const samples = parseTransforms(text, "transforms.json", gen.zDim, gen.cDim);
-    const per: Record<EqMetric, Float64Array[]> = { eqt50k_int: [], eqt50k_frac: [], eqr50k: [] };
-    for (const s of samples) {
-      const b = await evaluateBatch(gpu, gen, [s], EQ_METRICS);
-      for (const m of EQ_METRICS) per[m].push(b[m]!);
-    }
-    EQ_METRICS.forEach((m, j) => checkPerSample(per[m], perSample, j, `${net} ${m}`));
-    const run = await computeEquivariance(gpu, gen, (i) => samples[i], samples.length, {
-      metrics: EQ_METRICS,
-      batch: 4,
-    });
-    for (const m of EQ_METRICS) {
-      const v = psnr(run.sums[m].num, run.sums[m].den);
-      assert.ok(Math.abs(v - expected[m]) <= 0.01, `${net} ${m}: ${v} dB vs ${expected[m]} dB`);
-    }
+    const samples = parseTransforms(text, "transforms.json", gen.zDim, gen.cDim).slice(0, FULL ? 8 : 1);
+    const batch = await evaluateBatch(gpu, gen, samples, EQ_METRICS);
     gen.destroy();
+    const worst = EQ_METRICS.map((m, j) => checkPerSample(batch[m]!, perSample, j, `${net} ${m}`));
+    const diffs = FULL ? checkPsnr(batch, expected, net) : [];
+    console.log(
+      `${net} (sg3 generator, ${samples.length} samples): |dPSNR| ${
+        diffs.map((d) => d.toExponential(1)).join(", ")
+      }` +
+        ` dB; worst per-sample num rel err ${worst.map((w) => w.toExponential(1)).join(", ")}`,
+    );
   }, GPU_TEST);
 }
