@@ -2,16 +2,15 @@
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { Gpu } from "../gpu/device.ts";
-import { Generator } from "../models/generator.ts";
 import { generateImages, type GenerateRequest } from "../models/generate.ts";
 import { readLatents } from "../models/latents.ts";
 import { writePng } from "../formats/png.ts";
 import { intOption, numberOption, parse, parsePair, parseRangeList } from "./args.ts";
-import { chooseNetwork, NETWORK_OPTIONS } from "./network.ts";
+import { chooseNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
 import { Progress } from "./progress.ts";
 
 /** The network used when neither --network nor --cfg is given: a small random-initialised StyleGAN3-T. */
-export const EMBEDDED_DEFAULT = { cfg: "stylegan3-t", res: "256", cbase: "8192", cmax: "256" } as const;
+export const EMBEDDED_DEFAULT = { cfg: "stylegan3-t", res: "128", cbase: "4096", cmax: "128" } as const;
 
 /** Usage text of `sg3 generate`. */
 export const USAGE = `sg3 generate --outdir DIR (--seeds LIST | --projected-w FILE | --z FILE) [options]
@@ -70,9 +69,9 @@ export async function run(args: string[]): Promise<number> {
   };
   if (v.seeds !== undefined) req.seeds = parseRangeList("seeds", v.seeds);
 
-  const { net, label } = await chooseNetwork(v, EMBEDDED_DEFAULT);
+  const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
   const gpu = await Gpu.open({ adapter: v.adapter });
-  const gen = Generator.create(gpu, net, { fp16: v.fp16 ?? false });
+  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
   const latentFile = v["projected-w"] ?? v.z;
   if (latentFile !== undefined) {
     const lat = readLatents(latentFile, gen);
@@ -84,7 +83,7 @@ export async function run(args: string[]): Promise<number> {
     else req.zs = { data: lat.values, count: lat.n };
   }
   const total = req.ws?.count ?? req.zs?.count ?? req.seeds!.length;
-  if (!v.quiet) console.error(`network: ${label}; ${gpu.summary.description}`);
+  if (!v.quiet) console.error(`network: ${chosen.label}; ${gpu.summary.description}`);
   const progress = new Progress("generate", total, "img", v.quiet ?? false);
   for await (const { name, image } of generateImages(gpu, gen, req)) {
     writePng(join(v.outdir, `${name}.png`), image);

@@ -8,6 +8,9 @@ import { loadNetwork } from "../formats/snapshot.ts";
 import { randomNetwork } from "../models/random_init.ts";
 import type { NetworkDescription } from "../models/network.ts";
 import { intOption } from "./args.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { Generator, type GeneratorOptions } from "../models/generator.ts";
+import { calibrateMagnitudes } from "../models/calibrate.ts";
 
 /** parseArgs option definitions for choosing a network. */
 export const NETWORK_OPTIONS = {
@@ -35,6 +38,18 @@ export interface NetworkValues {
 export interface ChosenNetwork {
   net: NetworkDescription;
   label: string;
+  /** A random-initialised network, which needs magnitude calibration before it draws anything. */
+  random: boolean;
+}
+
+/** The generator of a chosen network on `gpu`; random-initialised networks are calibrated first. */
+export async function openGenerator(
+  gpu: Gpu,
+  chosen: ChosenNetwork,
+  opts: GeneratorOptions = {},
+): Promise<Generator> {
+  if (chosen.random) await calibrateMagnitudes(gpu, chosen.net);
+  return Generator.create(gpu, chosen.net, opts);
 }
 
 /**
@@ -50,7 +65,7 @@ export async function chooseNetwork(v: NetworkValues, fallbackCfg?: NetworkValue
     if (which !== "G" && which !== "G_ema") {
       throw new UserError(`--which: expected G or G_ema, got "${which}"`);
     }
-    return { net: await loadNetwork(v.network, { which }), label: v.network };
+    return { net: await loadNetwork(v.network, { which }), label: v.network, random: false };
   }
   const c = v.cfg !== undefined ? v : fallbackCfg;
   if (!c?.cfg) {
@@ -74,6 +89,7 @@ export async function chooseNetwork(v: NetworkValues, fallbackCfg?: NetworkValue
   });
   return {
     net,
+    random: true,
     label: `random-init ${c.cfg} ${res}x${res}${cbase ? ` cbase ${cbase}` : ""}${
       cmax ? ` cmax ${cmax}` : ""
     }`,
