@@ -127,11 +127,34 @@ export function modulationCoefficients(
   return { scale, dcoef };
 }
 
-// Tile of the direct convolution: TO output channels x TY rows x TX columns, CI input channels per step.
-const TX = 16, TY = 8, TO = 32, CI = 8;
+/**
+ * Tiling of the direct convolution: a workgroup of 256 threads computes TO output channels x (TY x TX)
+ * pixels; each thread QO channels x QP consecutive pixels of one row; CI input channels per step.
+ */
+interface ConvTile {
+  to: number;
+  ty: number;
+  tx: number;
+  qo: number;
+  qp: number;
+  ci: number;
+}
+
+/** The larger register tile for layers with many output channels and wide images, else the smaller. */
+function convTile(gpu: Gpu, k: number, co: number, wo: number): ConvTile {
+  const base = co >= 64 && wo >= 24
+    ? { to: 64, ty: 8, tx: 32, qo: 8, qp: 8 }
+    : { to: 32, ty: 8, tx: 16, qo: 4, qp: 4 };
+  const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
+  const bytes = (ci: number) => ci * ((base.ty + k - 1) * (base.tx + k - 1) + k * k * base.to) * 4;
+  const ci = [16, 8, 4, 2, 1].find((c) => bytes(c) <= limit);
+  if (!ci) throw new Error(`conv2d: a ${k}x${k} kernel does not fit workgroup memory`);
+  return { ...base, ci };
+}
 
 interface ConvVariant {
   k: number;
+  tile: ConvTile;
   f16: string;
   useScale: boolean;
   useD: boolean;
@@ -141,32 +164,34 @@ interface ConvVariant {
 
 function convSource(v: ConvVariant): string {
   const { k, f16, useScale, useD } = v;
-  const XW = TX + k - 1, XH = TY + k - 1, R = 4 + k - 1;
+  const { to: TO, ty: TY, tx: TX, qo: QO, qp: QP, ci: CI } = v.tile;
+  const XW = TX + k - 1, XH = TY + k - 1, R = QP + k - 1, GX = TX / QP, K2 = k * k;
+  const qs = Array.from({ length: QO }, (_, i) => i), js = Array.from({ length: QP }, (_, i) => i);
   // Register tiles are unrolled into scalars: private arrays indexed in loops can spill to memory.
-  const q4 = [0, 1, 2, 3];
-  const declareAcc = q4.map((q) =>
-    `  var a${q}0 = 0.0; var a${q}1 = 0.0; var a${q}2 = 0.0; var a${q}3 = 0.0;`
-  )
-    .join("\n");
+  const declareAcc = qs.map((q) => `  ${js.map((j) => `var a${q}_${j} = 0.0;`).join(" ")}`).join("\n");
   const inner: string[] = [];
   for (let ky = 0; ky < k; ky++) {
     inner.push(`      let rb${ky} = (c * ${XH}u + py + ${ky}u) * ${XW}u + px;`);
     for (let j = 0; j < R; j++) inner.push(`      let r${ky}_${j} = xs[rb${ky} + ${j}u];`);
     for (let kx = 0; kx < k; kx++) {
-      const wb = `(c * ${k * k}u + ${ky * k + kx}u) * ${TO}u + og * 4u`;
-      for (const q of q4) {
-        inner.push(`      { let wv = ws[${wb} + ${q}u];`);
-        inner.push(`        ${q4.map((j) => `a${q}${j} += wv * r${ky}_${j + kx};`).join(" ")} }`);
+      const wb = `((c * ${K2}u + ${ky * k + kx}u) * ${TO}u + og * ${QO}u) / 4u`;
+      for (let q4 = 0; q4 < QO / 4; q4++) {
+        inner.push(`      { let w4 = ws[${wb} + ${q4}u];`);
+        for (let e = 0; e < 4; e++) {
+          const q = q4 * 4 + e;
+          inner.push(`        ${js.map((j) => `a${q}_${j} += w4[${e}] * r${ky}_${j + kx};`).join(" ")}`);
+        }
+        inner.push(`      }`);
       }
     }
   }
-  const store = q4.map((q) =>
+  const store = qs.map((q) =>
     `  {
-    let o = o0 + og * 4u + ${q}u;
+    let o = o0 + og * ${QO}u + ${q}u;
     if (o < p.co) {
       let d = ${useD ? "dcoef[n * p.co + o]" : "1.0"};
       let yb = ((nl * p.co + o) * p.ho + oy) * p.wo + tx0 + px;
-${q4.map((j) => `      if (tx0 + px + ${j}u < p.wo) { st_y(yb + ${j}u, a${q}${j} * d); }`).join("\n")}
+${js.map((j) => `      if (tx0 + px + ${j}u < p.wo) { st_y(yb + ${j}u, a${q}_${j} * d); }`).join("\n")}
     }
   }`
   ).join("\n");
@@ -179,7 +204,7 @@ ${chunkedAccess("x", 1, v.x.n, v.x.elems, v.x.type, false)}
 @group(0) @binding(${v.x.n + 3}) var<storage, read> dcoef: array<f32>;
 ${chunkedAccess("y", v.x.n + 4, v.y.n, v.y.elems, v.y.type, true)}
 var<workgroup> xs: array<f32, ${CI * XH * XW}>;
-var<workgroup> ws: array<f32, ${CI * k * k * TO}>;
+var<workgroup> ws: array<vec4f, ${(CI * K2 * TO) / 4}>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   _ = scale[0];
@@ -191,8 +216,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let nl = wg.z;
   let n = p.n0 + nl;
   let og = t / 32u;
-  let py = (t % 32u) / 4u;
-  let px = (t % 4u) * 4u;
+  let py = (t % 32u) / ${GX}u;
+  let px = (t % ${GX}u) * ${QP}u;
 ${declareAcc}
   let hw = p.h * p.w;
   for (var c0 = 0u; c0 < p.ci; c0 += ${CI}u) {
@@ -210,13 +235,15 @@ ${declareAcc}
       }
       xs[e] = v;
     }
-    for (var e = t; e < ${CI * k * k * TO}u; e += 256u) {
-      let o = e % ${TO}u;
-      let tap = (e / ${TO}u) % ${k * k}u;
-      let c = e / ${TO * k * k}u;
+    // Consecutive threads read consecutive weights: [o][c][tap] in memory, [c][tap][o] in ws.
+    for (var e = t; e < ${CI * K2 * TO}u; e += 256u) {
+      let o = e / ${CI * K2}u;
+      let rem = e % ${CI * K2}u;
+      let c = rem / ${K2}u;
       var v = 0.0;
-      if (c0 + c < p.ci && o0 + o < p.co) { v = wt[((o0 + o) * p.ci + c0 + c) * ${k * k}u + tap]; }
-      ws[e] = v;
+      if (c0 + c < p.ci && o0 + o < p.co) { v = wt[((o0 + o) * p.ci + c0) * ${K2}u + rem]; }
+      let i = rem * ${TO}u + o;
+      ws[i / 4u][i % 4u] = v;
     }
     workgroupBarrier();
     for (var c = 0u; c < ${CI}u; c++) {
@@ -254,11 +281,13 @@ export function conv2d(gpu: Gpu, x: Tensor, weight: Tensor, opts: Conv2dOptions)
   }
   const ho = h + 2 * opts.padding - k + 1, wo = w + 2 * opts.padding - k + 1;
   const y = gpu.tensor([n, co, ho, wo], opts.outDtype ?? "f32");
-  const tilesX = Math.ceil(wo / TX);
+  const tile = convTile(gpu, k, co, wo);
+  const tilesX = Math.ceil(wo / tile.tx);
   for (const [first, count] of sampleRuns(gpu, n, [x, y])) {
     const xs = chunkRanges(gpu, x, n, first, count), ys = chunkRanges(gpu, y, n, first, count);
     const code = convSource({
       k,
+      tile,
       f16: enableF16(x, y),
       useScale: !!opts.scale,
       useD: !!opts.dcoef,
@@ -270,7 +299,7 @@ export function conv2d(gpu: Gpu, x: Tensor, weight: Tensor, opts: Conv2dOptions)
       uniforms: new Uniforms().u32(first).u32(ci).u32(co).u32(h).u32(w).u32(ho).u32(wo).u32(opts.padding)
         .u32(tilesX).bytes(),
       bindings: [...xs.ranges, weight, opts.scale ?? weight, opts.dcoef ?? weight, ...ys.ranges],
-      workgroups: [tilesX * Math.ceil(ho / TY), Math.ceil(co / TO), count],
+      workgroups: [tilesX * Math.ceil(ho / tile.ty), Math.ceil(co / tile.to), count],
     });
   }
   return y;

@@ -7,12 +7,17 @@ import assert from "node:assert/strict";
 
 const cases = [
   { n: 3, ci: 13, co: 37, h: 19, w: 23, k: 3, demod: true, gain: 0.7 },
+  { n: 2, ci: 21, co: 70, h: 27, w: 37, k: 3, demod: true, gain: 1.1 },
+  { n: 1, ci: 35, co: 67, h: 29, w: 31, k: 1, demod: true, gain: 0.9 },
   { n: 2, ci: 41, co: 3, h: 17, w: 9, k: 1, demod: false, gain: 1.3 },
 ];
 
 for (const c of cases) {
   Deno.test(
-    { name: `modulatedConv2d matches float64 (k=${c.k}, demodulate=${c.demod})`, ...GPU_TEST },
+    {
+      name: `modulatedConv2d matches float64 (k=${c.k}, ${c.ci}->${c.co} channels, demodulate=${c.demod})`,
+      ...GPU_TEST,
+    },
     async () => {
       const gpu = await testGpu();
       const x = randomF32(c.n * c.ci * c.h * c.w, 21, -2, 2);
