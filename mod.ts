@@ -114,3 +114,14 @@ export {
 } from "./models/motion.ts";
 export { findFfmpeg, type Mp4EncoderChoice, type Mp4Options, Mp4Writer, rgbToI420 } from "./formats/mp4.ts";
 export { type Mp4Info, probeMp4 } from "./formats/mp4_probe.ts";
+export {
+  fixedSource,
+  type LatentSource,
+  loopSource,
+  mapToHost,
+  renderFrames,
+  tableSource,
+  type VideoFrame,
+  type VideoMapping,
+  type VideoSpec,
+} from "./models/video.ts";

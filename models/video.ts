@@ -71,7 +71,7 @@ export function fixedSource(
 }
 
 /** Mapping options shared by every z that passes through the mapping network. */
-export interface MappingOptions {
+export interface VideoMapping {
   psi?: number;
   cutoff?: number | null;
   classIdx?: number;
@@ -86,7 +86,7 @@ export async function mapToHost(
   gen: Generator,
   z: Float64Array,
   n: number,
-  opts: MappingOptions,
+  opts: VideoMapping,
   batch = 64,
 ): Promise<Float64Array> {
   const per = gen.numWs * gen.wDim;
@@ -100,12 +100,12 @@ export async function mapToHost(
   return out;
 }
 
-function mapOpts(gen: Generator, n: number, o: MappingOptions) {
+function mapOpts(gen: Generator, n: number, o: VideoMapping) {
   return { c: labels(gen, n, o.classIdx), psi: o.psi ?? 1, cutoff: o.cutoff ?? null };
 }
 
 /** What to render. */
-export interface VideoSpec extends MappingOptions {
+export interface VideoSpec extends VideoMapping {
   frames: number;
   gridW: number;
   gridH: number;
