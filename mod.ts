@@ -125,3 +125,27 @@ export {
   type VideoMapping,
   type VideoSpec,
 } from "./models/video.ts";
+export { conv2d as batchedConv2d, type Conv2dParams } from "./kernels/conv2d.ts";
+export { globalAvgPool, pool2d, type PoolParams } from "./kernels/pool.ts";
+export { imagesToNCHW, quantizeImages, resampleTable, resize, type ResizeMethod } from "./kernels/resize.ts";
+export {
+  Inception,
+  type InceptionOutputs,
+  preprocess,
+  preprocessTensor,
+  type Preset,
+  PRESETS,
+} from "./models/inception.ts";
+export {
+  fixtureStateDict,
+  fromNvidia,
+  fromPytorchFid,
+  type InceptionWeights,
+  loadInceptionWeights,
+  NVIDIA_DETECTOR_URL,
+} from "./models/inception_weights.ts";
+export { Dataset, type DatasetOptions } from "./formats/dataset.ts";
+export { type CovarianceConvention, FeatureStats, type Stats } from "./metrics/feature_stats.ts";
+export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
+export { inceptionScore, kernelInceptionDistance, kernelInceptionDistanceGpu } from "./metrics/kid.ts";
+export { datasetFeatures, generatorFeatures } from "./metrics/inception_features.ts";

@@ -152,6 +152,39 @@ export function imagesToNCHW(
   return out;
 }
 
+const QUANTIZE = /* wgsl */ `
+const WG = ${WG}u;
+struct P { n: u32, c: u32, hw: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${FLAT_INDEX};
+  if (i >= p.n * 3u * p.hw) { return; }
+  let pix = i % p.hw;
+  let ch = (i / p.hw) % 3u;
+  let img = i / (3u * p.hw);
+  let v = x[(img * p.c + select(ch, 0u, p.c == 1u)) * p.hw + pix];
+  out[i] = trunc(clamp(v * 127.5 + 128.0, 0.0, 255.0));
+}`;
+
+/**
+ * Generator output [n, c, h, w] (float, about [-1, 1]) to the uint8 values the official metrics feed the
+ * detector, (x * 127.5 + 128).clamp(0, 255) truncated, as float NCHW [n, 3, h, w] (grey repeated).
+ */
+export function quantizeImages(gpu: Gpu, x: Tensor): Tensor {
+  const [n, c, h, w] = x.shape;
+  const out = gpu.tensor([n, 3, h, w]);
+  gpu.dispatch({
+    code: QUANTIZE,
+    uniforms: new Uniforms().u32(n).u32(c).u32(h * w).bytes(),
+    bindings: [x, out],
+    workgroups: grid1d(n * 3 * h * w, WG, gpu.maxWorkgroups),
+  });
+  return out;
+}
+
 const RESAMPLE = /* wgsl */ `
 const WG = ${WG}u;
 struct P { outer: u32, lenIn: u32, lenOut: u32, inner: u32, taps: u32, lo: f32, hi: f32, a: f32, b: f32 }

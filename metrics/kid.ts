@@ -5,6 +5,11 @@
  *   KID = mean over subsets of [ (sum_{i!=j} k(x_i,x_j) + k(y_i,y_j)) / (m - 1) - 2 sum_{i,j} k(x_i,y_j) / m ] / m.
  * Sampling uses a seeded generator (the official tool is unseeded), so a run is repeatable.
  */
+import { UserError } from "../errors.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { readTensor } from "../gpu/readback.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { matmul } from "../kernels/matmul.ts";
 
 /** Options of {@link kernelInceptionDistance}. */
 export interface KidOptions {
@@ -60,6 +65,24 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/** Sums of the polynomial kernel over one subset pair: within x (i != j), within y (i != j), across. */
+export type KernelSums = (xi: Int32Array, yi: Int32Array) => { xx: number; yy: number; xy: number };
+
+/** KID from a kernel-sum routine; shared by the CPU and GPU variants so that they sample alike. */
+function kid(nReal: number, nGen: number, opts: KidOptions, sums: KernelSums): number {
+  const numSubsets = opts.numSubsets ?? 100;
+  const m = Math.min(nReal, nGen, opts.maxSubsetSize ?? 1000);
+  if (m < 2) throw new UserError("KID needs at least 2 images on each side");
+  const next = mulberry32(opts.seed ?? 0);
+  let t = 0;
+  for (let s = 0; s < numSubsets; s++) {
+    const xi = choose(nGen, m, next), yi = choose(nReal, m, next);
+    const { xx, yy, xy } = sums(xi, yi);
+    t += (xx + yy) / (m - 1) - (xy * 2) / m;
+  }
+  return t / numSubsets / m;
+}
+
 /** KID between real features (nReal x d) and generated ones (nGen x d), in float64 on the CPU. */
 export function kernelInceptionDistance(
   real: ArrayLike<number>,
@@ -69,18 +92,66 @@ export function kernelInceptionDistance(
   d: number,
   opts: KidOptions = {},
 ): number {
-  const numSubsets = opts.numSubsets ?? 100;
-  const m = Math.min(nReal, nGen, opts.maxSubsetSize ?? 1000);
-  if (m < 2) throw new Error("KID needs at least 2 vectors per set");
-  const next = mulberry32(opts.seed ?? 0);
-  let t = 0;
-  for (let s = 0; s < numSubsets; s++) {
-    const xi = choose(nGen, m, next), yi = choose(nReal, m, next);
-    const a = kernelSum(gen, xi, gen, xi, d, true) + kernelSum(real, yi, real, yi, d, true);
-    const b = kernelSum(gen, xi, real, yi, d, false);
-    t += a / (m - 1) - (b * 2) / m;
+  return kid(nReal, nGen, opts, (xi, yi) => ({
+    xx: kernelSum(gen, xi, gen, xi, d, true),
+    yy: kernelSum(real, yi, real, yi, d, true),
+    xy: kernelSum(gen, xi, real, yi, d, false),
+  }));
+}
+
+/**
+ * KID with the subset Gram matrices computed on the GPU in float32 (the cubes and sums in float64):
+ * kid50k_full's 100 subsets of 1000 x 2048 take seconds instead of the CPU's minutes; the result agrees
+ * with the float64 value to about 1e-5 relative.
+ */
+export async function kernelInceptionDistanceGpu(
+  gpu: Gpu,
+  real: Float32Array,
+  nReal: number,
+  gen: Float32Array,
+  nGen: number,
+  d: number,
+  opts: KidOptions = {},
+): Promise<number> {
+  const gather = (src: Float32Array, idx: Int32Array) => {
+    const out = new Float32Array(idx.length * d);
+    idx.forEach((r, i) => out.set(src.subarray(r * d, (r + 1) * d), i * d));
+    return gpu.upload(out, [idx.length, d]);
+  };
+  const cubeSum = async (a: Tensor, b: Tensor, skipDiagonal: boolean) => {
+    const g = matmul(gpu, a, b, { transB: true, alpha: 1 / d });
+    const v = await readTensor(gpu, g);
+    g.destroy();
+    const m = a.shape[0];
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) {
+        if (skipDiagonal && i === j) continue;
+        const k = v[i * m + j] + 1;
+        total += k * k * k;
+      }
+    }
+    return total;
+  };
+  // Collect the subsets first (sampling is synchronous), then evaluate them.
+  const subsets: [Int32Array, Int32Array][] = [];
+  kid(nReal, nGen, opts, (xi, yi) => {
+    subsets.push([xi, yi]);
+    return { xx: 0, yy: 0, xy: 0 };
+  });
+  let i = 0;
+  const values: { xx: number; yy: number; xy: number }[] = [];
+  for (const [xi, yi] of subsets) {
+    const x = gather(gen, xi), y = gather(real, yi);
+    values.push({
+      xx: await cubeSum(x, x, true),
+      yy: await cubeSum(y, y, true),
+      xy: await cubeSum(x, y, false),
+    });
+    x.destroy();
+    y.destroy();
   }
-  return t / numSubsets / m;
+  return kid(nReal, nGen, opts, () => values[i++]);
 }
 
 /**
@@ -91,6 +162,7 @@ export function inceptionScore(logits: ArrayLike<number>, n: number, classes: nu
   mean: number;
   std: number;
 } {
+  if (n < splits) throw new UserError(`the Inception Score needs at least ${splits} images (got ${n})`);
   const probs = new Float64Array(n * classes);
   for (let i = 0; i < n; i++) {
     let max = -Infinity;

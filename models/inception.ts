@@ -52,11 +52,16 @@ export function preprocess(
   c: number,
   preset: Preset,
 ): Tensor {
-  const { method, post } = PREPROCESS[preset];
   const x = imagesToNCHW(gpu, bytes, n, h, w, c);
-  const y = resize(gpu, x, method, INPUT_SIZE, INPUT_SIZE, post);
+  const y = preprocessTensor(gpu, x, preset);
   x.destroy();
   return y;
+}
+
+/** Resizes and normalises float NCHW images [n, 3, h, w] holding uint8 values (0..255) per `preset`. */
+export function preprocessTensor(gpu: Gpu, x: Tensor, preset: Preset): Tensor {
+  const { method, post } = PREPROCESS[preset];
+  return resize(gpu, x, method, INPUT_SIZE, INPUT_SIZE, post);
 }
 
 /** Outputs of one forward pass; valid until the next forward pass of the same network. */

@@ -3,7 +3,8 @@ import { fixture, fixtureTest, manifest } from "./fixtures.ts";
 import { rng } from "./reference.ts";
 import { FeatureStats, type Stats } from "../metrics/feature_stats.ts";
 import { frechetDistance, readStats, traceSqrtProduct, writeStats } from "../metrics/fid.ts";
-import { inceptionScore, kernelInceptionDistance } from "../metrics/kid.ts";
+import { inceptionScore, kernelInceptionDistance, kernelInceptionDistanceGpu } from "../metrics/kid.ts";
+import { GPU_TEST, testGpu } from "./gpu.ts";
 import { congruence, pivotedCholesky, symmetricEigenvalues } from "../metrics/linalg.ts";
 import { hashU32 } from "../models/inception_weights.ts";
 import { readNpy, toFloat64 } from "../formats/npy.ts";
@@ -99,6 +100,28 @@ fixtureTest(
     assert.ok(relErr(kid, ref.kid_stylegan3_formula_subset_size_N) < 1e-9, `kid ${kid}`);
   },
 );
+
+fixtureTest("d=64: KID with GPU Gram matrices agrees with float64", "inception", async () => {
+  const ref = manifest("inception").fid_reference.d64_n500;
+  const [x, y] = sets(500, 64);
+  const gpu = await testGpu();
+  const kid = await kernelInceptionDistanceGpu(
+    gpu,
+    Float32Array.from(x),
+    500,
+    Float32Array.from(y),
+    500,
+    64,
+    {
+      numSubsets: 2,
+      maxSubsetSize: 500,
+    },
+  );
+  assert.ok(relErr(kid, ref.kid_stylegan3_formula_subset_size_N) < 1e-4, `kid ${kid}`);
+  console.log(
+    `GPU KID relative error ${relErr(kid, ref.kid_stylegan3_formula_subset_size_N).toExponential(2)}`,
+  );
+}, GPU_TEST);
 
 fixtureTest("d=2048, N=3000: FID of regenerated feature sets in seconds", "inception", () => {
   const ref = manifest("inception").fid_reference.d2048_n3000;

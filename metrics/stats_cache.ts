@@ -1,0 +1,52 @@
+/**
+ * A cache of dataset feature statistics, like the official metric cache: keyed by the dataset's
+ * identity (absolute path, and the size and modification time of the zip or of every image file),
+ * the item selection (mirror, max items), the detector and the preset. Entries are .npz files
+ * (mu, sigma, num_images) in <sg3 cache>/fid-stats/.
+ */
+import { join, resolve } from "node:path";
+import { cacheDir } from "../formats/download.ts";
+import { formatNpz } from "../formats/npy.ts";
+import { writeFileAtomic } from "../formats/atomic.ts";
+import type { Dataset } from "../formats/dataset.ts";
+import type { Stats } from "./feature_stats.ts";
+import { readStats } from "./fid.ts";
+
+function fileSignature(path: string): string {
+  const s = Deno.statSync(path);
+  return `${s.size}:${s.mtime?.getTime() ?? 0}`;
+}
+
+/** The cache file of a dataset's statistics under a detector and preset. */
+export async function statsCachePath(data: Dataset, detector: string, preset: string): Promise<string> {
+  const root = resolve(data.path);
+  const stat = Deno.statSync(root);
+  const contents = stat.isDirectory
+    ? data.files.map((f) => `${f}=${fileSignature(join(root, f))}`).join("\n")
+    : fileSignature(root);
+  const key = JSON.stringify({ root, contents, mirror: data.mirror, count: data.count, detector, preset });
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  const hex = Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return join(cacheDir(), "fid-stats", `${hex}.npz`);
+}
+
+/** Reads cached statistics, or null when absent or unreadable. */
+export function readCachedStats(path: string): Stats | null {
+  try {
+    return readStats(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Stores statistics in the cache (with the image count). */
+export function writeCachedStats(path: string, s: Stats): void {
+  writeFileAtomic(
+    path,
+    formatNpz({
+      mu: { shape: [s.dim], dtype: "<f8", data: s.mu },
+      sigma: { shape: [s.dim, s.dim], dtype: "<f8", data: s.sigma },
+      num_images: { shape: [], dtype: "<i8", data: BigInt64Array.of(BigInt(s.count)) },
+    }),
+  );
+}
