@@ -15,7 +15,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: () => import("./inspect.ts"),
   generate: () => import("./generate.ts"),
   video: () => import("./video.ts"),
-  "eq-metrics": () => import("./eq_metrics.ts"),
   fid: () => import("./fid.ts"),
 };
 
