@@ -8,7 +8,7 @@ import { UserError } from "../errors.ts";
 import { Gpu } from "../gpu/device.ts";
 import { Mp4Writer } from "../formats/mp4.ts";
 import { writePng } from "../formats/png.ts";
-import { Generator } from "../models/generator.ts";
+import type { Generator } from "../models/generator.ts";
 import { circularZ, frameCount, frameTime, type InterpKind, keyframeSeeds } from "../models/interpolation.ts";
 import { readLatents, zFromSeed } from "../models/latents.ts";
 import { DEFAULT_SPEED, type Motion, type MotionKind } from "../models/motion.ts";
@@ -23,7 +23,7 @@ import {
 } from "../models/video.ts";
 import { intOption, numberOption, parse, parseRangeList } from "./args.ts";
 import { EMBEDDED_DEFAULT } from "./generate.ts";
-import { chooseNetwork, NETWORK_OPTIONS } from "./network.ts";
+import { chooseNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
 import { Progress } from "./progress.ts";
 
 /** Usage text of `sg3 video`. */
@@ -169,13 +169,13 @@ export async function run(args: string[]): Promise<number> {
     throw new UserError("give --w-frames or --duration-sec, not both");
   }
 
-  const { net, label } = await chooseNetwork(v, EMBEDDED_DEFAULT);
+  const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
   const gpu = await Gpu.open({ adapter: v.adapter });
-  const gen = Generator.create(gpu, net, { fp16: v.fp16 ?? false });
+  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
   try {
     const spec = await buildSpec(v, gpu, gen, { fps, gridW, gridH, batch, motionKind });
     if (!v.quiet) {
-      console.error(`network: ${label}; ${gpu.summary.description}`);
+      console.error(`network: ${chosen.label}; ${gpu.summary.description}`);
       console.error(
         `${spec.frames} frames at ${fps} fps (${(spec.frames / fps).toFixed(2)} s), grid ${gridW}x${gridH}`,
       );
