@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: () => import("./inspect.ts"),
   generate: () => import("./generate.ts"),
   video: () => import("./video.ts"),
+  "eq-metrics": () => import("./eq_metrics.ts"),
   fid: () => import("./fid.ts"),
 };
 

@@ -67,8 +67,8 @@ export function psnr(num: number, den: number): number {
   return 20 * Math.log10(2) - 10 * Math.log10(num / den);
 }
 
-/** Which transform of a sample a metric uses. */
-function transformOf(metric: EqMetric, s: EqSample): [number, number] | number | undefined {
+/** The transform of a sample that a metric uses (undefined: the sample does not take part in it). */
+export function sampleTransform(metric: EqMetric, s: EqSample): [number, number] | number | undefined {
   return metric === "eqt50k_int" ? s.eqt : metric === "eqt50k_frac" ? s.eqtFrac : s.eqr;
 }
 
@@ -223,7 +223,7 @@ export async function evaluateBatch(
   const out: BatchSums = {};
   const temps: Tensor[] = [ws, orig];
   for (const metric of metrics) {
-    if (!samples.some((s) => transformOf(metric, s) !== undefined)) continue;
+    if (!samples.some((s) => sampleTransform(metric, s) !== undefined)) continue;
     let sums: Float64Array;
     if (metric === "eqr50k") {
       const angles = samples.map((s) => s.eqr ?? 0);
@@ -255,7 +255,7 @@ export async function evaluateBatch(
       sums = await maskedSquaredError(gpu, ref, img, [mask]);
     }
     samples.forEach((s, i) => {
-      if (transformOf(metric, s) === undefined) sums[2 * i] = sums[2 * i + 1] = NaN;
+      if (sampleTransform(metric, s) === undefined) sums[2 * i] = sums[2 * i + 1] = NaN;
     });
     out[metric] = sums;
   }

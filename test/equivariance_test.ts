@@ -19,7 +19,10 @@ import {
   evaluateBatch,
   parseTransforms,
   psnr,
+  RandomSamples,
 } from "../metrics/equivariance.ts";
+import { parseGates, parseMetrics, requireInputTransform } from "../cli/eq_metrics.ts";
+import { main } from "../cli/main.ts";
 import { UserError } from "../errors.ts";
 import { Generator } from "../models/generator.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
@@ -191,3 +194,77 @@ for (const net of ["tiny-t", "tiny-r"]) {
     );
   }, GPU_TEST);
 }
+
+Deno.test("RandomSamples: seeded, one transform per group of 4, t_int on the pixel grid, within bounds", () => {
+  const opts = {
+    seed: 3,
+    metrics: EQ_METRICS,
+    zDim: 8,
+    cDim: 0,
+    resolution: 64,
+    translateMax: 0.125,
+    rotateMax: 1,
+  };
+  const a = new RandomSamples(opts), b = new RandomSamples(opts);
+  const sa = Array.from({ length: 9 }, () => a.next()), sb = Array.from({ length: 9 }, () => b.next());
+  assert.deepEqual(sa, sb);
+  assert.deepEqual(sa[1].eqt, sa[0].eqt);
+  assert.equal(sa[3].eqr, sa[0].eqr);
+  assert.notEqual(sa[4].eqr, sa[0].eqr);
+  assert.notDeepEqual(sa[1].z, sa[0].z);
+  for (const s of sa) {
+    for (const t of [...s.eqt!, ...s.eqtFrac!]) assert.ok(Math.abs(t) <= 0.125);
+    for (const t of s.eqt!) assert.ok(Number.isInteger(t * 64));
+    assert.ok(Math.abs(s.eqr!) <= Math.PI + 1e-6);
+    assert.equal(s.classIdx, null);
+  }
+  const only = new RandomSamples({ ...opts, metrics: ["eqr50k"], cDim: 3 }).next();
+  assert.equal(only.eqt, undefined);
+  assert.ok(only.classIdx !== null && only.classIdx >= 0 && only.classIdx < 3);
+});
+
+Deno.test("eq-metrics options: --metrics, --min gates, StyleGAN2 refused", () => {
+  assert.deepEqual(parseMetrics("eqr50k,eqt"), ["eqr50k", "eqt50k_int"]);
+  assert.throws(() => parseMetrics("eqx"), /unknown metric/);
+  assert.deepEqual([...parseGates("eqt=50,eqr=20.5,eqt_frac=1")], [["eqt50k_int", 50], ["eqr50k", 20.5], [
+    "eqt50k_frac",
+    1,
+  ]]);
+  for (const bad of ["eqt", "eqt=", "foo=3", "eqt=x", ""]) assert.throws(() => parseGates(bad), UserError);
+  const net = { arch: "stylegan2", hparams: {}, modules: new Map(), tensors: new Map() } as const;
+  assert.throws(() => requireInputTransform({ net, label: "sg2.pkl", random: false }), /no input transform/);
+});
+
+Deno.test({
+  name: "sg3 eq-metrics: random mode end to end, --json, gate exit code 1, usage errors 2",
+  ...GPU_TEST,
+}, async () => {
+  const lines: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (s: string) => lines.push(s);
+  console.error = () => {};
+  try {
+    const net = ["--cfg", "stylegan3-t", "--res", "16", "--cbase", "256", "--cmax", "16"];
+    const rc = await main([
+      "eq-metrics",
+      ...net,
+      "--num",
+      "2",
+      "--batch",
+      "2",
+      "--json",
+      "--quiet",
+      "--min",
+      "eqt=1e9",
+    ]);
+    assert.equal(rc, 1);
+    const out = JSON.parse(lines[0]);
+    assert.deepEqual(out.results.map((r: { metric: string }) => r.metric), EQ_METRICS);
+    for (const r of out.results) assert.ok(Number.isFinite(r.value) && r.num_samples === 2);
+    assert.equal(await main(["eq-metrics", ...net, "--transforms", "x.json", "--num", "3"]), 2);
+    assert.equal(await main(["eq-metrics", ...net, "--metrics", "eqx"]), 2);
+    assert.equal(await main(["eq-metrics", ...net, "--metrics", "eqr50k", "--min", "eqt=3"]), 2);
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+});
