@@ -236,6 +236,8 @@ async function wasmEncoder(output: string, o: Mp4Options): Promise<FrameEncoder>
   enc.width = o.width;
   enc.height = o.height;
   enc.frameRate = o.fps;
+  // Mid speed (0 best .. 10 fastest): about twice as fast as 0 for files a fraction of a percent larger.
+  enc.speed = 5;
   if (o.bitrate) enc.kbps = Math.max(1, Math.round(o.bitrate / 1000));
   else enc.quantizationParameter = Math.min(51, Math.max(10, Math.round(o.crf ?? 18)));
   enc.initialize();
