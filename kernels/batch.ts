@@ -1,16 +1,23 @@
 /**
  * Batched NCHW kernels bind their big tensors per run of samples, so that a batch larger than one storage
  * binding (maxStorageBufferBindingSize) is processed in several dispatches, and bind each run as up to
- * MAX_CHUNKS consecutive bindings, so that one sample may be larger than a binding too. Small per-sample
+ * 8 consecutive bindings, so that one sample may be larger than a binding too. Small per-sample
  * tensors (styles, coefficients) stay bound whole and are indexed with the run's first sample `n0`.
  */
 import type { Gpu } from "../gpu/device.ts";
 import { UserError } from "../errors.ts";
 import { type BufferRange, dtypeBytes, type Tensor } from "../gpu/tensor.ts";
 
-/** The most storage bindings one big tensor is split into, and the byte cap of one run (u32 indices). */
-const MAX_CHUNKS = 4;
+/** The byte cap of one run (u32 element indices). */
 const MAX_RUN_BYTES = 2 ** 31;
+
+/**
+ * The most storage bindings one big tensor is split into: kernels bind two big tensors and up to three
+ * small ones, within maxStorageBuffersPerShaderStage (at most 8 chunks each).
+ */
+function maxChunks(gpu: Gpu): number {
+  return Math.max(1, Math.min(8, Math.floor((gpu.device.limits.maxStorageBuffersPerShaderStage - 3) / 2)));
+}
 
 /** The WGSL scalar type of a tensor's storage. */
 export function wgslType(t: Tensor): string {
@@ -28,14 +35,14 @@ function chunkBytes(gpu: Gpu): number {
 }
 
 /**
- * Runs [first sample, count] over `n` samples such that each tensor's bytes for the run fit MAX_CHUNKS
+ * Runs [first sample, count] over `n` samples such that each tensor's bytes for the run fit a few
  * storage bindings (see {@link chunkRanges}) and start at an offset aligned to
  * minStorageBufferOffsetAlignment. Every tensor holds n samples.
  */
 export function sampleRuns(gpu: Gpu, n: number, tensors: Tensor[]): [number, number][] {
   const per = tensors.map((t) => (t.size / n) * dtypeBytes(t.dtype));
   const maxBytes = Math.max(...per);
-  const capacity = Math.min(MAX_CHUNKS * chunkBytes(gpu), MAX_RUN_BYTES);
+  const capacity = Math.min(maxChunks(gpu) * chunkBytes(gpu), MAX_RUN_BYTES);
   let count = Math.floor(capacity / maxBytes);
   if (count >= n) return [[0, n]];
   const align = gpu.bindingAlign;
@@ -44,7 +51,7 @@ export function sampleRuns(gpu: Gpu, n: number, tensors: Tensor[]): [number, num
   if (count <= 0) {
     throw new UserError(
       `one image needs a ${maxBytes}-byte feature map, more than this adapter can bind ` +
-        `(${MAX_CHUNKS} x ${gpu.maxBinding} bytes, aligned per image); use a smaller network`,
+        `(${maxChunks(gpu)} x ${gpu.maxBinding} bytes, aligned per image); use a smaller network`,
     );
   }
   const runs: [number, number][] = [];

@@ -71,6 +71,8 @@ interface Layer {
   slope: number;
   clamp: number | null;
   dtype: DType;
+  /** Bytes per image of the layer's larger output (convolution or filtered lrelu). */
+  sampleBytes: number;
 }
 
 /** A StyleGAN3 generator with its weights on the GPU. */
@@ -81,6 +83,8 @@ export class Generator {
   readonly numWs: number;
   readonly resolution: number;
   readonly imgChannels: number;
+  /** Bytes per image of the largest activation tensor synthesis allocates. */
+  readonly activationBytes: number;
   readonly #owned: Tensor[] = [];
   readonly #embed: Fc | null;
   readonly #fcs: Fc[];
@@ -171,6 +175,9 @@ export class Generator {
       const up = num(a.up_factor), down = num(a.down_factor);
       const pad = (a.padding as number[]).map(num) as [number, number, number, number];
       const clamp = a.conv_clamp === null || a.conv_clamp === undefined ? null : num(a.conv_clamp);
+      const dtype: DType = opts.fp16 && a.use_fp16 === true ? "f16" : "f32";
+      const [iw, ih] = pair(a.in_size), [ow, oh] = pair(a.out_size);
+      const co = num(a.out_channels), eb = dtype === "f16" ? 2 : 4;
       return {
         name,
         affine: fc(`${path}.affine`),
@@ -187,9 +194,19 @@ export class Generator {
         gain: torgb ? 1 : Math.SQRT2,
         slope: torgb ? 1 : 0.2,
         clamp,
-        dtype: opts.fp16 && a.use_fp16 === true ? "f16" : "f32",
+        dtype,
+        sampleBytes: Math.max(co * (iw + k - 1) * (ih + k - 1) * eb, co * ow * oh * 4),
       };
     });
+    this.activationBytes = Math.max(
+      input.phases.size * size[0] * size[1] * 4,
+      ...this.#layers.map((l) => l.sampleBytes),
+    );
+  }
+
+  /** The largest batch whose biggest activation tensor fits one GPU buffer (maxBufferSize). */
+  get maxBatch(): number {
+    return Math.max(1, Math.floor(this.gpu.maxBuffer / this.activationBytes));
   }
 
   /** Uploads the network's weights (once) and prepares its layers. */

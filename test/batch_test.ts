@@ -21,9 +21,10 @@ Deno.test(
   { name: "sampleRuns and chunkRanges cover the batch with aligned bindings", ...GPU_TEST },
   async () => {
     const gpu = withBindingLimit(await testGpu(), 8192);
+    if (gpu.device.limits.maxStorageBuffersPerShaderStage < 19) return;
     const t = gpu.tensor([5, 16, 18, 18]);
-    const runs = sampleRuns(gpu, 5, [t]);
-    assert.deepEqual(runs, [[0, 1], [1, 1], [2, 1], [3, 1], [4, 1]]);
+    // 20736 bytes per sample: runs of 3 samples fit 8 chunks of 8192 bytes.
+    assert.deepEqual(sampleRuns(gpu, 5, [t]), [[0, 3], [3, 2]]);
     const { ranges, elems } = chunkRanges(gpu, t, 5, 2, 1);
     assert.equal(elems, 2048);
     assert.deepEqual(ranges.map((r) => [r.offset, r.size]), [[41472, 8192], [49664, 8192], [57856, 4352]]);
@@ -36,6 +37,7 @@ Deno.test(
   async () => {
     const real = await testGpu();
     const gpu = withBindingLimit(real, 8192);
+    if (gpu.device.limits.maxStorageBuffersPerShaderStage < 19) return;
     const dims = { n: 3, ci: 4, co: 16, h: 16, w: 16, k: 3 };
     const x = randomF32(dims.n * dims.ci * dims.h * dims.w, 51, -2, 2);
     const w = randomF32(dims.co * dims.ci * 9, 52);
