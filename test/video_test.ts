@@ -128,3 +128,36 @@ fixtureTest(
   },
   GPU_TEST,
 );
+
+fixtureTest("Ctrl-C finishes a valid, shorter video and exits with 130", "sg3", async () => {
+  const dir = Deno.makeTempDirSync();
+  const out = join(dir, "v.mp4");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, "video"],
+      ...["--network", fixture("sg3", "tiny-t.pkl"), "--seeds", "0,1", "--w-frames", "100", "--batch", "1"],
+      ...["--output", out],
+    ],
+    stdout: "null",
+    stderr: "piped",
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+  }).spawn();
+  let log = "";
+  const decoder = new TextDecoder();
+  const reader = child.stderr.getReader();
+  // The "encoder:" line comes once the first frame has been rendered and the video opened.
+  while (!log.includes("encoder:")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    log += decoder.decode(value);
+  }
+  child.kill("SIGINT");
+  for (let r = await reader.read(); !r.done; r = await reader.read()) log += decoder.decode(r.value);
+  const status = await child.status;
+  assert.equal(status.code, 130, log);
+  assert.match(log, /interrupted: wrote the first \d+ of 200 frames/);
+  assert.deepEqual(Deno.readDirSync(dir).map((e) => e.name).toArray(), ["v.mp4"], "no temporary file left");
+  const info = probeMp4(Deno.readFileSync(out));
+  assert.ok(info.frames >= 1 && info.frames < 200 && info.samplesInFile, `${info.frames} frames`);
+  Deno.removeSync(dir, { recursive: true });
+}, GPU_TEST);
