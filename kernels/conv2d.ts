@@ -23,8 +23,9 @@ struct P {
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-var<workgroup> ta: array<array<f32, ${TM}>, ${TK}>;
-var<workgroup> tb: array<array<f32, ${TN}>, ${TK}>;
+// Tiles as vec4s: ta[k * 16 + i] holds rows 4i..4i+3 of reduction index k, tb[k * 16 + j] columns 4j..4j+3.
+var<workgroup> ta: array<vec4<f32>, ${TK * 16}>;
+var<workgroup> tb: array<vec4<f32>, ${TK * 16}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let tx = li % 16u;
@@ -45,12 +46,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   // The A tile: thread loads 4 consecutive k of one row.
   let ar = li / 4u;
   let ak = (li % 4u) * 4u;
-  var acc: array<array<f32, 4>, 4>;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < p.kdim; k0 += ${TK}u) {
+    let r = row0 + ar;
     for (var t = 0u; t < 4u; t++) {
       let k = k0 + ak + t;
-      let r = row0 + ar;
-      ta[ak + t][ar] = select(0.0, wt[min(r * p.kdim + k, arrayLength(&wt) - 1u)], r < p.cout && k < p.kdim);
+      ta[(ak + t) * 16u + ar / 4u][ar % 4u] =
+        select(0.0, wt[min(r * p.kdim + k, arrayLength(&wt) - 1u)], r < p.cout && k < p.kdim);
     }
     for (var t = 0u; t < 4u; t++) {
       let kr = li / ${TN}u + t * 4u;
@@ -65,26 +70,27 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
           v = x[xBase + (c * p.h + u32(iy)) * p.w + u32(ix)];
         }
       }
-      tb[kr][bc] = v;
+      tb[kr * 16u + bc / 4u][bc % 4u] = v;
     }
     workgroupBarrier();
     for (var k = 0u; k < ${TK}u; k++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = ta[k][ty + 16u * i]; b[i] = tb[k][tx + 16u * i]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
-      }
+      let a = ta[k * 16u + ty];
+      let b = tb[k * 16u + tx];
+      acc0 = fma(vec4<f32>(a.x), b, acc0);
+      acc1 = fma(vec4<f32>(a.y), b, acc1);
+      acc2 = fma(vec4<f32>(a.z), b, acc2);
+      acc3 = fma(vec4<f32>(a.w), b, acc3);
     }
     workgroupBarrier();
   }
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var i = 0u; i < 4u; i++) {
-    let r = row0 + ty + 16u * i;
+    let r = row0 + ty * 4u + i;
     if (r >= p.cout) { continue; }
     for (var j = 0u; j < 4u; j++) {
-      let c = col0 + tx + 16u * j;
+      let c = col0 + tx * 4u + j;
       if (c >= p.cols) { continue; }
-      var v = acc[i][j] + bias[r];
+      var v = accs[i][j] + bias[r];
       if (p.relu != 0u) { v = max(v, 0.0); }
       let n = c / npix;
       y[(n * p.cTotal + p.cOffset + r) * npix + c % npix] = v;
