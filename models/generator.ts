@@ -218,16 +218,16 @@ export class Generator {
   mapping(z: Float32Array | Float64Array, n: number, opts: MappingOptions = {}): Tensor {
     const gpu = this.gpu;
     if (z.length !== n * this.zDim) throw new Error(`mapping: ${z.length} values for [${n}, ${this.zDim}]`);
+    if (this.#embed && (!opts.c || opts.c.length !== n * this.cDim)) {
+      throw new UserError(`this network is conditional: give a class label (c_dim ${this.cDim})`);
+    }
     const width = this.zDim + (this.cDim > 0 ? this.wDim : 0);
     const temps: Tensor[] = [];
     const zt = gpu.upload(z, [n, this.zDim]);
     let x = gpu.tensor([n, width]);
     temps.push(zt, x);
     normalize2ndMoment(gpu, zt, { tensor: x, stride: width, offset: 0 });
-    if (this.#embed) {
-      if (!opts.c || opts.c.length !== n * this.cDim) {
-        throw new UserError(`this network is conditional: give a class label (c_dim ${this.cDim})`);
-      }
+    if (this.#embed && opts.c) {
       const ct = gpu.upload(opts.c, [n, this.cDim]);
       const y = this.#fc(ct, this.#embed);
       temps.push(ct, y);

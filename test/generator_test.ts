@@ -81,6 +81,7 @@ for (const name of ["tiny-t", "tiny-r", "tiny-t-cond"]) {
   fixtureTest(`generator ${name}: z and ws for 4 seeds at psi 1 and 0.7`, "sg3", async () => {
     const { gpu, g } = await setup(name);
     const { z, c } = inputs(g, SEEDS);
+    if (g.cDim) assert.throws(() => g.mapping(z, SEEDS.length), /conditional/);
     SEEDS.forEach((s, i) =>
       assert.deepEqual(z.subarray(i * g.zDim, (i + 1) * g.zDim), npy(name, `z-seed${s}.npy`))
     );
