@@ -114,6 +114,7 @@ export {
 } from "./models/motion.ts";
 export { findFfmpeg, type Mp4EncoderChoice, type Mp4Options, Mp4Writer, rgbToI420 } from "./formats/mp4.ts";
 export { type Mp4Info, probeMp4 } from "./formats/mp4_probe.ts";
+export { ApngWriter, crc32 } from "./formats/apng.ts";
 export {
   fixedSource,
   type LatentSource,

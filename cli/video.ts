@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { Gpu } from "../gpu/device.ts";
+import { ApngWriter } from "../formats/apng.ts";
 import { Mp4Writer } from "../formats/mp4.ts";
 import { writePng } from "../formats/png.ts";
 import type { Generator } from "../models/generator.ts";
@@ -27,7 +28,7 @@ import { chooseNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
 import { Progress } from "./progress.ts";
 
 /** Usage text of `sg3 video`. */
-export const USAGE = `sg3 video (--output FILE.mp4 | --frames-dir DIR) [options]
+export const USAGE = `sg3 video (--output FILE.mp4|FILE.png | --frames-dir DIR) [options]
   Interpolation (default; gen_video.py): a WxH grid of cells, each looping through K keyframes.
   --seeds 0-31             keyframe seeds; K = #seeds / (W*H) unless --num-keyframes (seeds then cycle)
   --grid 4x2               grid width x height (default 1x1)
@@ -52,6 +53,7 @@ export const USAGE = `sg3 video (--output FILE.mp4 | --frames-dir DIR) [options]
                            (motion videos default to --duration-sec 4)
   Output:
   --output FILE.mp4        H.264 yuv420p MP4 (ffmpeg from PATH, else the built-in WASM encoder)
+  --output FILE.png|.apng  a looping animated PNG instead (lossless; for short loops)
   --frames-dir DIR         also (or only) write DIR/frame000000.png ...
   --fps N                  frame rate (default 60, as gen_video.py)
   --crf N                  quality, lower is better (default 18); --bitrate 12M: a bitrate instead
@@ -132,6 +134,11 @@ export function parseBitrate(value: string | undefined): number | undefined {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(value.trim());
   if (!m || Number(m[1]) <= 0) throw new UserError(`--bitrate: expected e.g. 12M or 800k, got "${value}"`);
   return Number(m[1]) * ({ k: 1e3, m: 1e6 }[m[2].toLowerCase()] ?? 1);
+}
+
+/** Whether an output name asks for an animated PNG. */
+function isApng(path: string): boolean {
+  return /\.a?png$/i.test(path);
 }
 
 /** np.rint: round half to even. */
@@ -356,12 +363,12 @@ interface OutputOptions {
  * finishes a valid, shorter video (exit code 130); a second one removes the unfinished file and exits.
  */
 async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOptions): Promise<number> {
-  let mp4: Mp4Writer | null = null;
+  let sink: Mp4Writer | ApngWriter | null = null;
   let stop = false, written = 0;
   const onSigint = () => {
     if (stop) {
       console.error("\ninterrupted twice: removing the unfinished video");
-      (mp4 ? (mp4 as Mp4Writer).discard() : Promise.resolve()).finally(() => Deno.exit(130));
+      (sink ? (sink as Mp4Writer | ApngWriter).discard() : Promise.resolve()).finally(() => Deno.exit(130));
       return;
     }
     stop = true;
@@ -370,28 +377,24 @@ async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOp
   const progress = new Progress("video", spec.frames, "frames", o.quiet);
   try {
     for await (const { index, image } of renderFrames(gpu, gen, spec)) {
-      if (o.output && !mp4) {
-        mp4 = await Mp4Writer.open(o.output, {
-          width: image.width,
-          height: image.height,
-          fps: o.fps,
-          crf: o.crf,
-          bitrate: o.bitrate,
-          encoder: o.encoder,
-        });
-        if (!o.quiet) console.error(`encoder: ${mp4.encoder}`);
+      if (o.output && !sink) {
+        const size = { width: image.width, height: image.height, fps: o.fps };
+        sink = isApng(o.output)
+          ? ApngWriter.open(o.output, size)
+          : await Mp4Writer.open(o.output, { ...size, crf: o.crf, bitrate: o.bitrate, encoder: o.encoder });
+        if (!o.quiet) console.error(`encoder: ${sink instanceof Mp4Writer ? sink.encoder : "apng"}`);
       }
       if (o.framesDir) writePng(join(o.framesDir, `frame${String(index).padStart(6, "0")}.png`), image);
-      if (mp4) await mp4.addFrame(image.data);
+      if (sink) await sink.addFrame(image.data);
       written++;
       progress.tick();
       if (stop) break;
     }
     progress.finish();
-    if (mp4) await (mp4 as Mp4Writer).finish();
+    if (sink) await (sink as Mp4Writer | ApngWriter).finish();
   } catch (e) {
     progress.finish();
-    if (mp4) await (mp4 as Mp4Writer).discard();
+    if (sink) await (sink as Mp4Writer | ApngWriter).discard();
     throw e;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);

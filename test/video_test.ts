@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { findFfmpeg, Mp4Writer } from "../formats/mp4.ts";
 import { probeMp4 } from "../formats/mp4_probe.ts";
+import { decodeApng } from "fast-png";
 import { decodePng } from "../formats/png.ts";
 import { readNpy } from "../formats/npy.ts";
 import { parseBitrate, parseGrid, run } from "../cli/video.ts";
@@ -102,18 +103,21 @@ fixtureTest(
 );
 
 fixtureTest(
-  "interpolation video of tiny-t over seeds 0,1: keyframe frames equal gen_images.py's images",
+  "interpolation video of tiny-t over seeds 0,1: keyframe frames equal gen_images.py's images; APNG output",
   "sg3",
   async () => {
     const dir = Deno.makeTempDirSync();
     const code = await run([
       ...["--network", fixture("sg3", "tiny-t.pkl"), "--seeds", "0,1", "--w-frames", "1"],
-      ...["--frames-dir", dir, "--quiet"],
+      ...["--frames-dir", dir, "--output", join(dir, "loop.apng"), "--quiet"],
     ]);
     assert.equal(code, 0);
+    const apng = decodeApng(Deno.readFileSync(join(dir, "loop.apng")));
+    assert.equal(apng.numberOfFrames, 2);
     // t = frame / w_frames is an integer here, so the spline returns the keyframe w of seed `frame`.
     for (const seed of [0, 1]) {
       const got = decodePng(Deno.readFileSync(join(dir, `frame00000${seed}.png`))).data;
+      assert.deepEqual(apng.frames[seed].data, got, "the animated PNG holds the same frames");
       const want = readNpy(fixture("sg3", "tiny-t", `u8-seed${seed}-psi1.npy`)).data as Uint8Array;
       assert.equal(got.length, want.length);
       let off = 0;
