@@ -77,6 +77,36 @@ function layout(tile: number, up: number, down: number, fu: FirFilter, fd: FirFi
   return { tile, uw, xw, a, b };
 }
 
+/** Outputs per thread of the full 2-D down filter: neighbours along x share most of their taps' rows. */
+const FULL_DOWN_QX = 4;
+
+/**
+ * The full (radial) down filter: each thread computes FULL_DOWN_QX adjacent outputs of one row, reading
+ * each row of Z it needs once into registers (unrolled), so that a tap costs one load per 4 outputs.
+ */
+function fullDown(T: number, UW: number, KD: number, down: number, Z: string): string {
+  const Q = FULL_DOWN_QX;
+  const qs = Array.from({ length: Q }, (_, i) => i);
+  const R = (Q - 1) * down + KD;
+  const taps = Array.from(
+    { length: KD },
+    (_, b) => `      { let f = fd[fb + ${b}]; ${qs.map((q) => `a${q} += f * r${q * down + b};`).join(" ")} }`,
+  );
+  return /* wgsl */ `
+  if (t < ${(T * T) / Q}) {
+    let oyl = t / ${T / Q};
+    let oxl = (t % ${T / Q}) * ${Q};
+    ${qs.map((q) => `var a${q} = 0.0;`).join(" ")}
+    for (var a = 0; a < ${KD}; a++) {
+      let zb = (oyl * ${down} + a) * ${UW} + oxl * ${down};
+      let fb = a * ${KD};
+${Array.from({ length: R }, (_, j) => `      let r${j} = ${Z}[zb + ${j}];`).join("\n")}
+${taps.join("\n")}
+    }
+${qs.map((q) => `    store(u32(oyl), u32(oxl + ${q}), a${q});`).join("\n")}
+  }`;
+}
+
 function source(
   l: Layout,
   up: number,
@@ -156,13 +186,7 @@ function source(
     ${body}
     store(u32(oyl), u32(oxl), acc);
   }`;
-  const downStages = fd.full
-    ? final(`for (var a = 0; a < ${KD}; a++) {
-      for (var b = 0; b < ${KD}; b++) {
-        acc += ${Z}[(oyl * ${down} + a) * ${UW} + oxl * ${down} + b] * fd[a * ${KD} + b];
-      }
-    }`)
-    : /* wgsl */ `
+  const downStages = fd.full ? fullDown(T, UW, KD, down, Z) : /* wgsl */ `
   for (var v = ly; v < ${UW}; v += 16) {
     for (var o = lx; o < ${T}; o += 16) {
       var acc = 0.0;
@@ -171,9 +195,9 @@ function source(
     }
   }
   workgroupBarrier();` +
-      final(`for (var a = 0; a < ${KD}; a++) { acc += ${D1}[(oyl * ${down} + a) * ${T} + oxl] * fd[a]; }`);
+    final(`for (var a = 0; a < ${KD}; a++) { acc += ${D1}[(oyl * ${down} + a) * ${T} + oxl] * fd[a]; }`);
   return /* wgsl */ `${f16}
-struct P { n0: u32, c: u32, h: i32, w: i32, ho: u32, wo: u32, px0: i32, py0: i32, tilesX: u32,
+struct P { c: u32, h: i32, w: i32, ho: u32, wo: u32, px0: i32, py0: i32, tilesX: u32,
   gain: f32, slope: f32, clamp: f32, outScale: f32 }
 @group(0) @binding(0) var<uniform> p: P;
 ${chunkedAccess("x", 1, xb.n, xb.elems, xb.type, false)}
@@ -268,6 +292,7 @@ export function filteredLrelu(
   const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
   let l: Layout | null = null, best = Infinity;
   for (let tile = 16; tile >= 1; tile--) {
+    if (fd.full && tile % FULL_DOWN_QX) continue;
     const cand = layout(tile, up, down, fu, fd);
     const cost = Math.ceil(wo / tile) * Math.ceil(ho / tile) * cand.uw * cand.uw;
     if ((cand.a + cand.b) * 4 <= limit && cost < best) [l, best] = [cand, cost];
@@ -280,7 +305,7 @@ export function filteredLrelu(
     const yb = { n: ys.ranges.length, elems: ys.elems, type: wgslType(y) };
     gpu.dispatch({
       code: source(l, up, down, fu, fd, xb, yb, enableF16(x, y), opts.clamp !== null),
-      uniforms: new Uniforms().u32(first).u32(c).i32(h).i32(w).u32(ho).u32(wo).i32(px0).i32(py0).u32(tilesX)
+      uniforms: new Uniforms().u32(c).i32(h).i32(w).u32(ho).u32(wo).i32(px0).i32(py0).u32(tilesX)
         .f32(opts.gain).f32(opts.slope).f32(opts.clamp ?? 0).f32(opts.outScale ?? 1).bytes(),
       bindings: [...xs.ranges, bias, fu.tensor, fd.tensor, ...ys.ranges],
       workgroups: [tilesX * Math.ceil(ho / l.tile), c, count],
