@@ -143,58 +143,97 @@ export function rowDots(
 
 /**
  * Eigenvalues of the symmetric n x n matrix `a` (overwritten), unsorted: Householder reduction to
- * tridiagonal form on the lower triangle, then implicit QL with Wilkinson shifts.
+ * tridiagonal form on the lower triangle (Numerical Recipes' tred2 without eigenvectors), then implicit
+ * QL with Wilkinson shifts. The rank-2 update of step i and the matrix-vector product of step i - 1 share
+ * one pass over the matrix, halving the memory traffic that bounds this at large n.
  */
 export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
-  const d = new Float64Array(n), e = new Float64Array(n), p = new Float64Array(n);
-  for (let i = n - 1; i > 0; i--) {
-    const ri = i * n;
-    const last = i - 1;
+  const d = new Float64Array(n), e = new Float64Array(n);
+  let p = new Float64Array(n), pNext = new Float64Array(n);
+  // Scales row i into the Householder vector u = a[i, 0..i-1]; returns h (0: no reflection needed).
+  const prepare = (i: number): number => {
+    const ri = i * n, last = i - 1;
+    if (last === 0) {
+      e[i] = a[ri];
+      return 0;
+    }
+    let scale = 0;
+    for (let k = 0; k <= last; k++) scale += Math.abs(a[ri + k]);
+    if (scale === 0) {
+      e[i] = a[ri + last];
+      return 0;
+    }
     let h = 0;
-    if (last > 0) {
-      let scale = 0;
-      for (let k = 0; k <= last; k++) scale += Math.abs(a[ri + k]);
-      if (scale === 0) {
-        e[i] = a[ri + last];
-      } else {
-        for (let k = 0; k <= last; k++) {
-          a[ri + k] /= scale;
-          h += a[ri + k] * a[ri + k];
-        }
-        let f = a[ri + last];
-        let g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
-        e[i] = scale * g;
-        h -= f * g;
-        a[ri + last] = f - g;
-        // p = A u / h with u = row i (first `last + 1` entries), from the lower triangle.
-        p.fill(0, 0, i);
-        for (let j = 0; j <= last; j++) {
-          const rj = j * n, uj = a[ri + j];
-          let s = a[rj + j] * uj;
-          for (let k = 0; k < j; k++) {
-            s += a[rj + k] * a[ri + k];
-            p[k] += a[rj + k] * uj;
-          }
-          p[j] += s;
-        }
-        f = 0;
+    for (let k = 0; k <= last; k++) {
+      a[ri + k] /= scale;
+      h += a[ri + k] * a[ri + k];
+    }
+    const f = a[ri + last];
+    const g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
+    e[i] = scale * g;
+    a[ri + last] = f - g;
+    return h - f * g;
+  };
+  // p = A[0..m, 0..m] u from the lower triangle, u = row `ui` (first m + 1 entries).
+  const matvec = (m: number, ui: number, out: Float64Array) => {
+    out.fill(0, 0, m + 1);
+    for (let j = 0; j <= m; j++) {
+      const rj = j * n, uj = a[ui + j];
+      let s = a[rj + j] * uj;
+      for (let k = 0; k < j; k++) {
+        s += a[rj + k] * a[ui + k];
+        out[k] += a[rj + k] * uj;
+      }
+      out[j] += s;
+    }
+  };
+  if (n > 1) {
+    let h = prepare(n - 1);
+    let ready = false;
+    for (let i = n - 1; i > 0; i--) {
+      const last = i - 1, ri = i * n;
+      let hNext = 0;
+      if (h > 0) {
+        if (!ready) matvec(last, ri, p);
+        let f = 0;
         for (let j = 0; j <= last; j++) {
           p[j] /= h;
           f += p[j] * a[ri + j];
         }
         const hh = f / (h + h);
-        for (let j = 0; j <= last; j++) {
-          f = a[ri + j];
-          g = p[j] - hh * f;
-          p[j] = g;
-          const rj = j * n;
-          for (let k = 0; k <= j; k++) a[rj + k] -= f * p[k] + g * a[ri + k];
+        for (let j = 0; j <= last; j++) p[j] -= hh * a[ri + j]; // q
+        // Row `last` first: the next reflection is built from it.
+        const rl = last * n, ul = a[ri + last], ql = p[last];
+        for (let k = 0; k <= last; k++) a[rl + k] -= ul * p[k] + ql * a[ri + k];
+        if (last > 0) hNext = prepare(last);
+        const next = hNext > 0;
+        if (next) pNext.fill(0, 0, last);
+        for (let j = 0; j < last; j++) {
+          const rj = j * n, uj = a[ri + j], qj = p[j];
+          if (!next) {
+            for (let k = 0; k <= j; k++) a[rj + k] -= uj * p[k] + qj * a[ri + k];
+            continue;
+          }
+          const vj = a[rl + j];
+          let s = 0;
+          for (let k = 0; k < j; k++) {
+            const v = a[rj + k] - (uj * p[k] + qj * a[ri + k]);
+            a[rj + k] = v;
+            s += v * a[rl + k];
+            pNext[k] += v * vj;
+          }
+          const diag = a[rj + j] - (uj * p[j] + qj * a[ri + j]);
+          a[rj + j] = diag;
+          pNext[j] += s + diag * vj;
         }
+        [p, pNext] = [pNext, p];
+        ready = next;
+      } else {
+        if (last > 0) hNext = prepare(last);
+        ready = false;
       }
-    } else {
-      e[i] = a[ri + last];
+      h = hNext;
     }
-    d[i] = h;
   }
   for (let i = 0; i < n; i++) d[i] = a[i * n + i];
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
