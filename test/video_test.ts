@@ -103,30 +103,46 @@ fixtureTest(
 );
 
 fixtureTest(
-  "interpolation video of tiny-t over seeds 0,1: keyframe frames equal gen_images.py's images; APNG output",
+  "interpolation grid 2x1 of tiny-t: keyframe frames equal gen_images.py's images in layout_grid order; APNG",
   "sg3",
   async () => {
     const dir = Deno.makeTempDirSync();
+    const res = 32;
     const code = await run([
-      ...["--network", fixture("sg3", "tiny-t.pkl"), "--seeds", "0,1", "--w-frames", "1"],
+      ...[
+        "--network",
+        fixture("sg3", "tiny-t.pkl"),
+        "--seeds",
+        "0,1,42,1000",
+        "--grid",
+        "2x1",
+        "--w-frames",
+        "1",
+      ],
       ...["--frames-dir", dir, "--output", join(dir, "loop.apng"), "--quiet"],
     ]);
     assert.equal(code, 0);
     const apng = decodeApng(Deno.readFileSync(join(dir, "loop.apng")));
     assert.equal(apng.numberOfFrames, 2);
-    // t = frame / w_frames is an integer here, so the spline returns the keyframe w of seed `frame`.
-    for (const seed of [0, 1]) {
-      const got = decodePng(Deno.readFileSync(join(dir, `frame00000${seed}.png`))).data;
-      assert.deepEqual(apng.frames[seed].data, got, "the animated PNG holds the same frames");
-      const want = readNpy(fixture("sg3", "tiny-t", `u8-seed${seed}-psi1.npy`)).data as Uint8Array;
-      assert.equal(got.length, want.length);
-      let off = 0;
-      for (let i = 0; i < got.length; i++) {
-        const d = Math.abs(got[i] - want[i]);
-        assert.ok(d <= 1, `seed ${seed}: value ${i} differs by ${d}`);
-        off += d ? 1 : 0;
-      }
-      assert.ok(off <= 0.001 * got.length, `seed ${seed}: ${off} values differ by 1`);
+    // Cell (0, x) loops through seeds [2x, 2x + 1]; t = frame / w_frames is an integer here, so the spline
+    // returns keyframe `frame` exactly.
+    const cells = [[0, 42], [1, 1000]];
+    for (let f = 0; f < 2; f++) {
+      const img = decodePng(Deno.readFileSync(join(dir, `frame00000${f}.png`)));
+      assert.deepEqual([img.width, img.height], [2 * res, res]);
+      assert.deepEqual(apng.frames[f].data, img.data, "the animated PNG holds the same frames");
+      cells[f].forEach((seed, x) => {
+        const want = readNpy(fixture("sg3", "tiny-t", `u8-seed${seed}-psi1.npy`)).data as Uint8Array;
+        let off = 0;
+        for (let y = 0; y < res; y++) {
+          for (let i = 0; i < res * 3; i++) {
+            const d = Math.abs(img.data[(y * 2 * res + x * res) * 3 + i] - want[y * res * 3 + i]);
+            assert.ok(d <= 1, `frame ${f} seed ${seed}: value differs by ${d}`);
+            off += d ? 1 : 0;
+          }
+        }
+        assert.ok(off <= 0.001 * want.length, `frame ${f} seed ${seed}: ${off} values differ by 1`);
+      });
     }
     Deno.removeSync(dir, { recursive: true });
   },
