@@ -7,6 +7,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 import { quantizeImages } from "../kernels/resize.ts";
 import type { Dataset } from "../formats/dataset.ts";
 import { type Inception, preprocess, preprocessTensor, type Preset } from "../models/inception.ts";
@@ -38,7 +39,7 @@ async function run(
   inception: Inception,
   count: number,
   opts: FeatureOptions,
-  input: (start: number, n: number) => import("../gpu/tensor.ts").Tensor,
+  input: (start: number, n: number) => Tensor,
 ): Promise<FeatureResult> {
   const gpu = inception.gpu;
   const stats = new FeatureStats(FEATURE_DIM, opts.keepFeatures ?? false);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { zipSync } from "fflate";
+import { encode as encodeJpeg } from "jpeg-js";
 import { GPU_TEST } from "./gpu.ts";
 import { sg3 } from "./cli.ts";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
@@ -103,6 +104,15 @@ Deno.test("datasets: folders and zips, sorted, mirrored, limited, labels; mismat
   assert.equal(zip.label(1), 1);
   assert.deepEqual(zip.batch(0, 2).length, 2 * 36);
   zip.close();
+
+  // JPEG files decode to RGB.
+  const jdir = Deno.makeTempDirSync();
+  const rgba = new Uint8Array(8 * 6 * 4).fill(200);
+  Deno.writeFileSync(join(jdir, "a.jpg"), encodeJpeg({ width: 8, height: 6, data: rgba }, 95).data);
+  const jpg = Dataset.open(jdir);
+  assert.deepEqual([jpg.width, jpg.height, jpg.channels], [8, 6, 3]);
+  assert.ok(Math.abs(jpg.item(0).data[0] - 200) <= 1);
+  Deno.removeSync(jdir, { recursive: true });
 
   Deno.writeFileSync(join(dir, "c.png"), png(4, 4, 3, 5));
   assert.throws(() => Dataset.open(dir).batch(0, 3), /all images must match/);

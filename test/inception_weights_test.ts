@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { fixtureTest, manifest } from "./fixtures.ts";
+import { fixture, fixtureTest, manifest } from "./fixtures.ts";
 import {
   fixtureStateDict,
   fromNvidia,
   fromPytorchFid,
   hashU32,
+  loadInceptionWeights,
   nvidiaKey,
 } from "../models/inception_weights.ts";
 import { convOps } from "../models/inception_arch.ts";
@@ -56,4 +57,11 @@ Deno.test("both layouts fold to the same weights when gamma is 1", () => {
   }
   assert.deepEqual(a.fcWeight, b.fcWeight);
   assert.throws(() => fromNvidia(() => undefined), /missing tensor/);
+});
+
+fixtureTest("a torch file without Inception tensors is rejected in one line", "inception", async () => {
+  await assert.rejects(
+    loadInceptionWeights(fixture("inception/loader/torch_save_zip_state_dict.pth")),
+    /not an Inception detector/,
+  );
 });
