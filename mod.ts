@@ -150,3 +150,46 @@ export { type CovarianceConvention, FeatureStats, type Stats } from "./metrics/f
 export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
 export { inceptionScore, kernelInceptionDistance, kernelInceptionDistanceGpu } from "./metrics/kid.ts";
 export { datasetFeatures, generatorFeatures } from "./metrics/inception_features.ts";
+export {
+  computeEquivariance,
+  DRAW_GROUP,
+  EQ_METRICS,
+  type EqGenerator,
+  type EqMetric,
+  type EqRunOptions,
+  type EqRunResult,
+  type EqSample,
+  type EqSums,
+  evaluateBatch,
+  parseTransforms,
+  psnr,
+  type RandomSampleOptions,
+  RandomSamples,
+  sampleTransform,
+} from "./metrics/equivariance.ts";
+export {
+  type FractionalAxis,
+  fractionalAxis,
+  fractionalTranslate,
+  fractionalTranslationMask,
+  sinc,
+} from "./kernels/eq_fractional.ts";
+export {
+  integerShift,
+  integerTranslate,
+  integerTranslationMask,
+  roundHalfEven,
+} from "./kernels/eq_translate.ts";
+export { type Rect, rectMasks } from "./kernels/eq_mask.ts";
+export { samePadding, upfirdn2d, type UpfirdnOptions } from "./kernels/eq_upfirdn.ts";
+export { bandlimitFilter, type BandlimitOptions, type Filter2d } from "./kernels/eq_bandlimit.ts";
+export {
+  affineTheta,
+  fractionalRotation,
+  type Masked,
+  pseudoRotation,
+  pseudoRotationFilter,
+  rotationFilter,
+  rotationMatrix,
+} from "./kernels/eq_rotate.ts";
+export { maskedSquaredError } from "./kernels/eq_error.ts";
