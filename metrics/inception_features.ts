@@ -44,13 +44,20 @@ async function run(
   const gpu = inception.gpu;
   const stats = new FeatureStats(FEATURE_DIM, opts.keepFeatures ?? false);
   const logits = opts.logits ? new Float32Array(count * LOGIT_DIM) : null;
-  for (let start = 0; start < count; start += opts.batch) {
-    const n = Math.min(opts.batch, count - start);
-    const x = input(start, n);
+  const launch = (start: number) => {
+    const x = input(start, Math.min(opts.batch, count - start));
     const out = inception.forward(x, { logits: opts.logits, outputBias: false });
-    const features = await readTensor(gpu, out.pool3);
-    if (logits) logits.set(await readTensor(gpu, out.logits!), start * LOGIT_DIM);
-    x.destroy();
+    gpu.flush();
+    return { x, out };
+  };
+  let cur = count > 0 ? launch(0) : null;
+  for (let start = 0; cur; start += opts.batch) {
+    const n = Math.min(opts.batch, count - start);
+    const features = await readTensor(gpu, cur.out.pool3);
+    if (logits) logits.set(await readTensor(gpu, cur.out.logits!), start * LOGIT_DIM);
+    cur.x.destroy();
+    // The GPU runs the next batch while the CPU accumulates this one's statistics.
+    cur = start + n < count ? launch(start + n) : null;
     stats.add(features, n);
     opts.onBatch?.(n);
   }
@@ -87,7 +94,9 @@ export function generatorFeatures(
   opts: FeatureOptions,
 ): Promise<FeatureResult> {
   const gpu = inception.gpu;
+  // Separate streams for latents and labels, so that the images do not depend on the batch size.
   const rs = new RandomState(sampling.seed);
+  const labelRs = new RandomState((sampling.seed + 1) % 2 ** 32);
   if (g.cDim > 0 && !sampling.labels?.labels) {
     throw new UserError("the network is conditional: give a --data dataset with labels (dataset.json)");
   }
@@ -97,7 +106,7 @@ export function generatorFeatures(
     if (g.cDim > 0) {
       c = new Float32Array(n * g.cDim);
       const data = sampling.labels!;
-      for (const [i, item] of rs.randint(0, data.count, n).entries()) {
+      for (const [i, item] of labelRs.randint(0, data.count, n).entries()) {
         const label = data.label(item);
         if (label === null || label >= g.cDim) {
           throw new UserError(`${data.path}: item ${item} has no label below c_dim ${g.cDim}`);
