@@ -61,7 +61,11 @@ export function parseRangeList(name: string, value: string): number[] {
 }
 
 /** Parses a comma-separated pair of numbers such as "0.3,-0.1" (gen_images.py's --translate). */
-export function parsePair(name: string, value: string | undefined, fallback: [number, number]): [number, number] {
+export function parsePair(
+  name: string,
+  value: string | undefined,
+  fallback: [number, number],
+): [number, number] {
   if (value === undefined) return fallback;
   const parts = value.split(",").map((s) => s.trim());
   const nums = parts.map(Number);

@@ -61,7 +61,8 @@ export async function* generateImages(
   req: GenerateRequest,
 ): AsyncGenerator<GeneratedImage> {
   const count = req.ws?.count ?? req.zs?.count ?? req.seeds?.length ?? 0;
-  const batch = Math.max(1, req.batch ?? 1);
+  // Batches larger than the GPU's maxBufferSize allows for the largest activation are split.
+  const batch = Math.max(1, Math.min(req.batch ?? 1, gen.maxBatch));
   const transform = Float32Array.from(invert3x3(makeTransform(req.translate ?? [0, 0], req.rotate ?? 0)));
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);
