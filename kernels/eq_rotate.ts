@@ -121,6 +121,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
 }`;
 
+/** The filter of each angle, designed once per distinct angle (the metric draws one angle per 4 samples). */
+function designOnce(angles: readonly number[], design: (angle: number) => Filter2d): Filter2d[] {
+  const memo = new Map<number, Filter2d>();
+  return angles.map((a) => memo.get(a) ?? memo.set(a, design(a)).get(a)!);
+}
+
 /** An operator's output: transformed images [N, C, H, W] and validity masks [N, 1, H, W]. */
 export interface Masked {
   img: Tensor;
@@ -131,7 +137,7 @@ export interface Masked {
 export function fractionalRotation(gpu: Gpu, x: Tensor, angles: readonly number[]): Masked {
   const [n, c, h, w] = x.shape;
   if (angles.length !== n) throw new Error(`fractionalRotation: ${angles.length} angles for ${n} images`);
-  const filters = angles.map(rotationFilter);
+  const filters = designOnce(angles, rotationFilter);
   const k = filters[0].size;
   const p = (k - 1) / 2;
   const taps = new Float32Array(n * k * k);
@@ -156,7 +162,7 @@ export function fractionalRotation(gpu: Gpu, x: Tensor, angles: readonly number[
 export function pseudoRotation(gpu: Gpu, x: Tensor, angles: readonly number[]): Masked {
   const [n, , h, w] = x.shape;
   if (angles.length !== n) throw new Error(`pseudoRotation: ${angles.length} angles for ${n} images`);
-  const filters = angles.map(pseudoRotationFilter);
+  const filters = designOnce(angles, pseudoRotationFilter);
   const k = filters[0].size;
   const taps = new Float32Array(n * k * k);
   filters.forEach((f, s) => taps.set(f.taps, s * k * k));
