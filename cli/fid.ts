@@ -179,7 +179,7 @@ export async function run(args: string[]): Promise<number> {
       inception = Inception.create(gpu, weights);
       if (chosen) generator = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
     }
-    const batch = v.batch === undefined ? (gpu ? defaultBatch(gpu) : 1) : intOption("batch", v.batch, 1, 1);
+    const userBatch = v.batch === undefined ? null : intOption("batch", v.batch, 1, 1);
     const convention = PRESET_COVARIANCE[preset];
     const labels = [...datasets.values()][0] ?? null;
 
@@ -189,7 +189,10 @@ export async function run(args: string[]): Promise<number> {
         results.push({ stats: readStats(s.path), features: null });
         continue;
       }
-      const keep = { preset, batch, keepFeatures: wantKid };
+      const res = s.kind === "data"
+        ? [datasets.get(s.path)!.height, datasets.get(s.path)!.width]
+        : [generator!.resolution, generator!.resolution];
+      const keep = { preset, batch: userBatch ?? defaultBatch(gpu!, res[0], res[1]), keepFeatures: wantKid };
       if (s.kind === "data") {
         const data = datasets.get(s.path)!;
         const cachePath = v["no-cache"] || wantKid ? null : await statsCachePath(data, detector, preset);
@@ -274,10 +277,14 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-/** The largest batch (up to 32) whose biggest activation fits one storage binding and the whole pass 1 GiB. */
-function defaultBatch(gpu: Gpu): number {
+/**
+ * The largest batch (up to 32) whose biggest Inception activation and whose h x w input images (as float
+ * RGB) fit one storage binding, with the whole pass within 1 GiB.
+ */
+function defaultBatch(gpu: Gpu, h: number, w: number): number {
   const { total, largest } = Inception.activationBytes();
-  return Math.max(1, Math.min(32, Math.floor(gpu.maxBinding / largest), Math.floor((1 << 30) / total)));
+  const limit = Math.min(gpu.maxBinding / Math.max(largest, 3 * h * w * 4), (1 << 30) / total);
+  return Math.max(1, Math.min(32, Math.floor(limit)));
 }
 
 function report(out: Record<string, number>, json: boolean): void {
