@@ -230,6 +230,7 @@ export async function evaluateBatch(
       const img = gen.synthesis(ws, {
         transforms: inputTransforms(samples, (s) => rotationMatrix(-(s.eqr ?? 0))),
       });
+      gpu.flush(); // let the GPU synthesise while the host designs the rotation filters
       const ref = fractionalRotation(gpu, orig, angles);
       const pseudo = pseudoRotation(gpu, img, angles);
       temps.push(img, ref.img, ref.mask, pseudo.img, pseudo.mask);
