@@ -10,6 +10,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { matmul } from "../kernels/matmul.ts";
+import { rowDots } from "./linalg.ts";
 
 /** Options of {@link kernelInceptionDistance}. */
 export interface KidOptions {
@@ -18,31 +19,30 @@ export interface KidOptions {
   seed?: number;
 }
 
-/** Sum over the given rows' pairs of (x_i . y_j / d + 1)^3; `skipDiagonal` leaves out i = j. */
-function kernelSum(
-  x: ArrayLike<number>,
-  xi: Int32Array,
-  y: ArrayLike<number>,
-  yi: Int32Array,
-  d: number,
-  skipDiagonal: boolean,
-): number {
+/** The rows `idx` of a row-major n x d array, as float64. */
+function gatherRows(src: ArrayLike<number>, idx: Int32Array, d: number): Float64Array {
+  const out = new Float64Array(idx.length * d);
+  idx.forEach((r, i) => {
+    for (let k = 0; k < d; k++) out[i * d + k] = src[r * d + k];
+  });
+  return out;
+}
+
+/**
+ * Sum over pairs (i, j) of (x_i . y_j / d + 1)^3 for m-row blocks x, y; `same` means y = x, summed over
+ * i != j (from the upper triangle, doubled).
+ */
+function kernelSum(x: Float64Array, y: Float64Array, m: number, d: number, same: boolean): number {
+  const g = new Float64Array(m * m);
+  rowDots(x, y, d, m, m, g, { upper: same });
   let total = 0;
-  const m = xi.length;
-  const xr = new Float64Array(d);
   for (let i = 0; i < m; i++) {
-    const xo = xi[i] * d;
-    for (let k = 0; k < d; k++) xr[k] = x[xo + k];
-    for (let j = 0; j < m; j++) {
-      if (skipDiagonal && i === j) continue;
-      const yo = yi[j] * d;
-      let s = 0;
-      for (let k = 0; k < d; k++) s += xr[k] * y[yo + k];
-      const v = s / d + 1;
+    for (let j = same ? i + 1 : 0; j < m; j++) {
+      const v = g[i * m + j] / d + 1;
       total += v * v * v;
     }
   }
-  return total;
+  return same ? 2 * total : total;
 }
 
 /** m distinct indices in [0, n) (a partial Fisher-Yates shuffle with the mulberry32 generator). */
@@ -106,11 +106,14 @@ export function kernelInceptionDistance(
 ): number {
   const { m, pairs } = subsets(nReal, nGen, opts);
   return combine(
-    pairs.map(([xi, yi]) => ({
-      xx: kernelSum(gen, xi, gen, xi, d, true),
-      yy: kernelSum(real, yi, real, yi, d, true),
-      xy: kernelSum(gen, xi, real, yi, d, false),
-    })),
+    pairs.map(([xi, yi]) => {
+      const x = gatherRows(gen, xi, d), y = gatherRows(real, yi, d);
+      return {
+        xx: kernelSum(x, x, m, d, true),
+        yy: kernelSum(y, y, m, d, true),
+        xy: kernelSum(x, y, m, d, false),
+      };
+    }),
     m,
   );
 }

@@ -146,6 +146,23 @@ fixtureTest("d=2048, N=3000: FID of regenerated feature sets in seconds", "incep
   );
 });
 
+// About 28 G multiply-adds in float64: only with SG3_FULL_FID=1.
+if (Deno.env.get("SG3_FULL_FID") === "1") {
+  fixtureTest(
+    "d=2048, N=3000: KID in float64",
+    "inception",
+    () => {
+      const ref = manifest("inception").fid_reference.d2048_n3000;
+      const [x, y] = sets(3000, 2048);
+      const kid = kernelInceptionDistance(x, 3000, y, 3000, 2048, { numSubsets: 1, maxSubsetSize: 3000 });
+      console.log(
+        `kid ${kid} (rel err ${relErr(kid, ref.kid_stylegan3_formula_subset_size_N).toExponential(2)})`,
+      );
+      assert.ok(relErr(kid, ref.kid_stylegan3_formula_subset_size_N) < 1e-9, `kid ${kid}`);
+    },
+  );
+}
+
 Deno.test("inception score of uniform and one-hot predictions", () => {
   // Identical rows: p = mean, KL = 0, IS = 1.
   assert.ok(Math.abs(inceptionScore(new Float32Array(20 * 5), 20, 5, 2).mean - 1) < 1e-12);
