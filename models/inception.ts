@@ -68,7 +68,7 @@ export function preprocessTensor(gpu: Gpu, x: Tensor, preset: Preset): Tensor {
 export interface InceptionOutputs {
   /** [N, 2048] pool3 features. */
   pool3: Tensor;
-  /** [N, 1008] logits (with bias), when requested. */
+  /** [N, 1008] logits, when requested (with the output bias unless `outputBias` was false). */
   logits?: Tensor;
   /** Outputs of the blocks whose indices were requested in `keep` (indices into BLOCKS). */
   blocks: Map<number, Tensor>;
