@@ -47,7 +47,7 @@ export const USAGE = `sg3 fid SOURCE SOURCE [options]     sg3 fid SOURCE --save-
   --kid                    also the Kernel Inception Distance (needs images on both sides)
   --is                     also the Inception Score of the generator
   --batch N                images per GPU batch (default: by the adapter's memory limits)
-  --save-stats FILE        write the statistics of the single SOURCE and stop
+  --save-stats FILE        write the statistics of the single SOURCE (covariance as --preset) and stop
   --no-cache               do not read or write the dataset statistics cache
   --max X                  exit 1 when FID > X (a CI gate)
   --json                   print the results as JSON

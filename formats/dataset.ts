@@ -15,6 +15,8 @@ import { UserError } from "../errors.ts";
 import { decodePng, type Image8 } from "./png.ts";
 
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
+/** Other formats PIL (and so the official loader) would read; refused rather than silently skipped. */
+const OTHER_IMAGE_EXT = /\.(bmp|gif|tiff?|webp|ppm|pgm|pbm|tga|jp2)$/i;
 
 /** Options of {@link openDataset}. */
 export interface DatasetOptions {
@@ -84,6 +86,10 @@ export class Dataset {
       read = (name) => zip.read(name);
       close = () => zip.close();
       if (zip.members.has("dataset.json")) labelsJson = new TextDecoder().decode(zip.read("dataset.json"));
+    }
+    const other = files.find((f) => OTHER_IMAGE_EXT.test(f));
+    if (other) {
+      throw new UserError(`${path}: ${other}: only PNG and JPEG images are supported; convert the dataset`);
     }
     files = files.filter((f) => IMAGE_EXT.test(f)).sort();
     if (files.length === 0) throw new UserError(`${path}: no PNG or JPEG images in the dataset`);

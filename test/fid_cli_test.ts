@@ -118,6 +118,8 @@ Deno.test("datasets: folders and zips, sorted, mirrored, limited, labels; mismat
   assert.throws(() => Dataset.open(dir).batch(0, 3), /all images must match/);
   Deno.writeFileSync(join(dir, "0.png"), png(5, 4, 4, 5));
   assert.throws(() => Dataset.open(dir), /alpha/);
+  Deno.writeFileSync(join(dir, "z.webp"), new Uint8Array(4));
+  assert.throws(() => Dataset.open(dir), /only PNG and JPEG/);
   Deno.removeSync(dir, { recursive: true });
 });
 
