@@ -85,14 +85,23 @@ fixtureTest(
     const gpu = await testGpu();
     for (const [i, preset] of CASES) {
       const { bytes, size } = image(i);
-      const pool3 = await readTensor(
-        gpu,
-        network(gpu).forward(preprocess(gpu, bytes, 1, size, size, 3, preset)).pool3,
-      );
+      const out = network(gpu).forward(preprocess(gpu, bytes, 1, size, size, 3, preset), { logits: true });
+      const pool3 = await readTensor(gpu, out.pool3);
       for (const name of PIPELINES[preset]) {
         const expected = row(`inception/features/${name}_pool3_all8.npy`, i);
         assertClose(pool3, expected, TOL, `${name} image ${i}`);
         console.log(`${name} image ${i}: max abs error ${compare(pool3, expected).maxAbs.toExponential(2)}`);
+      }
+      if (preset === "pytorch-fid") {
+        // pytorch-fid's own files per input size: features and logits (with bias).
+        const [tag, first] = i < 4 ? ["299", 0] : i < 6 ? ["64", 4] : ["256", 6];
+        const logits = await readTensor(gpu, out.logits!);
+        const expected = row(`inception/features/pytorchfid_logits_${tag}.npy`, i - first);
+        assertClose(logits, expected, TOL, `pytorch-fid logits image ${i}`);
+        assertClose(pool3, row(`inception/features/pytorchfid_pool3_${tag}.npy`, i - first), TOL);
+        console.log(
+          `pytorch-fid logits image ${i}: max abs error ${compare(logits, expected).maxAbs.toExponential(2)}`,
+        );
       }
     }
   },
