@@ -14,7 +14,7 @@ import type { Stats } from "../metrics/feature_stats.ts";
 import { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "../metrics/fid.ts";
 import { inceptionScore, kernelInceptionDistanceGpu } from "../metrics/kid.ts";
 import { datasetFeatures, type FeatureResult, generatorFeatures } from "../metrics/inception_features.ts";
-import { readCachedStats, statsCachePath, writeCachedStats } from "../metrics/stats_cache.ts";
+import { readCachedStats, statsCachePath } from "../metrics/stats_cache.ts";
 import { intOption, numberOption, parse } from "./args.ts";
 import { chooseNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
 import { formatDuration, Progress } from "./progress.ts";
@@ -206,7 +206,7 @@ export async function run(args: string[]): Promise<number> {
         const f = await datasetFeatures(inception!, data, { ...keep, onBatch: (n) => bar.tick(n) });
         bar.finish();
         const stats = f.stats.stats(convention);
-        if (cachePath) writeCachedStats(cachePath, stats);
+        if (cachePath) writeStats(cachePath, stats);
         results.push({ stats, features: f });
       } else {
         const bar = new Progress(`generator features`, num, "img", quiet);

@@ -9,7 +9,7 @@
  */
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
-import { formatNpz, readNpz, toFloat64 } from "../formats/npy.ts";
+import { formatNpz, type NdArray, readNpz, toFloat64 } from "../formats/npy.ts";
 import type { CovarianceConvention, Stats } from "./feature_stats.ts";
 import { congruence, pivotedCholesky, symmetricEigenvalues } from "./linalg.ts";
 import type { Preset } from "../models/inception.ts";
@@ -61,13 +61,15 @@ export function readStats(path: string): Stats {
   };
 }
 
-/** Writes statistics as .npz with float64 `mu` and `sigma` (readable by pytorch-fid and clean-fid). */
+/**
+ * Writes statistics as .npz with float64 `mu` and `sigma` (readable by pytorch-fid and clean-fid, which
+ * ignore the extra int64 `num_images` written when the count is known).
+ */
 export function writeStats(path: string, s: Stats): void {
-  writeFileAtomic(
-    path,
-    formatNpz({
-      mu: { shape: [s.dim], dtype: "<f8", data: s.mu },
-      sigma: { shape: [s.dim, s.dim], dtype: "<f8", data: s.sigma },
-    }),
-  );
+  const arrays: Record<string, NdArray> = {
+    mu: { shape: [s.dim], dtype: "<f8", data: s.mu },
+    sigma: { shape: [s.dim, s.dim], dtype: "<f8", data: s.sigma },
+  };
+  if (s.count > 0) arrays.num_images = { shape: [], dtype: "<i8", data: BigInt64Array.of(BigInt(s.count)) };
+  writeFileAtomic(path, formatNpz(arrays));
 }

@@ -2,12 +2,10 @@
  * A cache of dataset feature statistics, like the official metric cache: keyed by the dataset's
  * identity (absolute path, and the size and modification time of the zip or of every image file),
  * the item selection (mirror, max items), the detector and the preset. Entries are .npz files
- * (mu, sigma, num_images) in <sg3 cache>/fid-stats/.
+ * (mu, sigma, num_images) in <sg3 cache>/fid-stats/, written with `writeStats`.
  */
 import { join, resolve } from "node:path";
 import { cacheDir } from "../formats/download.ts";
-import { formatNpz } from "../formats/npy.ts";
-import { writeFileAtomic } from "../formats/atomic.ts";
 import type { Dataset } from "../formats/dataset.ts";
 import type { Stats } from "./feature_stats.ts";
 import { readStats } from "./fid.ts";
@@ -37,16 +35,4 @@ export function readCachedStats(path: string): Stats | null {
   } catch {
     return null;
   }
-}
-
-/** Stores statistics in the cache (with the image count). */
-export function writeCachedStats(path: string, s: Stats): void {
-  writeFileAtomic(
-    path,
-    formatNpz({
-      mu: { shape: [s.dim], dtype: "<f8", data: s.mu },
-      sigma: { shape: [s.dim, s.dim], dtype: "<f8", data: s.sigma },
-      num_images: { shape: [], dtype: "<i8", data: BigInt64Array.of(BigInt(s.count)) },
-    }),
-  );
 }
