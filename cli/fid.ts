@@ -192,7 +192,9 @@ export async function run(args: string[]): Promise<number> {
       const res = s.kind === "data"
         ? [datasets.get(s.path)!.height, datasets.get(s.path)!.width]
         : [generator!.resolution, generator!.resolution];
-      const keep = { preset, batch: userBatch ?? defaultBatch(gpu!, res[0], res[1]), keepFeatures: wantKid };
+      const fits = s.kind === "network" ? generator!.maxBatch : Infinity;
+      const batch = Math.min(userBatch ?? defaultBatch(gpu!, res[0], res[1]), fits);
+      const keep = { preset, batch, keepFeatures: wantKid };
       if (s.kind === "data") {
         const data = datasets.get(s.path)!;
         const cachePath = v["no-cache"] || wantKid ? null : await statsCachePath(data, detector, preset);
