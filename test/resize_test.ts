@@ -1,5 +1,5 @@
 import { GPU_TEST, testGpu } from "./gpu.ts";
-import { assertClose, rng } from "./reference.ts";
+import { assertClose, compare, rng } from "./reference.ts";
 import { fixture, fixtureTest } from "./fixtures.ts";
 import { resizePlaneRef } from "./ref/resize.ts";
 import { imagesToNCHW, resize, type ResizeMethod } from "../kernels/resize.ts";
@@ -98,6 +98,7 @@ fixtureTest("resizes match the reference implementations' outputs", "inception",
       const expected = toFloat64(readNpy(fixture(`inception/resize/${name}_${tag}.npy`)));
       const got = await gpuResize(gpu, bytes, shape, method, oh, ow);
       assertClose(got, expected, { abs: tol }, `${name} ${tag}`);
+      console.log(`${name} ${tag}: max abs error ${compare(got, expected).maxAbs.toExponential(2)}`);
     }
   }
 }, GPU_TEST);
