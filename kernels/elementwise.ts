@@ -4,22 +4,18 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { splitRuns, type Tensor } from "../gpu/tensor.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
 
 const WG = 256;
 
 const AXPBY = /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, alpha: f32, beta: f32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n) { return; }
+${main1d(WG, "i", "p.n")}
   out[i] = p.alpha * a[i] + p.beta * b[i];
 }`;
 

@@ -8,7 +8,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 
 const WG = 64;
 
@@ -19,17 +19,13 @@ function source(masks: number): string {
   ).join("\n");
   const product = Array.from({ length: masks }, (_, j) => `m${j}[mi]`).join(" * ");
   return /* wgsl */ `
-const WG = ${WG}u;
 struct P { rows: u32, c: u32, h: u32, w: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 ${decl}
 @group(0) @binding(${3 + masks}) var<storage, read_write> out: array<f32>; // [rows, 2]
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = gid.x + gid.y * nwg.x * WG;
-  if (r >= p.rows) { return; }
+${main1d(WG, "r", "p.rows")}
   let y = r % p.h;
   let n = r / (p.h * p.c);
   var num = 0.0;

@@ -11,7 +11,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 import type { Rect } from "./eq_mask.ts";
 
 const WG = 256;
@@ -66,7 +66,6 @@ function pass(vertical: boolean): string {
   const len = vertical ? "p.h" : "p.w";
   const off = vertical ? 1 : 0;
   return /* wgsl */ `
-const WG = ${WG}u;
 const TAPS = ${TAPS}u;
 struct P { n: u32, c: u32, h: u32, w: u32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -74,10 +73,7 @@ struct P { n: u32, c: u32, h: u32, w: u32 }
 // Per sample: ix, iy, 6 taps along x, 6 taps along y.
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> z: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n * p.c * p.h * p.w) { return; }
+${main1d(WG, "i", "p.n * p.c * p.h * p.w")}
   let q = 14u * (i / (p.w * p.h * p.c));
   let pos = i32(${coord});
   let base = i32(i) - pos * i32(${stride});

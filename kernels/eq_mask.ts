@@ -6,7 +6,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 
 const WG = 256;
 
@@ -14,15 +14,11 @@ const WG = 256;
 export type Rect = [number, number, number, number];
 
 const RECT = /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, h: u32, w: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> rects: array<f32>; // per sample: x0, x1, y0, y1
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n * p.h * p.w) { return; }
+${main1d(WG, "i", "p.n * p.h * p.w")}
   let x = f32(i % p.w);
   let y = f32((i / p.w) % p.h);
   let r = 4u * (i / (p.w * p.h));

@@ -12,7 +12,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 import { bandlimitFilter, type Filter2d } from "./eq_bandlimit.ts";
 import { rectMasks } from "./eq_mask.ts";
 import { samePadding, upfirdn2d, UPFIRDN_AT } from "./eq_upfirdn.ts";
@@ -62,7 +62,6 @@ export function affineTheta(mat: ArrayLike<number>, w: number, h: number, p: num
 }
 
 const ROTATE = /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, c: u32, h: u32, w: u32, uh: i32, uw: i32, border: i32, k: i32, pad0: i32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -82,10 +81,7 @@ fn upsampled(u: Up, xo: u32, fo: u32, yy: i32, xx: i32) -> f32 {
   if (xx < 0 || yy < 0 || xx >= p.uw || yy >= p.uh) { return 0.0; }
   return upfirdn_at(u, xo, fo, yy, xx);
 }
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n * p.c * p.h * p.w) { return; }
+${main1d(WG, "i", "p.n * p.c * p.h * p.w")}
   let col = i % p.w;
   let row = (i / p.w) % p.h;
   let plane = i / (p.w * p.h);

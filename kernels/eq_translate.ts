@@ -6,7 +6,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 import type { Rect } from "./eq_mask.ts";
 
 const WG = 256;
@@ -32,16 +32,12 @@ export function integerTranslationMask(ix: number, iy: number, w: number, h: num
 }
 
 const SHIFT = /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, c: u32, h: u32, w: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> shifts: array<f32>; // per sample: ix, iy
 @group(0) @binding(3) var<storage, read_write> z: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n * p.c * p.h * p.w) { return; }
+${main1d(WG, "i", "p.n * p.c * p.h * p.w")}
   let col = i32(i % p.w);
   let row = i32((i / p.w) % p.h);
   let n = i / (p.w * p.h * p.c);

@@ -8,7 +8,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 
 const WG = 256;
 
@@ -47,7 +47,6 @@ export interface UpfirdnOptions {
 }
 
 const KERNEL = /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, c: u32, oh: u32, ow: u32, nf: u32, up: i32, padx: i32, pady: i32, fw: i32, fh: i32,
            iw: i32, ih: i32, gain: f32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -55,10 +54,7 @@ struct P { n: u32, c: u32, oh: u32, ow: u32, nf: u32, up: i32, padx: i32, pady: 
 @group(0) @binding(2) var<storage, read> filt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 ${UPFIRDN_AT}
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n * p.c * p.oh * p.ow) { return; }
+${main1d(WG, "i", "p.n * p.c * p.oh * p.ow")}
   let ox = i32(i % p.ow);
   let oy = i32((i / p.ow) % p.oh);
   let plane = i / (p.ow * p.oh);

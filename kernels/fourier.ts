@@ -16,7 +16,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 import { conv2d } from "./modconv.ts";
 
 const f = Math.fround;
@@ -39,7 +39,6 @@ export function fourierGrid(size: number, samplingRate: number): Float32Array {
 const WG = 256;
 
 const FEATURES = /* wgsl */ `
-const WG = ${WG}u;
 const TWO_PI = ${2 * Math.PI};
 struct P { total: u32, c: u32, h: u32, w: u32, samplingRate: f32, bandwidth: f32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -49,10 +48,7 @@ struct P { total: u32, c: u32, h: u32, w: u32, samplingRate: f32, bandwidth: f32
 @group(0) @binding(4) var<storage, read> phases: array<f32>;
 @group(0) @binding(5) var<storage, read> grid: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = ${FLAT_INDEX};
-  if (idx >= p.total) { return; }
+${main1d(WG, "idx", "p.total")}
   let x = idx % p.w;
   let y = (idx / p.w) % p.h;
   let c = (idx / (p.w * p.h)) % p.c;

@@ -5,21 +5,17 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 
 const WG = 256;
 
 const TRUNCATE = /* wgsl */ `
-const WG = ${WG}u;
 struct P { total: u32, numWs: u32, d: u32, cutoff: u32, psi: f32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> wAvg: array<f32>;
 @group(0) @binding(3) var<storage, read_write> ws: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = ${FLAT_INDEX};
-  if (idx >= p.total) { return; }
+${main1d(WG, "idx", "p.total")}
   let k = idx % p.d;
   let i = (idx / p.d) % p.numWs;
   let n = idx / (p.d * p.numWs);
