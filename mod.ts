@@ -73,6 +73,7 @@ export {
   collectTensors,
   readTorchBytes,
   readTorchFile,
+  readTorchScriptConstants,
   type TorchDType,
   TorchTensor,
   type TypedTensor,

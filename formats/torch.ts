@@ -47,8 +47,13 @@ const ITEM_BYTES: Record<TorchDType, number> = {
   bool: 1,
 };
 
-/** torch.<Name>Storage -> element type (the legacy storage classes name the dtype in all formats). */
+/**
+ * torch.<Name>Storage -> element type (the legacy storage classes name the dtype in all formats). An
+ * untyped storage (torch >= 2.0) counts bytes: `numel` is its byte size, and the tensor built on it
+ * names its dtype (`_rebuild_tensor_v3`), as torch.serialization's persistent_load reads it.
+ */
 const STORAGE_TYPES: Record<string, TorchDType> = {
+  "torch.UntypedStorage": "uint8",
   "torch.FloatStorage": "float32",
   "torch.HalfStorage": "float16",
   "torch.BFloat16Storage": "bfloat16",
@@ -67,17 +72,23 @@ export class TorchStorage {
   constructor(readonly dtype: TorchDType, readonly numel: number, readonly key: string) {}
 }
 
-/** A tensor as saved: a strided view into a storage (shared storages are the same object). */
+/** torch.<dtype> globals (pickled torch.dtype values) -> element type. */
+const DTYPES: Record<string, TorchDType> = Object.fromEntries(
+  (Object.keys(ITEM_BYTES) as TorchDType[]).map((d) => [`torch.${d}`, d]),
+);
+
+/**
+ * A tensor as saved: a strided view into a storage (shared storages are the same object). Offset and
+ * strides count elements of the tensor's dtype, which is the storage's unless the storage is untyped.
+ */
 export class TorchTensor {
   constructor(
     readonly storage: TorchStorage,
     readonly offset: number,
     readonly shape: number[],
     readonly stride: number[],
+    readonly dtype: TorchDType = storage.dtype,
   ) {}
-  get dtype(): TorchDType {
-    return this.storage.dtype;
-  }
   get numel(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }
@@ -114,8 +125,11 @@ function intList(v: unknown, what: string, name: string): number[] {
   return v as number[];
 }
 
-/** _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, [metadata]). */
-function rebuildTensor(args: unknown[], name: string): TorchTensor {
+/**
+ * _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, [metadata]);
+ * with `dtype` it is _rebuild_tensor_v3, whose storage is untyped (its bytes are read as `dtype`).
+ */
+function rebuildTensor(args: unknown[], name: string, dtype?: TorchDType): TorchTensor {
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof TorchStorage)) throw new UserError(`${name}: corrupt tensor (no storage)`);
   if (!isInt(offset) || offset < 0) throw new UserError(`${name}: corrupt tensor offset`);
@@ -123,7 +137,7 @@ function rebuildTensor(args: unknown[], name: string): TorchTensor {
   if (shape.length !== strides.length || shape.some((s) => s < 0) || strides.some((s) => s < 0)) {
     throw new UserError(`${name}: corrupt tensor shape/stride`);
   }
-  return new TorchTensor(storage, offset, shape, strides);
+  return new TorchTensor(storage, offset, shape, strides, dtype);
 }
 
 /** The globals torch files use, bound to one file's context. */
@@ -139,6 +153,19 @@ function torchGlobals(ctx: LoadContext): Record<string, GlobalHandler> {
     ...Object.fromEntries(Object.keys(STORAGE_TYPES).map((k) => [k, storageClass(k)])),
     "torch._utils._rebuild_tensor_v2": tensor,
     "torch._utils._rebuild_tensor": tensor,
+    ...Object.fromEntries(Object.keys(DTYPES).map((k) => [k, {}])),
+    "torch._utils._rebuild_tensor_v3": {
+      call: (a) => {
+        const d = a[6];
+        const dtype = d instanceof PyGlobal ? DTYPES[d.name] : undefined;
+        if (!dtype) {
+          throw new UserError(
+            `${ctx.name}: unsupported tensor dtype ${d instanceof PyGlobal ? d.name : String(d)}`,
+          );
+        }
+        return rebuildTensor(a, ctx.name, dtype);
+      },
+    },
     "torch._utils._rebuild_parameter": { call: ([data]) => data },
     "torch._utils._rebuild_parameter_with_state": { call: ([data]) => data },
     "torch._tensor._rebuild_from_type_v2": {
@@ -396,12 +423,25 @@ export function zipMember(bytes: Uint8Array, entry: ZipEntry, member: string, na
   }
 }
 
-/** Reads a torch.save / torch.jit.save zip archive; returns the object in `<prefix>/data.pkl`. */
-export function readTorchZip(bytes: Uint8Array, name: string): unknown {
-  const entries = listZip(bytes, name);
+/** A zip archive's `<prefix>data.pkl` member (torch.save, torch.jit.save); throws if there is none. */
+function dataPklMember(entries: Map<string, ZipEntry>, name: string): { pkl: string; prefix: string } {
   const pkl = [...entries.keys()].find((k) => /^[^/]*\/?data\.pkl$/.test(k) && !k.includes("/code/"));
   if (!pkl) throw new UserError(`${name}: not a PyTorch archive (no data.pkl)`);
-  const prefix = pkl.slice(0, pkl.length - "data.pkl".length);
+  return { pkl, prefix: pkl.slice(0, pkl.length - "data.pkl".length) };
+}
+
+/**
+ * Unpickles the archive member `<prefix><archive>.pkl`; its persistent ids name storages stored as
+ * `<prefix><archive>/<key>` (torch's writeArchive puts each pickle's tensors in a folder of its name).
+ */
+function readZipPickle(
+  bytes: Uint8Array,
+  entries: Map<string, ZipEntry>,
+  prefix: string,
+  archive: string,
+  name: string,
+): unknown {
+  const pkl = `${prefix}${archive}.pkl`;
   const storages = new Map<string, TorchStorage>();
   const ctx: LoadContext = { name };
   const globals = withDataClasses(torchGlobals(ctx));
@@ -413,7 +453,7 @@ export function readTorchZip(bytes: Uint8Array, name: string): unknown {
       let s = storages.get(id.key);
       if (!s) {
         s = new TorchStorage(id.dtype, id.numel, id.key);
-        const member = `${prefix}data/${id.key}`;
+        const member = `${prefix}${archive}/${id.key}`;
         const entry = entries.get(member);
         if (!entry) throw new UserError(`${name}: archive is missing storage ${member}`);
         s.bytes = zipMember(bytes, entry, member, name);
@@ -425,15 +465,45 @@ export function readTorchZip(bytes: Uint8Array, name: string): unknown {
   return value;
 }
 
+/** Reads a torch.save / torch.jit.save zip archive; returns the object in `<prefix>/data.pkl`. */
+export function readTorchZip(bytes: Uint8Array, name: string): unknown {
+  const entries = listZip(bytes, name);
+  return readZipPickle(bytes, entries, dataPklMember(entries, name).prefix, "data", name);
+}
+
+/**
+ * The tensor constants of a TorchScript archive (torch.jit.save): `<prefix>constants.pkl` pickles the
+ * code's constant table as a tuple, which the code refers to as CONSTANTS.c<i>; its tensors are named
+ * `constants.c<i>` here. Empty for other files.
+ */
+export function readTorchScriptConstants(bytes: Uint8Array, name: string): Map<string, TorchTensor> {
+  const out = new Map<string, TorchTensor>();
+  if (!isZip(bytes)) return out;
+  return guard(name, () => {
+    const entries = listZip(bytes, name);
+    const { prefix } = dataPklMember(entries, name);
+    if (!entries.has(`${prefix}constants.pkl`)) return out;
+    const table = readZipPickle(bytes, entries, prefix, "constants", name);
+    if (!Array.isArray(table)) throw new UserError(`${name}: corrupt TorchScript constant table`);
+    table.forEach((v, i) => {
+      if (v instanceof TorchTensor) out.set(`constants.c${i}`, v);
+    });
+    return out;
+  });
+}
+
+/** True if `bytes` start with a zip local file header. */
+function isZip(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
+}
+
 /**
  * Reads any supported PyTorch file held in memory: zip archive (torch.save >= 1.6, TorchScript), legacy
  * torch.save, or a plain pickle (e.g. a persistence pickle whose storages are embedded blobs).
  */
 export function readTorchBytes(bytes: Uint8Array, name: string): unknown {
   return guard(name, () => {
-    if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4) {
-      return readTorchZip(bytes, name);
-    }
+    if (isZip(bytes)) return readTorchZip(bytes, name);
     if (isLegacy(bytes)) return readLegacy(bytes, name);
     if (bytes.length < 2 || bytes[0] !== 0x80) {
       throw new UserError(`${name}: not a pickle, PyTorch or zip file`);
@@ -472,16 +542,20 @@ const MAX_ELEMENTS = 2 ** 31;
 function checkView(t: TorchTensor, name: string): number {
   const s = t.storage;
   if (!s.bytes) throw new UserError(`${name}: tensor storage ${s.key} has no data`);
-  const avail = Math.floor(s.bytes.length / ITEM_BYTES[s.dtype]);
+  const size = ITEM_BYTES[t.dtype];
+  const avail = Math.min(
+    Math.floor(s.bytes.length / size),
+    Math.floor((s.numel * ITEM_BYTES[s.dtype]) / size),
+  );
   const numel = t.numel;
   if (numel > MAX_ELEMENTS) throw new UserError(`${name}: tensor of ${numel} elements is too large`);
   if (numel === 0) return 0;
   let last = t.offset;
   for (let d = 0; d < t.shape.length; d++) last += (t.shape[d] - 1) * t.stride[d];
-  if (last >= Math.min(avail, s.numel)) {
+  if (last >= avail) {
     throw new UserError(
       `${name}: tensor storage ${s.key} is too short (a view of shape [${t.shape}] reaches element ${last}, ` +
-        `the storage holds ${Math.min(avail, s.numel)})`,
+        `the storage holds ${avail})`,
     );
   }
   if (numel > 16 * avail + 1024) {
@@ -517,11 +591,10 @@ function isContiguous(t: TorchTensor): boolean {
   return true;
 }
 
-/** Reads element `i` of a storage as a JS number (int64 above 2^53 loses precision). */
-function elementReader(s: TorchStorage): (i: number) => number {
-  const b = s.bytes!;
+/** Reads element `i` of storage bytes `b` as a JS number (int64 above 2^53 loses precision). */
+function elementReader(b: Uint8Array, dtype: TorchDType): (i: number) => number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  switch (s.dtype) {
+  switch (dtype) {
     case "float32":
       return (i) => dv.getFloat32(4 * i, true);
     case "float16":
@@ -556,13 +629,13 @@ const dv2 = new DataView(new ArrayBuffer(4));
 export function tensorToFloat32(t: TorchTensor, name = "tensor"): Float32Array {
   const numel = checkView(t, name);
   const s = t.storage;
-  if (s.dtype === "float32" && isContiguous(t)) {
+  if (t.dtype === "float32" && isContiguous(t)) {
     const start = t.offset * 4;
     return new Float32Array(s.bytes!.slice(start, start + numel * 4).buffer);
   }
   const out = new Float32Array(numel);
   if (numel === 0) return out;
-  const read = elementReader(s);
+  const read = elementReader(s.bytes!, t.dtype);
   forEachElement(t, (dst, src) => out[dst] = read(src));
   return out;
 }
@@ -584,8 +657,8 @@ export function tensorToTyped(t: TorchTensor, name = "tensor"): TypedTensor {
   const numel = checkView(t, name);
   const s = t.storage;
   const shape = [...t.shape];
-  if (s.dtype === "bfloat16") return { dtype: s.dtype, shape, data: tensorToFloat32(t, name) };
-  const size = ITEM_BYTES[s.dtype];
+  if (t.dtype === "bfloat16") return { dtype: t.dtype, shape, data: tensorToFloat32(t, name) };
+  const size = ITEM_BYTES[t.dtype];
   let bytes: Uint8Array;
   if (isContiguous(t)) bytes = s.bytes!.slice(t.offset * size, (t.offset + numel) * size);
   else {
@@ -593,7 +666,7 @@ export function tensorToTyped(t: TorchTensor, name = "tensor"): TypedTensor {
     const src = s.bytes!;
     forEachElement(t, (d, i) => bytes.set(src.subarray(i * size, (i + 1) * size), d * size));
   }
-  return { dtype: s.dtype, shape, data: new TYPED[s.dtype](bytes.buffer as ArrayBuffer) };
+  return { dtype: t.dtype, shape, data: new TYPED[t.dtype](bytes.buffer as ArrayBuffer) };
 }
 
 /** Unwraps a module-like value into its attribute dict (PyObject state, persistent state, plain dict). */
@@ -665,11 +738,13 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
 /**
  * Reads a PyTorch weight file (.pth/.pt zip or legacy, TorchScript, or a pickle of modules such as
  * NVIDIA's inception .pkl) and returns its state dict: name -> dense typed tensor with dtype and shape.
+ * A TorchScript archive's tensor constants follow its weights as `constants.c<i>`.
  */
 export async function readTorchFile(path: string): Promise<Map<string, TypedTensor>> {
   const bytes = await readFileBytes(path);
   return guard(path, () => {
     const tensors = collectTensors(readTorchBytes(bytes, path));
+    for (const [k, t] of readTorchScriptConstants(bytes, path)) tensors.set(k, t);
     if (tensors.size === 0) throw new UserError(`${path}: holds no tensors`);
     const out = new Map<string, TypedTensor>();
     for (const [k, t] of tensors) out.set(k, tensorToTyped(t, `${path}: ${k}`));

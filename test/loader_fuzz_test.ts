@@ -8,7 +8,7 @@ import { fixture, fixtureTest } from "./fixtures.ts";
 import { rng } from "./reference.ts";
 import { UserError } from "../errors.ts";
 import { describeNetwork, parseSnapshot, snapshotGenerator } from "../formats/snapshot.ts";
-import { collectTensors, readTorchBytes, tensorToTyped } from "../formats/torch.ts";
+import { collectTensors, readTorchBytes, readTorchScriptConstants, tensorToTyped } from "../formats/torch.ts";
 
 type Mutation = (b: Uint8Array, r: () => number) => Uint8Array;
 
@@ -53,7 +53,10 @@ const MUTATIONS: Record<string, Mutation> = {
 function attempt(bytes: Uint8Array, network: boolean): string {
   try {
     if (network) describeNetwork(snapshotGenerator(parseSnapshot(bytes, "fuzz")), "fuzz");
-    else for (const [k, t] of collectTensors(readTorchBytes(bytes, "fuzz"))) tensorToTyped(t, k);
+    else {
+      for (const [k, t] of collectTensors(readTorchBytes(bytes, "fuzz"))) tensorToTyped(t, k);
+      for (const [k, t] of readTorchScriptConstants(bytes, "fuzz")) tensorToTyped(t, k);
+    }
     return "ok";
   } catch (e) {
     if (e instanceof UserError) return e.message;

@@ -109,11 +109,14 @@ const op = {
   pickle: (body: number[]) => new Uint8Array([0x80, 2, ...body, 0x2e]),
 };
 
-/** _rebuild_tensor_v2(<persistent id `pid`>, 0, shape, C-order strides, False, OrderedDict()). */
-function tensorOps(pid: number[][], shape: number[]): number[] {
+/**
+ * _rebuild_tensor_v2(<persistent id `pid`>, 0, shape, C-order strides, False, OrderedDict()), or with a
+ * `dtype` (a torch.<dtype> global name) _rebuild_tensor_v3(..., OrderedDict(), dtype).
+ */
+function tensorOps(pid: number[][], shape: number[], dtype?: string): number[] {
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   return [
-    ...op.global("torch._utils", "_rebuild_tensor_v2"),
+    ...op.global("torch._utils", dtype ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2"),
     ...[
       0x28,
       ...op.tuple(pid),
@@ -122,20 +125,25 @@ function tensorOps(pid: number[][], shape: number[]): number[] {
       ...op.tuple(shape.map(op.int)),
       ...op.tuple(strides.map(op.int)),
     ],
-    ...[0x89, ...op.global("collections", "OrderedDict"), 0x29, 0x52, 0x74, 0x52],
+    ...[0x89, ...op.global("collections", "OrderedDict"), 0x29, 0x52],
+    ...(dtype ? op.global("torch", dtype) : []),
+    ...[0x74, 0x52],
   ];
+}
+
+/** A persistent id ("storage", torch.<cls>, key, "cpu", numel). */
+function storageId(cls: string, key: string, numel: number): number[][] {
+  return [op.str("storage"), op.global("torch", cls), op.str(key), op.str("cpu"), op.int(numel)];
 }
 
 /** A torch.save data.pkl: {"w": tensor of `shape` over FloatStorage "0" of `numel` elements}. */
 function dataPkl(shape: number[], numel: number): Uint8Array {
-  const pid = [
-    op.str("storage"),
-    op.global("torch", "FloatStorage"),
-    op.str("0"),
-    op.str("cpu"),
-    op.int(numel),
-  ];
-  return op.pickle([0x7d, ...op.str("w"), ...tensorOps(pid, shape), 0x73]);
+  return op.pickle([0x7d, ...op.str("w"), ...tensorOps(storageId("FloatStorage", "0", numel), shape), 0x73]);
+}
+
+/** The bytes of float32 values 0, 1, 2, ... (`n` bytes of them). */
+function rampBytes(n: number): Uint8Array {
+  return new Uint8Array(Float32Array.from({ length: Math.ceil(n / 4) }, (_, i) => i).buffer).subarray(0, n);
 }
 
 /**
@@ -146,12 +154,7 @@ function torchZip(shape: number[], numel: number, storageBytes: number | null, l
   const files: Record<string, [Uint8Array, { level: 0 | 6 }]> = {
     "archive/data.pkl": [dataPkl(shape, numel), { level }],
   };
-  if (storageBytes !== null) {
-    const data = new Uint8Array(
-      Float32Array.from({ length: Math.ceil(storageBytes / 4) }, (_, i) => i).buffer,
-    );
-    files["archive/data/0"] = [data.subarray(0, storageBytes), { level }];
-  }
+  if (storageBytes !== null) files["archive/data/0"] = [rampBytes(storageBytes), { level }];
   files["archive/version"] = [new TextEncoder().encode("3\n"), { level }];
   return zipSync(files);
 }
@@ -237,5 +240,85 @@ Deno.test("readTorchBytes: legacy storage views (view_metadata) resolve into the
   assert.throws(
     () => readTorchBytes(file.subarray(0, file.length - 4), "short.pth"),
     (e) => e instanceof UserError && /short\.pth: truncated file \(storage root/.test(e.message),
+  );
+});
+
+/** Writes `bytes` to a temporary file, runs `fn` on its path, removes it. */
+async function withFile<T>(bytes: Uint8Array, fn: (path: string) => Promise<T>): Promise<T> {
+  const path = Deno.makeTempFileSync({ prefix: "sg3-torch-", suffix: ".pt" });
+  try {
+    Deno.writeFileSync(path, bytes);
+    return await fn(path);
+  } finally {
+    Deno.removeSync(path);
+  }
+}
+
+Deno.test("readTorchFile: TorchScript tensor constants (constants.pkl) load as constants.c<i>", async () => {
+  // The constant table (tensor, 7, tensor) with its storages under constants/, as torch.jit.save writes it.
+  const table = op.pickle(op.tuple([
+    tensorOps(storageId("FloatStorage", "0", 3), [3]),
+    op.int(7),
+    tensorOps(storageId("LongStorage", "1", 2), [2]),
+  ]));
+  const files = (withStorage: boolean) =>
+    zipSync({
+      "ts/data.pkl": dataPkl([2], 2),
+      "ts/data/0": rampBytes(8),
+      "ts/constants.pkl": table,
+      ...(withStorage ? { "ts/constants/0": rampBytes(12) } : {}),
+      "ts/constants/1": new Uint8Array(new BigInt64Array([5n, -6n]).buffer),
+    }, { level: 0 });
+  const sd = await withFile(files(true), readTorchFile);
+  assert.deepEqual([...sd.keys()], ["w", "constants.c0", "constants.c2"]);
+  assert.deepEqual(sd.get("constants.c0"), {
+    dtype: "float32",
+    shape: [3],
+    data: new Float32Array([0, 1, 2]),
+  });
+  assert.deepEqual(sd.get("constants.c2"), {
+    dtype: "int64",
+    shape: [2],
+    data: new BigInt64Array([5n, -6n]),
+  });
+  await withFile(files(false), (path) =>
+    assert.rejects(
+      readTorchFile(path),
+      (e) => e instanceof UserError && e.message === `${path}: archive is missing storage ts/constants/0`,
+    ));
+});
+
+Deno.test("readTorchBytes: torch.UntypedStorage ids (torch >= 2.0) take the dtype their tensor names", () => {
+  const untyped = storageId("UntypedStorage", "0", 24);
+  const archive = (body: number[], bytes = 24) =>
+    zipSync({ "a/data.pkl": op.pickle(body), "a/data/0": rampBytes(bytes) }, { level: 0 });
+  const dict = (
+    ...items: [string, number[]][]
+  ) => [0x7d, 0x28, ...items.flatMap(([k, v]) => [...op.str(k), ...v]), 0x75];
+  const tensors = collectTensors(readTorchBytes(
+    archive(dict(
+      ["f32", tensorOps(untyped, [2, 3], "float32")],
+      ["f16", tensorOps(untyped, [12], "float16")],
+      ["u8", tensorOps(untyped, [24])],
+    )),
+    "untyped.pt",
+  ));
+  assert.equal(tensors.get("f32")!.storage, tensors.get("u8")!.storage, "one storage, several dtypes");
+  assert.deepEqual(tensorToTyped(tensors.get("f32")!).data, new Float32Array([0, 1, 2, 3, 4, 5]));
+  const f16 = tensorToTyped(tensors.get("f16")!);
+  assert.equal(f16.dtype, "float16");
+  assert.deepEqual(f16.data, new Float16Array(rampBytes(24).buffer as ArrayBuffer));
+  assert.deepEqual(tensorToTyped(tensors.get("u8")!), { dtype: "uint8", shape: [24], data: rampBytes(24) });
+  // A view needing more bytes than the untyped storage holds, and a dtype sg3 does not know.
+  const long = collectTensors(
+    readTorchBytes(archive(dict(["w", tensorOps(untyped, [7], "float32")])), "long.pt"),
+  );
+  assert.throws(
+    () => tensorToTyped(long.get("w")!, "long.pt"),
+    (e) => e instanceof UserError && /too short/.test(e.message),
+  );
+  assert.throws(
+    () => readTorchBytes(archive(dict(["w", tensorOps(untyped, [3], "uint16")])), "u16.pt"),
+    (e) => e instanceof UserError && /u16\.pt: .*torch\.uint16/.test(e.message),
   );
 });
