@@ -10,11 +10,13 @@ import { join } from "node:path";
 import { zipSync } from "fflate";
 import {
   collectTensors,
+  listZip,
   readTorchBytes,
   readTorchFile,
   tensorToTyped,
   type TorchTensor,
   type TypedTensor,
+  zipMember,
 } from "../formats/torch.ts";
 import { UserError } from "../errors.ts";
 import { rng } from "./reference.ts";
@@ -320,5 +322,103 @@ Deno.test("readTorchBytes: torch.UntypedStorage ids (torch >= 2.0) take the dtyp
   assert.throws(
     () => readTorchBytes(archive(dict(["w", tensorOps(untyped, [3], "uint16")])), "u16.pt"),
     (e) => e instanceof UserError && /u16\.pt: .*torch\.uint16/.test(e.message),
+  );
+});
+
+/** CRC-32 (IEEE, reflected 0xEDB88320) of `b`, as zip records it. */
+function crc32(b: Uint8Array): number {
+  let c = ~0;
+  for (const x of b) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** Little-endian record builder: [bytes, value] fields of 2, 4 or 8 bytes, or raw byte arrays. */
+function record(...fields: ([2 | 4 | 8, number] | Uint8Array)[]): Uint8Array {
+  const parts = fields.map((f) => {
+    if (f instanceof Uint8Array) return f;
+    const [n, v] = f, b = new Uint8Array(n), dv = new DataView(b.buffer);
+    if (n === 2) dv.setUint16(0, v, true);
+    else if (n === 4) dv.setUint32(0, v, true);
+    else dv.setBigUint64(0, BigInt(v), true);
+    return b;
+  });
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) out.set(p, (off += p.length) - p.length);
+  return out;
+}
+
+/**
+ * A zip64 archive of stored members, written by hand (fflate writes no zip64): every 32-bit size and
+ * offset is 0xffffffff with the real values in zip64 extra fields, and the end of central directory
+ * points through the zip64 locator to the zip64 end record.
+ */
+function zip64(files: Record<string, Uint8Array>): Uint8Array {
+  const M = 0xffffffff, locals: Uint8Array[] = [], centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const [member, data] of Object.entries(files)) {
+    const name = new TextEncoder().encode(member), crc = crc32(data);
+    const head = (sig: number, central: boolean) =>
+      [
+        [4, sig],
+        ...(central ? [[2, 45]] : []),
+        [2, 45],
+        [2, 0],
+        [2, 0],
+        [4, 0],
+        [4, crc],
+        [4, M],
+        [4, M],
+        [2, name.length],
+      ] as [2 | 4, number][];
+    const local = record(...head(0x04034b50, false), [2, 20], name, [2, 1], [2, 16], [8, data.length], [
+      8,
+      data.length,
+    ], data);
+    centrals.push(
+      record(
+        ...head(0x02014b50, true),
+        ...[[2, 28], [2, 0], [2, 0], [2, 0], [4, 0], [4, M]] as [2 | 4, number][],
+        name,
+        ...[[2, 1], [2, 24], [8, data.length], [8, data.length], [8, offset]] as [2 | 8, number][],
+      ),
+    );
+    locals.push(local);
+    offset += local.length;
+  }
+  const cd = record(...centrals), n = centrals.length;
+  const end64 = record([4, 0x06064b50], [8, 44], [2, 45], [2, 45], [4, 0], [4, 0], [8, n], [8, n], [
+    8,
+    cd.length,
+  ], [8, offset]);
+  const locator = record([4, 0x07064b50], [4, 0], [8, offset + cd.length], [4, 1]);
+  const eocd = record([4, 0x06054b50], [2, 0], [2, 0], [2, 0xffff], [2, 0xffff], [4, M], [4, M], [2, 0]);
+  return record(...locals, cd, end64, locator, eocd);
+}
+
+Deno.test("listZip / zipMember: a hand-made zip64 archive (sizes, offsets and count in zip64 records)", () => {
+  const pkl = dataPkl([2, 3], 6), storage = rampBytes(24);
+  const bytes = zip64({
+    "z/data.pkl": pkl,
+    "z/data/0": storage,
+    "z/version": new TextEncoder().encode("3\n"),
+  });
+  const entries = listZip(bytes, "z64.pt");
+  assert.deepEqual([...entries.keys()], ["z/data.pkl", "z/data/0", "z/version"]);
+  const e = entries.get("z/data/0")!;
+  assert.deepEqual(e, { method: 0, localOffset: 30 + 10 + 20 + pkl.length, compressedSize: 24, size: 24 });
+  assert.deepEqual(zipMember(bytes, e, "z/data/0", "z64.pt"), storage);
+  assert.deepEqual(zipMember(bytes, entries.get("z/data.pkl")!, "z/data.pkl", "z64.pt"), pkl);
+  const w = collectTensors(readTorchBytes(bytes, "z64.pt")).get("w")!;
+  assert.deepEqual(tensorToTyped(w).data, new Float32Array([0, 1, 2, 3, 4, 5]));
+  // A locator pointing past the zip64 end record is a one-line error, not a crash.
+  const broken = bytes.slice();
+  new DataView(broken.buffer).setUint32(broken.length - 22 - 12, 5, true);
+  assert.throws(
+    () => listZip(broken, "broken.pt"),
+    (e) => e instanceof UserError && e.message === "broken.pt: corrupt zip64 directory",
   );
 });
