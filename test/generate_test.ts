@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { sg3 } from "./cli.ts";
-import { assertClose } from "./reference.ts";
+import { assertClose, assertU8Close } from "./reference.ts";
 import { decodePng } from "../formats/png.ts";
 import { formatNpz, readNpy } from "../formats/npy.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
@@ -18,18 +18,9 @@ import { generateImages } from "../models/generate.ts";
 
 const TOL = manifest("sg3")?.tolerances;
 
-/** The manifest's u8 rule: equal except |diff| <= 1 at <= 0.1% of values. */
+/** Compares a written PNG with the fixture's uint8 image by the manifest's u8 rule. */
 function assertU8(png: string, expectedNpy: string): void {
-  const got = decodePng(Deno.readFileSync(png)).data;
-  const want = readNpy(expectedNpy).data as Uint8Array;
-  assert.equal(got.length, want.length);
-  let off = 0;
-  for (let i = 0; i < got.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    assert.ok(d <= 1, `${png}: value ${i} differs by ${d}`);
-    if (d) off++;
-  }
-  assert.ok(off <= got.length * 0.001, `${png}: ${off} values differ by 1`);
+  assertU8Close(decodePng(Deno.readFileSync(png)).data, readNpy(expectedNpy).data as Uint8Array, png);
 }
 
 function outdir(): string {

@@ -38,6 +38,25 @@ export function assertClose(
   }
 }
 
+/**
+ * The fixtures' uint8 image rule (gen_images.py's rounding of float outputs that differ in the last bits):
+ * |actual - expected| <= 1 everywhere and != 0 at no more than 0.1% of the values.
+ */
+export function assertU8Close(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  if (actual.length !== expected.length) {
+    throw new AssertionError({ message: `${what}: length ${actual.length} != expected ${expected.length}` });
+  }
+  let differ = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= 1)) throw new AssertionError({ message: `${what}: uint8 value ${i} differs by ${d}` });
+    if (d) differ++;
+  }
+  if (differ > actual.length * 0.001) {
+    throw new AssertionError({ message: `${what}: ${differ} uint8 values differ by 1` });
+  }
+}
+
 /** A seeded uniform generator (mulberry32) in [0, 1). */
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
