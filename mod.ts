@@ -58,6 +58,8 @@ export {
   kaiserAtten,
   kaiserBeta,
   kaiserWindow,
+  type LayerFilterAttrs,
+  layerFilters,
   radialLowpass,
 } from "./models/filters.ts";
 export {

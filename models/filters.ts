@@ -3,6 +3,7 @@
  * does: a separable Kaiser-windowed sinc (scipy.signal.firwin) or, for the downsampling filters of config R,
  * a radially symmetric jinc times a separable Kaiser window. Designed in float64, stored as float32.
  */
+import type { SynthesisLayerAttrs } from "./config.ts";
 import type { NamedTensor } from "./network.ts";
 
 /** scipy.signal.kaiser_atten: stopband attenuation in dB of a Kaiser FIR filter; width relative to Nyquist. */
@@ -130,5 +131,36 @@ export function designLowpassFilter(
   return {
     shape: [numtaps, numtaps],
     data: Float32Array.from(radialLowpass(numtaps, cutoff, width, fs)),
+  };
+}
+
+/** The layer attributes that determine a SynthesisLayer's two filters. */
+export type LayerFilterAttrs = Pick<
+  SynthesisLayerAttrs,
+  | "up_taps"
+  | "down_taps"
+  | "in_cutoff"
+  | "out_cutoff"
+  | "in_half_width"
+  | "out_half_width"
+  | "tmp_sampling_rate"
+  | "down_radial"
+>;
+
+/**
+ * The up- and downsampling filters SynthesisLayer.__init__ designs: both at the layer's temporary sampling
+ * rate with transition bands twice the half-widths, the input cutoff for `up`, the output cutoff for `down`
+ * (radial for config R); null where a factor has one tap.
+ */
+export function layerFilters(a: LayerFilterAttrs): { up: NamedTensor | null; down: NamedTensor | null } {
+  return {
+    up: designLowpassFilter(a.up_taps, a.in_cutoff, a.in_half_width * 2, a.tmp_sampling_rate),
+    down: designLowpassFilter(
+      a.down_taps,
+      a.out_cutoff,
+      a.out_half_width * 2,
+      a.tmp_sampling_rate,
+      a.down_radial,
+    ),
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { ModuleInfo, NamedTensor, NetworkDescription } from "./network.ts";
 import { generatorKwargs, type SynthesisLayerAttrs, synthesisLayout, type TrainOptions } from "./config.ts";
-import { designLowpassFilter } from "./filters.ts";
+import { layerFilters } from "./filters.ts";
 import { RandomState } from "./latents.ts";
 
 /** Options of `randomNetwork`: train.py's (see TrainOptions) plus the seed of the weights (default 0). */
@@ -116,14 +116,7 @@ export function randomNetwork(opts: RandomNetworkOptions): NetworkDescription {
     tensors.set(`${path}.weight`, randn([a.out_channels, a.in_channels, a.conv_kernel, a.conv_kernel]));
     tensors.set(`${path}.bias`, filled([a.out_channels], 0));
     tensors.set(`${path}.magnitude_ema`, filled([], 1));
-    const up = designLowpassFilter(a.up_taps, a.in_cutoff, a.in_half_width * 2, a.tmp_sampling_rate);
-    const down = designLowpassFilter(
-      a.down_taps,
-      a.out_cutoff,
-      a.out_half_width * 2,
-      a.tmp_sampling_rate,
-      a.down_radial,
-    );
+    const { up, down } = layerFilters(a);
     if (up) tensors.set(`${path}.up_filter`, up);
     if (down) tensors.set(`${path}.down_filter`, down);
   }

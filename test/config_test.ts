@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { generatorKwargs, type Sg3Config, synthesisLayout } from "../models/config.ts";
-import { designLowpassFilter } from "../models/filters.ts";
+import { layerFilters } from "../models/filters.ts";
 import { readNpy } from "../formats/npy.ts";
 import { assertClose } from "./reference.ts";
-import { fixture, fixtureTest, manifest } from "./fixtures.ts";
+import { fixture, fixtureTest, fixtureTrainOptions, manifest } from "./fixtures.ts";
 import { assertLayerAttrs } from "./layer_attrs.ts";
 
 for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
@@ -44,14 +44,7 @@ for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
 fixtureTest("filters designed from our own 1024 tables equal the fixture filters", "sg3", () => {
   for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
     for (const { name, attrs: a } of synthesisLayout(generatorKwargs({ cfg, res: 1024 })).layers) {
-      const up = designLowpassFilter(a.up_taps, a.in_cutoff, a.in_half_width * 2, a.tmp_sampling_rate);
-      const down = designLowpassFilter(
-        a.down_taps,
-        a.out_cutoff,
-        a.out_half_width * 2,
-        a.tmp_sampling_rate,
-        a.down_radial,
-      );
+      const { up, down } = layerFilters(a);
       for (const [kind, f] of [["up_filter", up], ["down_filter", down]] as const) {
         if (a.is_torgb) {
           assert.equal(f, null);
@@ -76,18 +69,7 @@ Deno.test("cutoffs are the correctly rounded powers", () => {
 fixtureTest("tiny fixture networks: train.py kwargs and layer tables", "sg3", () => {
   for (const [name, net] of Object.entries(manifest("sg3").networks) as [string, any][]) {
     const g = net.G_kwargs;
-    const cfg: Sg3Config = net.cfg === "r" ? "stylegan3-r" : "stylegan3-t";
-    const r = cfg === "stylegan3-r" ? 2 : 1; // train.py doubles --cbase/--cmax for config R
-    const kw = generatorKwargs({
-      cfg,
-      res: net.common_kwargs.img_resolution,
-      cbase: g.channel_base / r,
-      cmax: g.channel_max / r,
-      zDim: g.z_dim,
-      wDim: g.w_dim,
-      cDim: net.common_kwargs.c_dim,
-      mappingLayers: g.mapping_kwargs.num_layers,
-    });
+    const kw = generatorKwargs(fixtureTrainOptions(net));
     for (const k of ["z_dim", "w_dim", "mapping_kwargs", "channel_base", "channel_max", "conv_kernel"]) {
       assert.deepEqual((kw as any)[k], g[k], `${name} ${k}`);
     }

@@ -7,6 +7,7 @@ import {
   kaiserAtten,
   kaiserBeta,
   kaiserWindow,
+  layerFilters,
   radialLowpass,
 } from "../models/filters.ts";
 import { readNpy } from "../formats/npy.ts";
@@ -57,15 +58,7 @@ fixtureTest(
         Deno.readTextFileSync(fixture("sg3", "layers", `layers-${f.config}-1024.json`)),
       );
       const l = table.layers.find((x: any) => x.name === f.layer);
-      const got = f.path.endsWith(".up_filter.npy")
-        ? designLowpassFilter(l.up_taps, l.in_cutoff, l.in_half_width * 2, l.tmp_sampling_rate)
-        : designLowpassFilter(
-          l.down_taps,
-          l.out_cutoff,
-          l.out_half_width * 2,
-          l.tmp_sampling_rate,
-          l.down_radial,
-        );
+      const got = layerFilters(l)[f.path.endsWith(".up_filter.npy") ? "up" : "down"];
       const want = readNpy(fixture("sg3", f.path));
       assert.deepEqual(got!.shape, want.shape, f.path);
       maxAbs = Math.max(maxAbs, compare(got!.data, want.data as Float32Array).maxAbs);

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
+import type { TrainOptions } from "../models/config.ts";
 
 /** The fixtures root folder. */
 export const FIXTURES = Deno.env.get("SG3_FIXTURES") ??
@@ -38,4 +39,24 @@ export function fixtureTest(
     ignore: !present,
     fn,
   });
+}
+
+/**
+ * The train.py options that rebuild a network of manifest("sg3").networks from its recorded G_kwargs and
+ * common_kwargs (train.py doubles --cbase/--cmax for config R, so they are halved back).
+ */
+export function fixtureTrainOptions(net: any): TrainOptions {
+  const g = net.G_kwargs;
+  const cfg = net.cfg === "r" ? "stylegan3-r" : "stylegan3-t";
+  const r = cfg === "stylegan3-r" ? 2 : 1;
+  return {
+    cfg,
+    res: net.common_kwargs.img_resolution,
+    cbase: g.channel_base / r,
+    cmax: g.channel_max / r,
+    zDim: g.z_dim,
+    wDim: g.w_dim,
+    cDim: net.common_kwargs.c_dim,
+    mappingLayers: g.mapping_kwargs.num_layers,
+  };
 }

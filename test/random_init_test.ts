@@ -3,7 +3,7 @@ import { randomNetwork } from "../models/random_init.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
 import type { NetworkDescription } from "../models/network.ts";
 import { assertClose } from "./reference.ts";
-import { fixture, fixtureTest, manifest } from "./fixtures.ts";
+import { fixture, fixtureTest, fixtureTrainOptions, manifest } from "./fixtures.ts";
 import { assertLayerAttrs } from "./layer_attrs.ts";
 
 // The fixture networks were built with explicit magnitude_ema_beta, conv_clamp and num_fp16_res keyword
@@ -40,20 +40,7 @@ function assertSameStructure(got: NetworkDescription, want: NetworkDescription):
 
 fixtureTest("random networks have the structure of the tiny fixture snapshots", "sg3", async () => {
   for (const [name, net] of Object.entries(manifest("sg3").networks) as [string, any][]) {
-    const g = net.G_kwargs;
-    const cfg = net.cfg === "r" ? "stylegan3-r" : "stylegan3-t";
-    const r = cfg === "stylegan3-r" ? 2 : 1; // train.py doubles --cbase/--cmax for config R
-    const got = randomNetwork({
-      cfg,
-      res: net.common_kwargs.img_resolution,
-      cbase: g.channel_base / r,
-      cmax: g.channel_max / r,
-      zDim: g.z_dim,
-      wDim: g.w_dim,
-      cDim: net.common_kwargs.c_dim,
-      mappingLayers: g.mapping_kwargs.num_layers,
-      seed: 5,
-    });
+    const got = randomNetwork({ ...fixtureTrainOptions(net), seed: 5 });
     const want = await loadNetwork(fixture("sg3", net.file));
     assertSameStructure(got, want);
     // The designed filters and the untouched buffers equal the snapshot's.
