@@ -2,7 +2,8 @@
  * Networks given as http(s) URLs or official short names are downloaded once into a cache folder
  * ($SG3_CACHE, else $XDG_CACHE_HOME/sg3, else ~/.cache/sg3). Data goes to `<file>.partial` first and is
  * renamed into place only when complete, so the cache never holds a half-written network; an interrupted
- * download resumes from the partial file when the server honours Range requests.
+ * download resumes from the partial file when the server honours Range requests. A lock file
+ * (`<file>.lock`) lets one process at a time write the partial file.
  */
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
@@ -54,35 +55,116 @@ export async function cachePathFor(url: string): Promise<string> {
 export interface DownloadOptions {
   /** No progress bar. */
   quiet?: boolean;
+  /**
+   * A lock file not refreshed for this long (ms) belongs to a process that died (its holder refreshes
+   * it several times per period while it lives) and is taken over. Default 30 s.
+   */
+  staleMs?: number;
 }
 
 /**
  * Downloads `url` to `dest` unless it is already there; resumes a previous partial download when the
- * server answers a Range request with 206. Returns `dest`.
+ * server answers a Range request with 206. Returns `dest`. Processes that download the same URL at once
+ * take turns through `<dest>.lock` (created exclusively): the others wait, then find `dest` complete.
  */
 export async function download(url: string, dest: string, opts: DownloadOptions = {}): Promise<string> {
   if (existsSync(dest)) return dest;
-  const partial = `${dest}.partial`;
   try {
     Deno.mkdirSync(dirname(dest), { recursive: true });
   } catch (e) {
     throw new UserError(`${dest}: cannot create the cache folder: ${(e as Error).message.split("\n")[0]}`);
   }
+  const lock = await acquireLock(`${dest}.lock`, url, opts);
+  try {
+    if (!existsSync(dest)) await fetchInto(url, dest, opts);
+  } finally {
+    lock.release();
+  }
+  return dest;
+}
+
+/** A held lock file: refreshed while held; released (removed) only if it is still this holder's. */
+interface HeldLock {
+  release(): void;
+}
+
+/**
+ * Takes `path` by creating it exclusively with a unique token. While another process holds it, polls;
+ * a lock whose modification time is older than `staleMs` is removed as abandoned. The holder's token
+ * keeps a process that lost its lock from removing its successor's. (Not closed: the instant between
+ * judging a lock stale and removing it, which matters only for a dead holder and two waiters acting
+ * within that instant.)
+ */
+async function acquireLock(path: string, url: string, opts: DownloadOptions): Promise<HeldLock> {
+  const staleMs = opts.staleMs ?? 30_000;
+  const token = `${Deno.pid} ${crypto.randomUUID()}\n`;
+  let told = false;
+  for (;;) {
+    try {
+      Deno.writeTextFileSync(path, token, { createNew: true });
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) {
+        throw new UserError(`${path}: cannot create the lock file: ${(e as Error).message.split("\n")[0]}`);
+      }
+    }
+    let age: number;
+    try {
+      age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
+    } catch {
+      continue; // released between the two calls: try again at once
+    }
+    if (age > staleMs) {
+      try {
+        Deno.removeSync(path);
+      } catch { /* another waiter removed it first */ }
+      continue;
+    }
+    if (!told && !opts.quiet) {
+      console.error(`waiting for another sg3 process downloading ${url} (lock ${path})`);
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(200, staleMs / 4)));
+  }
+  const refresh = setInterval(() => {
+    try {
+      const now = new Date();
+      Deno.utimeSync(path, now, now);
+    } catch { /* taken over: release checks the token */ }
+  }, staleMs / 6);
+  return {
+    release() {
+      clearInterval(refresh);
+      try {
+        if (Deno.readTextFileSync(path) === token) Deno.removeSync(path);
+      } catch { /* already gone */ }
+    },
+  };
+}
+
+/** GET `url`, asking for the bytes from `from` on when resuming. */
+async function get(url: string, from: number): Promise<Response> {
+  try {
+    return await fetch(url, { headers: from > 0 ? { Range: `bytes=${from}-` } : {} });
+  } catch (e) {
+    throw new UserError(`${url}: download failed: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+/** Downloads `url` through `<dest>.partial` (resuming it when the server allows) and renames it to `dest`. */
+async function fetchInto(url: string, dest: string, opts: DownloadOptions): Promise<void> {
+  const partial = `${dest}.partial`;
   let have = 0;
   try {
     have = Deno.statSync(partial).size;
   } catch { /* no partial download yet */ }
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {} });
-  } catch (e) {
-    throw new UserError(`${url}: download failed: ${(e as Error).message.split("\n")[0]}`);
-  }
+  let res = await get(url, have);
   if (res.status === 416 && have > 0) {
     // The partial file is already complete (or longer than the resource): start over.
     await res.body?.cancel();
     Deno.removeSync(partial);
-    return download(url, dest, opts);
+    have = 0;
+    res = await get(url, 0);
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
@@ -123,7 +205,6 @@ export async function download(url: string, dest: string, opts: DownloadOptions 
     throw new UserError(`${url}: download incomplete (${got} of ${total} bytes; run again to resume)`);
   }
   Deno.renameSync(partial, dest);
-  return dest;
 }
 
 /**

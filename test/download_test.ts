@@ -1,15 +1,16 @@
 /**
  * Network download and cache against a local HTTP server on 127.0.0.1 started here: a URL is fetched
  * once into $SG3_CACHE, a second load makes no request, a partial download resumes with a Range request,
- * HTTP errors are one-line UserErrors that leave nothing in the cache, and official short names map to
- * NVIDIA's URLs.
+ * HTTP errors are one-line UserErrors that leave nothing in the cache, two processes downloading the
+ * same URL at once take turns through a lock file, an abandoned lock is taken over, and official short
+ * names map to NVIDIA's URLs.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { fixture, fixtureTest } from "./fixtures.ts";
 import { UserError } from "../errors.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
-import { cachePathFor, officialUrl, resolveNetworkPath } from "../formats/download.ts";
+import { cachePathFor, download, officialUrl, resolveNetworkPath } from "../formats/download.ts";
 
 /** Serves `body` at /nets/tiny-t.pkl (honouring Range), 404 elsewhere; records the requests. */
 function serve(body: Uint8Array) {
@@ -119,4 +120,83 @@ Deno.test("download: official short names map to NVIDIA's URLs; unknown names ar
       e instanceof UserError &&
       /no such file, and not an http\(s\) URL or an official network name/.test(e.message),
   );
+});
+
+/** Serves `body` at every path slowly (8 chunks, `delayMs` apart); counts the requests. */
+function serveSlowly(body: Uint8Array, delayMs: number) {
+  let requests = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    const step = Math.ceil(body.length / 8);
+    let at = 0, timer: ReturnType<typeof setTimeout> | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      pull: (c) =>
+        new Promise<void>((done) => {
+          timer = setTimeout(() => {
+            if (at >= body.length) c.close();
+            else c.enqueue(body.slice(at, at += step));
+            done();
+          }, delayMs);
+        }),
+      cancel: () => clearTimeout(timer),
+    });
+    return new Response(stream, { headers: { "content-length": String(body.length) } });
+  });
+  return { server, requests: () => requests, base: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("download: two processes downloading one URL at once share one complete cache file", async () => {
+  const body = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251);
+  const { server, requests, base } = serveSlowly(body, 60);
+  try {
+    await withCache(async (dir) => {
+      const url = `${base}/nets/big.pkl`;
+      const dest = await cachePathFor(url);
+      const module = new URL("../formats/download.ts", import.meta.url).href;
+      const other = new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          `import { download } from ${JSON.stringify(module)};
+           await download(${JSON.stringify(url)}, ${JSON.stringify(dest)}, { quiet: true });`,
+        ],
+        cwd: new URL("..", import.meta.url).pathname,
+        env: { SG3_CACHE: dir },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      // Start this process's download once the other one holds the lock, so that it has to wait.
+      for (let i = 0; i < 300 && !existsSync(`${dest}.lock`); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(existsSync(`${dest}.lock`), "the other process never took the lock");
+      assert.ok(!existsSync(dest), "the other process finished too soon for the test to mean anything");
+      assert.equal(await download(url, dest, { quiet: true }), dest);
+      const done = await other.output();
+      assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
+      assert.deepEqual(Deno.readFileSync(dest), body);
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [dest.split("/").pop()]);
+      assert.equal(requests(), 1, "the waiting process must not download again");
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("download: a lock abandoned by a dead process is taken over", async () => {
+  const body = new Uint8Array([1, 2, 3, 4, 5]);
+  const { server, base } = serveSlowly(body, 1);
+  try {
+    await withCache(async (dir) => {
+      const url = `${base}/x.pkl`;
+      const dest = await cachePathFor(url);
+      Deno.writeTextFileSync(`${dest}.lock`, "12345 gone\n");
+      const old = new Date(Date.now() - 10_000);
+      Deno.utimeSync(`${dest}.lock`, old, old);
+      assert.equal(await download(url, dest, { quiet: true, staleMs: 5_000 }), dest);
+      assert.deepEqual(Deno.readFileSync(dest), body);
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [dest.split("/").pop()]);
+    });
+  } finally {
+    await server.shutdown();
+  }
 });
