@@ -49,7 +49,14 @@ export {
 export { invert3x3, makeTransform } from "./models/transform.ts";
 export { formatNpy, formatNpz, type NdArray, parseNpy, parseNpz, readNpy, readNpz } from "./formats/npy.ts";
 export { writeFileAtomic } from "./formats/atomic.ts";
-export { type LatentDims, type Latents, RandomState, readLatents, zFromSeed } from "./models/latents.ts";
+export {
+  type LatentDims,
+  type Latents,
+  RandomState,
+  readLatents,
+  zFromSeed,
+  zFromSeeds,
+} from "./models/latents.ts";
 export {
   besselI0,
   besselJ1,
@@ -120,6 +127,7 @@ export { type Mp4Info, probeMp4 } from "./formats/mp4_probe.ts";
 export { ApngWriter, crc32 } from "./formats/apng.ts";
 export {
   fixedSource,
+  keyframeVideo,
   type LatentSource,
   loopSource,
   mapToHost,

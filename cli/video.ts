@@ -10,13 +10,13 @@ import { ApngWriter } from "../formats/apng.ts";
 import { Mp4Writer } from "../formats/mp4.ts";
 import { writePng } from "../formats/png.ts";
 import type { Generator } from "../models/generator.ts";
-import { circularZ, frameCount, frameTime, type InterpKind, keyframeSeeds } from "../models/interpolation.ts";
-import { readLatents, zFromSeed } from "../models/latents.ts";
+import { roundHalfEven } from "../models/config.ts";
+import { circularZ, type InterpKind, type KeyframeSeeds, keyframeSeeds } from "../models/interpolation.ts";
+import { readLatents, zFromSeeds } from "../models/latents.ts";
 import { DEFAULT_SPEED, type Motion, type MotionKind } from "../models/motion.ts";
 import {
   fixedSource,
-  type LatentSource,
-  loopSource,
+  keyframeVideo,
   mapToHost,
   renderFrames,
   tableSource,
@@ -141,12 +141,6 @@ function isApng(path: string): boolean {
   return /\.a?png$/i.test(path);
 }
 
-/** np.rint: round half to even. */
-function rint(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /** Runs `sg3 video`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
   const v = parseVideoArgs(args);
@@ -221,7 +215,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
   const durationFrames = (fallbackSec?: number) => {
     const sec = numberOption("duration-sec", v["duration-sec"], fallbackSec ?? NaN);
     if (!(sec > 0)) throw new UserError(`--duration-sec: expected a positive number of seconds`);
-    const frames = rint(sec * l.fps);
+    const frames = roundHalfEven(sec * l.fps);
     if (frames < 1) throw new UserError(`--duration-sec ${sec} at ${l.fps} fps is less than one frame`);
     return frames;
   };
@@ -238,9 +232,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
         `--motion renders one seed per grid cell: give ${cells} seed(s) for --grid ${l.gridW}x${l.gridH}`,
       );
     }
-    const z = new Float64Array(cells * gen.zDim);
-    list.forEach((s, i) => z.set(zFromSeed(s, gen.zDim), i * gen.zDim));
-    const ws = await mapToHost(gpu, gen, z, cells, mapping, l.batch);
+    const ws = await mapToHost(gpu, gen, zFromSeeds(list, gen.zDim), cells, mapping, l.batch);
     const motion: Motion = {
       kind: l.motionKind,
       speed: numberOption("speed", v.speed, DEFAULT_SPEED[l.motionKind]),
@@ -276,7 +268,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
     ? undefined
     : intOption("shuffle-seed", v["shuffle-seed"], 0, 0);
   const perW = gen.numWs * gen.wDim;
-  let k: number, keyframes: Float64Array[];
+  let order: KeyframeSeeds, rows: Float64Array;
   if (v["projected-w"] !== undefined) {
     if (seeds) throw new UserError("give --seeds or --projected-w, not both");
     if (space === "z") throw new UserError("--projected-w gives ws: use --space w");
@@ -284,68 +276,23 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
     if (lat.kind !== "w") {
       throw new UserError(`${v["projected-w"]}: expected ws [N, ${gen.numWs}, ${gen.wDim}], found z vectors`);
     }
-    const order = keyframeSeeds(
-      Array.from({ length: lat.n }, (_, i) => i),
-      l.gridW,
-      l.gridH,
-      numKeyframes,
-      shuffleSeed,
-    );
-    k = order.numKeyframes;
-    keyframes = cellRows(
-      order.seeds,
-      k,
-      perW,
-      (i, out) => out.set(lat.values.subarray(i * perW, (i + 1) * perW)),
-    );
+    const indices = Array.from({ length: lat.n }, (_, i) => i);
+    order = keyframeSeeds(indices, l.gridW, l.gridH, numKeyframes, shuffleSeed);
+    rows = new Float64Array(order.seeds.length * perW);
+    order.seeds.forEach((i, j) => rows.set(lat.values.subarray(i * perW, (i + 1) * perW), j * perW));
   } else {
     if (!seeds) throw new UserError("give --seeds (keyframes), --projected-w, --circular or --motion");
-    const order = keyframeSeeds(seeds, l.gridW, l.gridH, numKeyframes, shuffleSeed);
-    k = order.numKeyframes;
-    if (space === "z") {
-      keyframes = cellRows(order.seeds, k, gen.zDim, (s, out) => out.set(zFromSeed(s, gen.zDim)));
-    } else {
-      const z = new Float64Array(order.seeds.length * gen.zDim);
-      order.seeds.forEach((s, i) => z.set(zFromSeed(s, gen.zDim), i * gen.zDim));
-      const ws = await mapToHost(gpu, gen, z, order.seeds.length, mapping, l.batch);
-      keyframes = cellRows(
-        order.seeds.map((_, i) => i),
-        k,
-        perW,
-        (i, out) => out.set(ws.subarray(i * perW, (i + 1) * perW)),
-      );
-    }
+    order = keyframeSeeds(seeds, l.gridW, l.gridH, numKeyframes, shuffleSeed);
+    const z = zFromSeeds(order.seeds, gen.zDim);
+    rows = space === "z" ? z : await mapToHost(gpu, gen, z, order.seeds.length, mapping, l.batch);
   }
   const timing = v["duration-sec"] !== undefined
     ? { frames: durationFrames() }
     : { wFrames: intOption("w-frames", v["w-frames"], 120, 1) };
   const dim = space === "w" ? perW : gen.zDim;
   const rowDim = space === "w" ? gen.wDim : gen.zDim;
-  const source: LatentSource = loopSource(
-    space,
-    keyframes,
-    k,
-    dim,
-    kind,
-    rowDim,
-    (f) => frameTime(f, k, timing),
-  );
-  return { ...base, frames: frameCount(k, timing), source };
-}
-
-/** Splits keyframe items [cells * K] into one [K, dim] block per cell, filling each row with `fill`. */
-function cellRows(
-  items: number[],
-  k: number,
-  dim: number,
-  fill: (item: number, out: Float64Array) => void,
-): Float64Array[] {
-  const cells = items.length / k;
-  return Array.from({ length: cells }, (_, c) => {
-    const block = new Float64Array(k * dim);
-    for (let j = 0; j < k; j++) fill(items[c * k + j], block.subarray(j * dim, (j + 1) * dim));
-    return block;
-  });
+  const { source, frames } = keyframeVideo(space, rows, order.numKeyframes, dim, kind, rowDim, timing);
+  return { ...base, frames, source };
 }
 
 interface OutputOptions {

@@ -228,7 +228,7 @@ function synthesisLayerAttrs(kw: SynthesisKwargs, s: LayerSpec): SynthesisLayerA
 }
 
 /** np.rint: round to the nearest integer, ties to even. */
-function roundHalfEven(x: number): number {
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

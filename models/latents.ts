@@ -135,6 +135,13 @@ export function zFromSeed(seed: number, zDim: number): Float64Array {
   return new RandomState(seed).randn(zDim);
 }
 
+/** The z rows of several seeds, [seeds.length, zDim], each as {@link zFromSeed}. */
+export function zFromSeeds(seeds: readonly number[], zDim: number): Float64Array {
+  const z = new Float64Array(seeds.length * zDim);
+  seeds.forEach((s, i) => z.set(zFromSeed(s, zDim), i * zDim));
+  return z;
+}
+
 /** Latent vectors read from a file: n rows of z [n, zDim], or of ws [n, numWs, wDim]. */
 export type Latents =
   | { kind: "z"; n: number; values: Float64Array }

@@ -10,7 +10,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { type Image8, toImage8 } from "../formats/png.ts";
 import { labels } from "./generate.ts";
 import type { Generator } from "./generator.ts";
-import { type InterpKind, KeyframeLoop } from "./interpolation.ts";
+import { frameCount, frameTime, type InterpKind, KeyframeLoop } from "./interpolation.ts";
 import { type Motion, motionTransform, resampleImage } from "./motion.ts";
 
 /** The latent of every cell at every frame: w ([num_ws * w_dim] per cell) or z ([z_dim] per cell). */
@@ -37,6 +37,28 @@ export function loopSource(
     fill(frame, cell, out) {
       out.set(loops[cell].at(time(frame), tmp));
     },
+  };
+}
+
+/**
+ * gen_video.py's interpolation video: `rows` holds K keyframes [dim] per cell, cell after cell (the order of
+ * keyframeSeeds), and each cell loops through its keyframes by `kind` (rowDim as in KeyframeLoop); the timing
+ * is frameTime's. Returns the latent source and the frame count.
+ */
+export function keyframeVideo(
+  space: "w" | "z",
+  rows: Float64Array,
+  k: number,
+  dim: number,
+  kind: InterpKind,
+  rowDim: number,
+  timing: { wFrames: number } | { frames: number },
+): { source: LatentSource; frames: number } {
+  const cells = rows.length / (k * dim);
+  const keyframes = Array.from({ length: cells }, (_, c) => rows.slice(c * k * dim, (c + 1) * k * dim));
+  return {
+    source: loopSource(space, keyframes, k, dim, kind, rowDim, (f) => frameTime(f, k, timing)),
+    frames: frameCount(k, timing),
   };
 }
 

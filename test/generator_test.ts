@@ -13,7 +13,7 @@ import { readTensor } from "../gpu/readback.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
 import { Generator } from "../models/generator.ts";
-import { zFromSeed } from "../models/latents.ts";
+import { zFromSeeds } from "../models/latents.ts";
 import { invert3x3, makeTransform } from "../models/transform.ts";
 
 const SEEDS = [0, 1, 42, 1000];
@@ -36,8 +36,7 @@ async function setup(name: string) {
 }
 
 function inputs(g: Generator, seeds: number[]) {
-  const z = new Float64Array(seeds.length * g.zDim);
-  seeds.forEach((s, i) => z.set(zFromSeed(s, g.zDim), i * g.zDim));
+  const z = zFromSeeds(seeds, g.zDim);
   const c = g.cDim ? new Float32Array(seeds.length * g.cDim) : undefined;
   seeds.forEach((s, i) => c && (c[i * g.cDim + (s % g.cDim)] = 1));
   return { z, c };
