@@ -125,6 +125,7 @@ export {
 export { findFfmpeg, type Mp4EncoderChoice, type Mp4Options, Mp4Writer, rgbToI420 } from "./formats/mp4.ts";
 export { type Mp4Info, probeMp4 } from "./formats/mp4_probe.ts";
 export { ApngWriter, crc32 } from "./formats/apng.ts";
+export { isApngPath, openVideo, type VideoWriter } from "./formats/video_file.ts";
 export {
   fixedSource,
   keyframeVideo,

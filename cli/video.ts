@@ -6,8 +6,8 @@
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { Gpu } from "../gpu/device.ts";
-import { ApngWriter } from "../formats/apng.ts";
 import { Mp4Writer } from "../formats/mp4.ts";
+import { openVideo, type VideoWriter } from "../formats/video_file.ts";
 import { writePng } from "../formats/png.ts";
 import type { Generator } from "../models/generator.ts";
 import { roundHalfEven } from "../models/config.ts";
@@ -134,11 +134,6 @@ export function parseBitrate(value: string | undefined): number | undefined {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(value.trim());
   if (!m || Number(m[1]) <= 0) throw new UserError(`--bitrate: expected e.g. 12M or 800k, got "${value}"`);
   return Number(m[1]) * ({ k: 1e3, m: 1e6 }[m[2].toLowerCase()] ?? 1);
-}
-
-/** Whether an output name asks for an animated PNG. */
-function isApng(path: string): boolean {
-  return /\.a?png$/i.test(path);
 }
 
 /** Runs `sg3 video`; returns the exit code. */
@@ -310,12 +305,12 @@ interface OutputOptions {
  * finishes a valid, shorter video (exit code 130); a second one removes the unfinished file and exits.
  */
 async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOptions): Promise<number> {
-  let sink: Mp4Writer | ApngWriter | null = null;
+  let sink: VideoWriter | null = null;
   let stop = false, written = 0;
   const onSigint = () => {
     if (stop) {
       console.error("\ninterrupted twice: removing the unfinished video");
-      (sink ? (sink as Mp4Writer | ApngWriter).discard() : Promise.resolve()).finally(() => Deno.exit(130));
+      (sink ? (sink as VideoWriter).discard() : Promise.resolve()).finally(() => Deno.exit(130));
       return;
     }
     stop = true;
@@ -325,10 +320,14 @@ async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOp
   try {
     for await (const { index, image } of renderFrames(gpu, gen, spec)) {
       if (o.output && !sink) {
-        const size = { width: image.width, height: image.height, fps: o.fps };
-        sink = isApng(o.output)
-          ? ApngWriter.open(o.output, size)
-          : await Mp4Writer.open(o.output, { ...size, crf: o.crf, bitrate: o.bitrate, encoder: o.encoder });
+        sink = await openVideo(o.output, {
+          width: image.width,
+          height: image.height,
+          fps: o.fps,
+          crf: o.crf,
+          bitrate: o.bitrate,
+          encoder: o.encoder,
+        });
         if (!o.quiet) console.error(`encoder: ${sink instanceof Mp4Writer ? sink.encoder : "apng"}`);
       }
       if (o.framesDir) writePng(join(o.framesDir, `frame${String(index).padStart(6, "0")}.png`), image);
@@ -338,10 +337,10 @@ async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOp
       if (stop) break;
     }
     progress.finish();
-    if (sink) await (sink as Mp4Writer | ApngWriter).finish();
+    if (sink) await (sink as VideoWriter).finish();
   } catch (e) {
     progress.finish();
-    if (sink) await (sink as Mp4Writer | ApngWriter).discard();
+    if (sink) await (sink as VideoWriter).discard();
     throw e;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
