@@ -168,6 +168,8 @@ export {
   EQ_METRICS,
   type EqGenerator,
   type EqMetric,
+  type EqMetricResult,
+  eqResults,
   type EqRunOptions,
   type EqRunResult,
   type EqSample,
@@ -177,6 +179,7 @@ export {
   psnr,
   type RandomSampleOptions,
   RandomSamples,
+  sampledMetrics,
   sampleTransform,
 } from "./metrics/equivariance.ts";
 export {

@@ -9,12 +9,13 @@ import {
   computeEquivariance,
   EQ_METRICS,
   type EqMetric,
+  type EqMetricResult,
+  eqResults,
   type EqRunResult,
   type EqSample,
   parseTransforms,
-  psnr,
   RandomSamples,
-  sampleTransform,
+  sampledMetrics,
 } from "../metrics/equivariance.ts";
 import { readFileOrFail } from "../formats/npy.ts";
 import { intOption, numberOption, parse } from "./args.ts";
@@ -91,23 +92,8 @@ export function requireInputTransform(chosen: ChosenNetwork): void {
   }
 }
 
-/** One metric's result. */
-interface MetricResult {
-  metric: EqMetric;
-  value: number;
-  samples: number;
-}
-
-function results(run: EqRunResult, metrics: EqMetric[]): MetricResult[] {
-  return metrics.map((m) => ({
-    metric: m,
-    value: run.sums[m].samples ? psnr(run.sums[m].num, run.sums[m].den) : NaN,
-    samples: run.sums[m].samples,
-  }));
-}
-
 function report(
-  rows: MetricResult[],
+  rows: EqMetricResult[],
   run: EqRunResult,
   chosen: ChosenNetwork,
   seconds: number,
@@ -178,8 +164,7 @@ export async function run(args: string[]): Promise<number> {
     let count: number, source: (i: number) => EqSample, metrics: EqMetric[];
     if (audit) {
       const samples = parseTransforms(transformsText, v.transforms!, gen.zDim, gen.cDim);
-      metrics = chosenMetrics ??
-        EQ_METRICS.filter((m) => samples.some((s) => sampleTransform(m, s) !== undefined));
+      metrics = chosenMetrics ?? sampledMetrics(samples);
       if (metrics.length === 0) throw new UserError(`${v.transforms}: no sample names eqt, eqt_frac or eqr`);
       checkGates(gates, metrics);
       count = samples.length;
@@ -226,7 +211,7 @@ export async function run(args: string[]): Promise<number> {
       progress.finish();
     }
     const seconds = (performance.now() - start) / 1000;
-    const rows = results(run, metrics);
+    const rows = eqResults(run, metrics);
     report(rows, run, chosen, seconds, v.json ?? false);
     if (run.stopped) return 130;
     const failed = rows.filter((r) => gates.has(r.metric) && !(r.value >= gates.get(r.metric)!));

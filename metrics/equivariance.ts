@@ -314,3 +314,24 @@ export async function computeEquivariance(
   }
   return { sums, samples: done, stopped: false };
 }
+
+/** One metric's result: its PSNR in dB (NaN when no sample took part) and how many samples took part. */
+export interface EqMetricResult {
+  metric: EqMetric;
+  value: number;
+  samples: number;
+}
+
+/** The PSNR of each of `metrics` from a run's sums (metrics/equivariance.py's final step). */
+export function eqResults(run: EqRunResult, metrics: readonly EqMetric[]): EqMetricResult[] {
+  return metrics.map((m) => ({
+    metric: m,
+    value: run.sums[m].samples ? psnr(run.sums[m].num, run.sums[m].den) : NaN,
+    samples: run.sums[m].samples,
+  }));
+}
+
+/** The metrics, in EQ_METRICS order, that at least one of `samples` has a transform for. */
+export function sampledMetrics(samples: readonly EqSample[]): EqMetric[] {
+  return EQ_METRICS.filter((m) => samples.some((s) => sampleTransform(m, s) !== undefined));
+}

@@ -16,10 +16,12 @@ import {
   EQ_METRICS,
   type EqGenerator,
   type EqMetric,
+  eqResults,
   evaluateBatch,
   parseTransforms,
   psnr,
   RandomSamples,
+  sampledMetrics,
 } from "../metrics/equivariance.ts";
 import { parseGates, parseMetrics, requireInputTransform } from "../cli/eq_metrics.ts";
 import { main } from "../cli/main.ts";
@@ -167,6 +169,24 @@ Deno.test("parseTransforms: z from z_seed, optional metrics, clear errors", () =
   assert.throws(() => parseTransforms('[{"z_seed": -1}]', "t", 4, 0), UserError);
   assert.throws(() => parseTransforms('[{"z_seed": 1, "class": null}]', "t", 4, 3), /conditional/);
   assert.throws(() => parseTransforms('[{"z_seed": 1, "eqt": [1]}]', "t", 4, 0), /eqt/);
+});
+
+Deno.test("sampledMetrics and eqResults: audit-mode metrics in official order, PSNR per metric", () => {
+  const s = parseTransforms('[{"z_seed": 5, "eqr": 0.5}, {"z_seed": 6, "eqt": [0.25, 0]}]', "t", 4, 0);
+  assert.deepEqual(sampledMetrics(s), ["eqt50k_int", "eqr50k"]);
+  const run = {
+    sums: {
+      eqt50k_int: { num: 0.04, den: 4, samples: 2 },
+      eqt50k_frac: { num: 0, den: 0, samples: 0 },
+      eqr50k: { num: 1, den: 1, samples: 1 },
+    },
+    samples: 2,
+    stopped: false,
+  };
+  const rows = eqResults(run, ["eqt50k_int", "eqt50k_frac"]);
+  assert.deepEqual(rows.map((r) => [r.metric, r.samples]), [["eqt50k_int", 2], ["eqt50k_frac", 0]]);
+  assert.equal(rows[0].value, psnr(0.04, 4));
+  assert.ok(Number.isNaN(rows[1].value));
 });
 
 // The whole pipeline: sg3's Generator on the official snapshots. Four syntheses per sample are slow on a
