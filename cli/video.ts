@@ -10,7 +10,7 @@ import { Mp4Writer } from "../formats/mp4.ts";
 import { openVideo, type VideoWriter } from "../formats/video_file.ts";
 import { writePng } from "../formats/png.ts";
 import type { Generator } from "../models/generator.ts";
-import { roundHalfEven } from "../models/config.ts";
+import { roundHalfEven } from "../kernels/eq_translate.ts";
 import { circularZ, type InterpKind, type KeyframeSeeds, keyframeSeeds } from "../models/interpolation.ts";
 import { readLatents, zFromSeeds } from "../models/latents.ts";
 import { DEFAULT_SPEED, type Motion, type MotionKind } from "../models/motion.ts";

@@ -11,7 +11,7 @@ import type { Rect } from "./eq_mask.ts";
 
 const WG = 256;
 
-/** Rounds half to even, as torch.round does. */
+/** Rounds half to even, as torch.round and np.rint do. */
 export function roundHalfEven(v: number): number {
   if (Math.abs(v % 1) !== 0.5) return Math.round(v);
   return 2 * Math.round(v / 2);

@@ -4,6 +4,7 @@
  * as SynthesisNetwork.__init__ and SynthesisLayer.__init__ compute them (float64, same operation order).
  * Attribute names are those of the official modules, so tables compare directly with loaded snapshots.
  */
+import { roundHalfEven } from "../kernels/eq_translate.ts"; // np.rint
 
 /** The StyleGAN3 configurations of train.py --cfg. */
 export type Sg3Config = "stylegan3-t" | "stylegan3-r";
@@ -225,12 +226,6 @@ function synthesisLayerAttrs(kw: SynthesisKwargs, s: LayerSpec): SynthesisLayerA
     down_radial: (kw.use_radial_filters ?? false) && !s.is_critically_sampled,
     padding: [padLo, padHi, padLo, padHi],
   };
-}
-
-/** np.rint: round to the nearest integer, ties to even. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Options of train.py that shape a StyleGAN3 generator (`--cbase`/`--cmax` are doubled for config R). */

@@ -52,27 +52,19 @@ export function integerTranslationRef(x: Images, tx: number, ty: number): [Image
   const ix = roundEven(Math.fround(Math.fround(tx) * w)), iy = roundEven(Math.fround(Math.fround(ty) * h));
   const z = zeros(x.shape), m = zeros(x.shape);
   if (Math.abs(ix) < w && Math.abs(iy) < h) {
-    blit(
-      x,
-      Math.max(-iy, 0),
-      h + Math.min(-iy, 0),
-      Math.max(-ix, 0),
-      w + Math.min(-ix, 0),
-      z,
-      Math.max(iy, 0),
-      Math.max(ix, 0),
-    );
-    const ones = { data: new Float64Array(x.data.length).fill(1), shape: x.shape };
-    blit(
-      ones,
-      Math.max(-iy, 0),
-      h + Math.min(-iy, 0),
-      Math.max(-ix, 0),
-      w + Math.min(-ix, 0),
-      m,
-      Math.max(iy, 0),
-      Math.max(ix, 0),
-    );
+    const shift = (src: Images, dst: Images) =>
+      blit(
+        src,
+        Math.max(-iy, 0),
+        h + Math.min(-iy, 0),
+        Math.max(-ix, 0),
+        w + Math.min(-ix, 0),
+        dst,
+        Math.max(iy, 0),
+        Math.max(ix, 0),
+      );
+    shift(x, z);
+    shift({ data: new Float64Array(x.data.length).fill(1), shape: x.shape }, m);
   }
   return [z, m];
 }
