@@ -127,6 +127,13 @@ export { type Mp4Info, probeMp4 } from "./formats/mp4_probe.ts";
 export { ApngWriter, crc32 } from "./formats/apng.ts";
 export { isApngPath, openVideo, type VideoWriter } from "./formats/video_file.ts";
 export {
+  countParameters,
+  describeParts,
+  inspectReport,
+  type LayerRow,
+  layerTable,
+} from "./models/inspect.ts";
+export {
   fixedSource,
   keyframeVideo,
   type LatentSource,
