@@ -158,7 +158,7 @@ function removeQuietly(path: string): void {
 }
 
 /** Arguments of the ffmpeg pipe: raw rgb24 frames on stdin to H.264 yuv420p in an MP4 container. */
-export function ffmpegArgs(output: string, o: Mp4Options): string[] {
+function ffmpegArgs(output: string, o: Mp4Options): string[] {
   const quality = o.bitrate ? ["-b:v", String(Math.round(o.bitrate))] : ["-crf", String(o.crf ?? 18)];
   return [
     ...["-hide_banner", "-loglevel", "error", "-y"],
@@ -308,7 +308,7 @@ export function rgbToI420(rgb: Uint8Array, width: number, height: number, out?: 
  * e.g. 32 fps has no integer frame duration. Sets the movie and media timescales to round(fps * 1000), every
  * frame's duration (stts) to 1000 and the movie, track and media durations to frames * 1000 (in place).
  */
-export function retime(bytes: Uint8Array, fps: number): Uint8Array {
+function retime(bytes: Uint8Array, fps: number): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const timescale = Math.round(fps * 1000), delta = 1000;
   const moov = boxes(view, 0, bytes.length).find((b) => b.type === "moov");

@@ -518,7 +518,7 @@ export class NumpyDType implements Buildable {
 }
 
 /** Reads `count` items of a numpy dtype from raw bytes as JS numbers (bools as booleans). */
-export function decodeNumpy(dtype: NumpyDType, raw: Uint8Array, count: number): (number | boolean)[] {
+function decodeNumpy(dtype: NumpyDType, raw: Uint8Array, count: number): (number | boolean)[] {
   const size = dtype.itemSize;
   if (dtype.byteorder === ">") throw new UserError(`big-endian numpy data is not supported`);
   if (!size || raw.length < size * count) {

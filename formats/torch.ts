@@ -262,7 +262,7 @@ function isLegacy(bytes: Uint8Array): boolean {
 }
 
 /** Reads a legacy (pre-1.6, non-zip) torch.save file; returns the saved object. */
-export function readLegacy(bytes: Uint8Array, name: string): unknown {
+function readLegacy(bytes: Uint8Array, name: string): unknown {
   const storages = new Map<string, TorchStorage>();
   const ctx: LoadContext = { name };
   const globals = withDataClasses(torchGlobals(ctx));
@@ -466,7 +466,7 @@ function readZipPickle(
 }
 
 /** Reads a torch.save / torch.jit.save zip archive; returns the object in `<prefix>/data.pkl`. */
-export function readTorchZip(bytes: Uint8Array, name: string): unknown {
+function readTorchZip(bytes: Uint8Array, name: string): unknown {
   const entries = listZip(bytes, name);
   return readZipPickle(bytes, entries, dataPklMember(entries, name).prefix, "data", name);
 }

@@ -17,7 +17,7 @@ export interface AdapterSummary {
 }
 
 /** The limits that bound sg3's kernels, in the order `sg3 info` prints them. */
-export const IMPORTANT_LIMITS = [
+const IMPORTANT_LIMITS = [
   "maxBufferSize",
   "maxStorageBufferBindingSize",
   "maxStorageBuffersPerShaderStage",
@@ -31,7 +31,7 @@ export const IMPORTANT_LIMITS = [
 ] as const;
 
 /** The message for a machine on which WebGPU sees no adapter at all. */
-export const NO_ADAPTER_HELP =
+const NO_ADAPTER_HELP =
   "no WebGPU adapter found: install a GPU driver with Vulkan, Metal or D3D12 support, " +
   "or on Linux without a GPU the software Vulkan driver (apt-get install mesa-vulkan-drivers)";
 

@@ -13,7 +13,7 @@ import { RandomState } from "./latents.ts";
 export type InterpKind = "cubic" | "linear" | "slerp";
 
 /** gen_video.py's `wraps`: copies of the keyframes on each side of the rendered period. */
-export const WRAPS = 2;
+const WRAPS = 2;
 
 /**
  * NumPy's legacy `RandomState.shuffle` of a 1-D array, in place: for i = n-1 down to 1, swap item i with

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import type { TrainOptions } from "../models/config.ts";
 
 /** The fixtures root folder. */
-export const FIXTURES = Deno.env.get("SG3_FIXTURES") ??
+const FIXTURES = Deno.env.get("SG3_FIXTURES") ??
   fileURLToPath(new URL("../../shared/fixtures", import.meta.url));
 
 /** Path of a file or folder inside the fixtures. */

@@ -53,7 +53,7 @@ function solve(a: number[][], rhs: number[][]): number[][] {
 }
 
 /** scipy.interpolate.interp1d(x, y, kind='cubic', axis=0) for y of shape [n, dim]. */
-export function interp1dCubic(x: number[], y: number[][]): (xNew: number) => number[] {
+function interp1dCubic(x: number[], y: number[][]): (xNew: number) => number[] {
   const n = x.length;
   const t = [x[0], x[0], x[0], x[0], ...x.slice(2, n - 2), x[n - 1], x[n - 1], x[n - 1], x[n - 1]];
   const c = solve(x.map((xi) => basis(t, xi)), y);
