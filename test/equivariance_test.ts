@@ -24,7 +24,7 @@ import {
   sampledMetrics,
 } from "../metrics/equivariance.ts";
 import { parseGates, parseMetrics, requireInputTransform } from "../cli/eq_metrics.ts";
-import { main } from "../cli/main.ts";
+import { runMain } from "./cli.ts";
 import { UserError } from "../errors.ts";
 import { Generator } from "../models/generator.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
@@ -259,32 +259,24 @@ Deno.test({
   name: "sg3 eq-metrics: random mode end to end, --json, gate exit code 1, usage errors 2",
   ...GPU_TEST,
 }, async () => {
-  const lines: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (s: string) => lines.push(s);
-  console.error = () => {};
-  try {
-    const net = ["--cfg", "stylegan3-t", "--res", "16", "--cbase", "256", "--cmax", "16"];
-    const rc = await main([
-      "eq-metrics",
-      ...net,
-      "--num",
-      "2",
-      "--batch",
-      "2",
-      "--json",
-      "--quiet",
-      "--min",
-      "eqt=1e9",
-    ]);
-    assert.equal(rc, 1);
-    const out = JSON.parse(lines[0]);
-    assert.deepEqual(out.results.map((r: { metric: string }) => r.metric), EQ_METRICS);
-    for (const r of out.results) assert.ok(Number.isFinite(r.value) && r.num_samples === 2);
-    assert.equal(await main(["eq-metrics", ...net, "--transforms", "x.json", "--num", "3"]), 2);
-    assert.equal(await main(["eq-metrics", ...net, "--metrics", "eqx"]), 2);
-    assert.equal(await main(["eq-metrics", ...net, "--metrics", "eqr50k", "--min", "eqt=3"]), 2);
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
+  const net = ["--cfg", "stylegan3-t", "--res", "16", "--cbase", "256", "--cmax", "16"];
+  const gated = await runMain([
+    "eq-metrics",
+    ...net,
+    "--num",
+    "2",
+    "--batch",
+    "2",
+    "--json",
+    "--quiet",
+    "--min",
+    "eqt=1e9",
+  ]);
+  assert.equal(gated.code, 1);
+  const out = JSON.parse(gated.out.split("\n")[0]);
+  assert.deepEqual(out.results.map((r: { metric: string }) => r.metric), EQ_METRICS);
+  for (const r of out.results) assert.ok(Number.isFinite(r.value) && r.num_samples === 2);
+  assert.equal((await runMain(["eq-metrics", ...net, "--transforms", "x.json", "--num", "3"])).code, 2);
+  assert.equal((await runMain(["eq-metrics", ...net, "--metrics", "eqx"])).code, 2);
+  assert.equal((await runMain(["eq-metrics", ...net, "--metrics", "eqr50k", "--min", "eqt=3"])).code, 2);
 });

@@ -5,26 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
-import { main } from "../cli/main.ts";
-
-/** Runs the CLI capturing console.log / console.error. */
-async function runCli(args: string[]): Promise<{ code: number; out: string; err: string[] }> {
-  const out: string[] = [], err: string[] = [];
-  const log = console.log, error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    return { code: await main(args), out: out.join("\n"), err };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { runMain } from "./cli.ts";
 
 for (const name of ["tiny-t", "tiny-r", "tiny-t-cond"]) {
   fixtureTest(`sg3 inspect --json ${name}: layer table equals the official one`, "sg3", async () => {
     const ref = manifest("sg3").networks[name];
-    const { code, out } = await runCli(["inspect", fixture("sg3", ref.file), "--json"]);
+    const { code, out } = await runMain(["inspect", fixture("sg3", ref.file), "--json"]);
     assert.equal(code, 0);
     const r = JSON.parse(out);
     assert.equal(r.arch, ref.cfg === "r" ? "stylegan3-r" : "stylegan3-t");
@@ -50,7 +36,7 @@ for (const name of ["tiny-t", "tiny-r", "tiny-t-cond"]) {
 }
 
 fixtureTest("sg3 inspect: text report and --which G", "sg3", async () => {
-  const { code, out } = await runCli(["inspect", fixture("sg3", "tiny-r.pkl"), "--which", "G"]);
+  const { code, out } = await runMain(["inspect", fixture("sg3", "tiny-r.pkl"), "--which", "G"]);
   assert.equal(code, 0);
   assert.match(out, /network\s+G: stylegan3-r, 32x32, 3 channels/);
   assert.match(out, /dims\s+z 32, w 32, c 0, num_ws 16/);
@@ -70,7 +56,7 @@ fixtureTest("sg3 inspect: bad input gives one line and exit code 2", "inception"
     [["inspect"], /expected one network file/],
   ];
   for (const [args, re] of cases) {
-    const { code, err } = await runCli(args);
+    const { code, err } = await runMain(args);
     assert.equal(code, 2, args.join(" "));
     assert.equal(err.length, 1, args.join(" "));
     assert.match(err[0], re);

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { BASE_GLOBALS, type PyDict, toPlain, unpickle } from "../formats/pickle.ts";
 import { UserError } from "../errors.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
-import { main } from "../cli/main.ts";
+import { runMain } from "./cli.ts";
 
 const hex = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
 const load = (bytes: Uint8Array) => unpickle(bytes, { globals: BASE_GLOBALS, name: "test.pkl" }).value;
@@ -161,14 +161,8 @@ Deno.test("unpickle: os.system + REDUCE is refused, names the global, and runs n
     }
     // The CLI: exit code 2 with one line on stderr, and still nothing ran.
     const file = join(dir, "os.system.pkl");
-    const errors: string[] = [];
-    const orig = console.error;
-    console.error = (...a: unknown[]) => errors.push(a.join(" "));
-    try {
-      assert.equal(await main(["inspect", file]), 2);
-    } finally {
-      console.error = orig;
-    }
+    const { code, err: errors } = await runMain(["inspect", file]);
+    assert.equal(code, 2);
     assert.equal(errors.length, 1);
     assert.match(errors[0], /os\.system/);
     assert.ok(!errors[0].includes("\n"));
