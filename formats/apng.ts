@@ -6,7 +6,6 @@
  * number for the others), and IEND. Chunks are [u32 length][type][data][u32 CRC-32 of type and data].
  */
 import { encode } from "fast-png";
-import { dirname } from "node:path";
 import { UserError } from "../errors.ts";
 import { tempPathFor } from "./atomic.ts";
 
@@ -76,11 +75,6 @@ export class ApngWriter {
   /** Starts an animation at `path` (its folder is created); it loops forever at `fps` frames per second. */
   static open(path: string, o: { width: number; height: number; fps: number }): ApngWriter {
     if (!(o.fps > 0 && o.fps <= 655)) throw new UserError(`--fps: APNG needs 0 < fps <= 655, got ${o.fps}`);
-    try {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-    } catch (e) {
-      throw new UserError(`${path}: cannot create its folder: ${(e as Error).message.split("\n")[0]}`);
-    }
     return new ApngWriter(path, o.width, o.height, o.fps, tempPathFor(path));
   }
 

@@ -5,18 +5,21 @@
 import { dirname } from "node:path";
 import { UserError } from "../errors.ts";
 
-/** A temporary path in the same folder as `path` (same file system, so rename is atomic). */
+/**
+ * Creates `path`'s folder and returns a fresh temporary path beside it (same file system, so the final
+ * rename is atomic).
+ */
 export function tempPathFor(path: string): string {
-  return `${path}.${Deno.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-}
-
-/** Writes `data` to `path` atomically, creating the parent folder. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   try {
     Deno.mkdirSync(dirname(path), { recursive: true });
   } catch (e) {
     throw new UserError(`${path}: cannot create its folder: ${(e as Error).message.split("\n")[0]}`);
   }
+  return `${path}.${Deno.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+}
+
+/** Writes `data` to `path` atomically, creating the parent folder. */
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = tempPathFor(path);
   try {
     if (typeof data === "string") Deno.writeTextFileSync(tmp, data);

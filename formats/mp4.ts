@@ -9,7 +9,7 @@
  * The video is written under a temporary name and renamed into place by {@link Mp4Writer.finish}; a writer
  * that is discarded, or fails, leaves nothing under the final name.
  */
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, join } from "node:path";
 import { UserError } from "../errors.ts";
 import { tempPathFor } from "./atomic.ts";
 import { type Box, boxes, child } from "./mp4_probe.ts";
@@ -86,11 +86,6 @@ export class Mp4Writer {
     const ffmpeg = choice === "wasm" ? null : findFfmpeg();
     if (choice === "ffmpeg" && !ffmpeg) {
       throw new UserError("--encoder ffmpeg: no ffmpeg on PATH (or $SG3_FFMPEG)");
-    }
-    try {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-    } catch (e) {
-      throw new UserError(`${path}: cannot create its folder: ${(e as Error).message.split("\n")[0]}`);
     }
     const tmp = tempPathFor(path);
     const enc = ffmpeg ? ffmpegEncoder(ffmpeg, tmp, options) : await wasmEncoder(tmp, options);
