@@ -27,26 +27,18 @@ function outdir(): string {
   return Deno.makeTempDirSync({ prefix: "sg3-generate-" });
 }
 
+/** Runs `sg3 generate --network <fixture net> ARGS --outdir DIR --quiet` and asserts that it succeeds. */
+async function generate(dir: string, net: string, ...args: string[]): Promise<void> {
+  const r = await sg3("generate", "--network", fixture("sg3", net), ...args, "--outdir", dir, "--quiet");
+  assert.equal(r.code, 0, r.stderr);
+}
+
 fixtureTest(
   "generate: seeds and truncation reproduce gen_images.py's PNGs (tiny-t, batch 2)",
   "sg3",
   async () => {
     const dir = outdir();
-    const r = await sg3(
-      "generate",
-      "--network",
-      fixture("sg3", "tiny-t.pkl"),
-      "--seeds",
-      "0,42",
-      "--trunc",
-      "0.7",
-      "--batch",
-      "2",
-      "--outdir",
-      dir,
-      "--quiet",
-    );
-    assert.equal(r.code, 0, r.stderr);
+    await generate(dir, "tiny-t.pkl", "--seeds", "0,42", "--trunc", "0.7", "--batch", "2");
     assertU8(join(dir, "seed0000.png"), fixture("sg3", "tiny-t", "u8-seed0-psi0.7.npy"));
     assertU8(join(dir, "seed0042.png"), fixture("sg3", "tiny-t", "u8-seed42-psi0.7.npy"));
   },
@@ -59,32 +51,10 @@ fixtureTest(
   async () => {
     const dir = outdir();
     // The fixtures label seed s with class s % c_dim.
-    const r = await sg3(
-      "generate",
-      "--network",
-      fixture("sg3", "tiny-t-cond.pkl"),
-      "--seeds",
-      "1",
-      "--class",
-      "1",
-      "--outdir",
-      dir,
-      "--quiet",
-    );
-    assert.equal(r.code, 0, r.stderr);
+    await generate(dir, "tiny-t-cond.pkl", "--seeds", "1", "--class", "1");
     assertU8(join(dir, "seed0001.png"), fixture("sg3", "tiny-t-cond", "u8-seed1-psi1.npy"));
     const dirR = outdir();
-    const rr = await sg3(
-      "generate",
-      "--network",
-      fixture("sg3", "tiny-r.pkl"),
-      "--seeds",
-      "1000",
-      "--outdir",
-      dirR,
-      "--quiet",
-    );
-    assert.equal(rr.code, 0, rr.stderr);
+    await generate(dirR, "tiny-r.pkl", "--seeds", "1000");
     assertU8(join(dirR, "seed1000.png"), fixture("sg3", "tiny-r", "u8-seed1000-psi1.npy"));
   },
   GPU_TEST,
@@ -95,17 +65,7 @@ fixtureTest("generate: --projected-w renders given ws (projNN.png)", "sg3", asyn
   const ws = readNpy(fixture("sg3", "tiny-t", "ws-seed0-psi1.npy"));
   const npz = join(dir, "projected_w.npz");
   Deno.writeFileSync(npz, formatNpz({ w: ws }));
-  const r = await sg3(
-    "generate",
-    "--network",
-    fixture("sg3", "tiny-t.pkl"),
-    "--projected-w",
-    npz,
-    "--outdir",
-    dir,
-    "--quiet",
-  );
-  assert.equal(r.code, 0, r.stderr);
+  await generate(dir, "tiny-t.pkl", "--projected-w", npz);
   assertU8(join(dir, "proj00.png"), fixture("sg3", "tiny-t", "u8-seed0-psi1.npy"));
 }, GPU_TEST);
 
