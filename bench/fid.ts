@@ -10,6 +10,7 @@ import { Inception, preprocess } from "../models/inception.ts";
 import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
 import { FeatureStats } from "../metrics/feature_stats.ts";
 import { frechetDistance } from "../metrics/fid.ts";
+import { timeIt } from "./time.ts";
 
 const { values } = parseArgs({
   options: {
@@ -19,18 +20,6 @@ const { values } = parseArgs({
     adapter: { type: "string" },
   },
 });
-/** Median wall time in ms over `reps` runs after one warm-up (compiles the pipelines). */
-async function timeIt(fn: () => Promise<void>, reps: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(reps / 2)];
-}
-
 const gpu = await Gpu.open({ adapter: values.adapter });
 const batch = Number(values.batch ?? (gpu.summary.isFallback ? 2 : 32));
 const reps = Number(values.reps);

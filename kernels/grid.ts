@@ -13,7 +13,7 @@ export function grid1d(n: number, wgSize: number, maxPerDim = 65535): [number, n
 }
 
 /** WGSL expression for the flat index of a 1-D launch made with {@link grid1d}; needs `nwg` builtin. */
-export const FLAT_INDEX = "gid.x + gid.y * nwg.x * WG";
+const FLAT_INDEX = "gid.x + gid.y * nwg.x * WG";
 
 /**
  * WGSL entry point of a 1-D launch made with {@link grid1d}: declares `WG`, opens `fn main`, binds the flat

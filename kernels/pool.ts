@@ -7,7 +7,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 import { type ChannelSlice, convOutSize } from "./conv2d.ts";
 
 const WG = 256;
@@ -17,15 +17,11 @@ function windowSource(mode: "avg" | "max"): string {
   const step = mode === "max" ? "acc = max(acc, v);" : "acc += v;";
   const result = mode === "max" ? "acc" : "acc / f32(count)";
   return /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, stride: u32, pad: u32, cTotal: u32, cOffset: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n * p.c * p.oh * p.ow) { return; }
+${main1d(WG, "i", "p.n * p.c * p.oh * p.ow")}
   let ox = i % p.ow;
   let oy = (i / p.ow) % p.oh;
   let nc = i / (p.ow * p.oh);
@@ -86,15 +82,11 @@ export function pool2d(
 }
 
 const GLOBAL_AVG = /* wgsl */ `
-const WG = ${WG}u;
 struct P { planes: u32, size: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.planes) { return; }
+${main1d(WG, "i", "p.planes")}
   var acc = 0.0;
   for (var j = 0u; j < p.size; j++) { acc += x[i * p.size + j]; }
   y[i] = acc / f32(p.size);

@@ -17,7 +17,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { Uniforms } from "../gpu/uniforms.ts";
-import { FLAT_INDEX, grid1d } from "./grid.ts";
+import { grid1d, main1d } from "./grid.ts";
 
 /** A resampling method; see the module documentation. */
 export type ResizeMethod = "tf1-bilinear" | "torch-bilinear" | "pil-bicubic";
@@ -103,16 +103,12 @@ export function resampleTable(method: ResizeMethod, inSize: number, outSize: num
 const WG = 256;
 
 const TO_NCHW = /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, h: u32, w: u32, c: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
+${main1d(WG, "i", "p.n * 3u * p.h * p.w")}
   let hw = p.h * p.w;
-  if (i >= p.n * 3u * hw) { return; }
   let pix = i % hw;
   let ch = (i / hw) % 3u;
   let img = i / (3u * hw);
@@ -153,15 +149,11 @@ export function imagesToNCHW(
 }
 
 const QUANTIZE = /* wgsl */ `
-const WG = ${WG}u;
 struct P { n: u32, c: u32, hw: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.n * 3u * p.hw) { return; }
+${main1d(WG, "i", "p.n * 3u * p.hw")}
   let pix = i % p.hw;
   let ch = (i / p.hw) % 3u;
   let img = i / (3u * p.hw);
@@ -186,17 +178,13 @@ export function quantizeImages(gpu: Gpu, x: Tensor): Tensor {
 }
 
 const RESAMPLE = /* wgsl */ `
-const WG = ${WG}u;
 struct P { outer: u32, lenIn: u32, lenOut: u32, inner: u32, taps: u32, lo: f32, hi: f32, a: f32, b: f32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> start: array<i32>;
 @group(0) @binding(3) var<storage, read> weights: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${FLAT_INDEX};
-  if (i >= p.outer * p.lenOut * p.inner) { return; }
+${main1d(WG, "i", "p.outer * p.lenOut * p.inner")}
   let k = i % p.inner;
   let d = (i / p.inner) % p.lenOut;
   let o = i / (p.inner * p.lenOut);
