@@ -61,11 +61,18 @@ export async function chooseNetwork(v: NetworkValues, fallbackCfg?: NetworkValue
     throw new UserError("give either --network or --cfg, not both");
   }
   if (v.network !== undefined) {
+    const cfgOnly = (["res", "cbase", "cmax", "init-seed"] as const).filter((k) => v[k] !== undefined);
+    if (cfgOnly.length) {
+      throw new UserError(`--${cfgOnly[0]} applies to random-initialised networks (--cfg), not to --network`);
+    }
     const which = v.which ?? "G_ema";
     if (which !== "G" && which !== "G_ema") {
       throw new UserError(`--which: expected G or G_ema, got "${which}"`);
     }
     return { net: await loadNetwork(v.network, { which }), label: v.network, random: false };
+  }
+  if (v.which !== undefined) {
+    throw new UserError("--which needs --network (it picks G or G_ema of a snapshot)");
   }
   const c = v.cfg !== undefined ? v : fallbackCfg;
   if (!c?.cfg) {

@@ -94,7 +94,7 @@ export async function* generateImages(
       const name = req.ws || req.zs
         ? `proj${String(k).padStart(2, "0")}`
         : `seed${String(req.seeds![k]).padStart(4, "0")}`;
-      yield { name, image: toImage8(data, img.shape, i), float: data.slice(i * per, (i + 1) * per) };
+      yield { name, image: toImage8(data, img.shape, i), float: data.subarray(i * per, (i + 1) * per) };
     }
   }
 }

@@ -110,6 +110,11 @@ Deno.test({ name: "generate: bad input gives one line, exit code 2 and no image"
       ["--network", net, "--cfg", "stylegan3-t", "--seeds", "0", "--outdir", dir],
       /either --network or --cfg/,
     ],
+    [
+      ["--network", net, "--res", "256", "--seeds", "0", "--outdir", dir],
+      /--res applies to random-initialised/,
+    ],
+    [["--which", "G", "--seeds", "0", "--outdir", dir], /--which needs --network/],
   ];
   if (existsSync(cond)) cases.push([["--network", cond, "--seeds", "0", "--outdir", dir], /--class/]);
   for (const [args, pattern] of cases) {
