@@ -3,7 +3,7 @@ import { generatorKwargs, type Sg3Config, synthesisLayout } from "../models/conf
 import { layerFilters } from "../models/filters.ts";
 import { readNpy } from "../formats/npy.ts";
 import { assertClose } from "./reference.ts";
-import { fixture, fixtureTest, fixtureTrainOptions, manifest } from "./fixtures.ts";
+import { fixture, fixtureTest, fixtureTrainOptions, sg3FixtureNetworks } from "./fixtures.ts";
 import { assertLayerAttrs } from "./layer_attrs.ts";
 
 for (const cfg of ["stylegan3-t", "stylegan3-r"] as Sg3Config[]) {
@@ -67,7 +67,7 @@ Deno.test("cutoffs are the correctly rounded powers", () => {
 });
 
 fixtureTest("tiny fixture networks: train.py kwargs and layer tables", "sg3", () => {
-  for (const [name, net] of Object.entries(manifest("sg3").networks) as [string, any][]) {
+  for (const [name, net] of sg3FixtureNetworks()) {
     const g = net.G_kwargs;
     const kw = generatorKwargs(fixtureTrainOptions(net));
     for (const k of ["z_dim", "w_dim", "mapping_kwargs", "channel_base", "channel_max", "conv_kernel"]) {

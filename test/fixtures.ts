@@ -42,6 +42,17 @@ export function fixtureTest(
 }
 
 /**
+ * The StyleGAN3 (T and R) networks of manifest("sg3").networks as [name, entry] pairs: the tiny StyleGAN2
+ * fixture (arch "sg2") has no synthesis input or layer table of that kind.
+ */
+export function sg3FixtureNetworks(): [string, any][] {
+  return Object.entries(manifest("sg3").networks).filter(([, net]: [string, any]) => net.arch === "sg3") as [
+    string,
+    any,
+  ][];
+}
+
+/**
  * The train.py options that rebuild a network of manifest("sg3").networks from its recorded G_kwargs and
  * common_kwargs (train.py doubles --cbase/--cmax for config R, so they are halved back).
  */

@@ -4,7 +4,7 @@ import { countParameters } from "../models/inspect.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
 import type { NetworkDescription } from "../models/network.ts";
 import { assertClose } from "./reference.ts";
-import { fixture, fixtureTest, fixtureTrainOptions, manifest } from "./fixtures.ts";
+import { fixture, fixtureTest, fixtureTrainOptions, sg3FixtureNetworks } from "./fixtures.ts";
 import { assertLayerAttrs } from "./layer_attrs.ts";
 
 // The fixture networks were built with explicit magnitude_ema_beta, conv_clamp and num_fp16_res keyword
@@ -40,7 +40,7 @@ function assertSameStructure(got: NetworkDescription, want: NetworkDescription):
 }
 
 fixtureTest("random networks have the structure of the tiny fixture snapshots", "sg3", async () => {
-  for (const [name, net] of Object.entries(manifest("sg3").networks) as [string, any][]) {
+  for (const [name, net] of sg3FixtureNetworks()) {
     const got = randomNetwork({ ...fixtureTrainOptions(net), seed: 5 });
     const want = await loadNetwork(fixture("sg3", net.file));
     assertSameStructure(got, want);
