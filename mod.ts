@@ -9,9 +9,18 @@
 export { GateFailure, UserError } from "./errors.ts";
 export { type AdapterSummary, requestAdapter, summarizeAdapter } from "./gpu/adapter.ts";
 export { Gpu, type GpuOptions, type HostArray } from "./gpu/device.ts";
-export { type DType, dtypeBytes, numel, splitRuns, Tensor } from "./gpu/tensor.ts";
+export { type DType, dtypeBytes, numel, Tensor } from "./gpu/tensor.ts";
 export { readBytes, readTensor } from "./gpu/readback.ts";
-export { Uniforms } from "./gpu/uniforms.ts";
+export {
+  type BufferDecl,
+  type Param,
+  type Program,
+  programSource,
+  runProgram,
+  type Scalar,
+  uniformBytes,
+  type Workgroups,
+} from "./gpu/program.ts";
 export { type Bindable, type Dispatch } from "./gpu/submit.ts";
 export { axpby } from "./kernels/elementwise.ts";
 export { matmul, type MatmulOptions } from "./kernels/matmul.ts";

@@ -87,6 +87,21 @@ export class Gpu {
     return this.device.limits.minStorageBufferOffsetAlignment;
   }
 
+  /** The most storage buffers one shader stage may bind. */
+  get maxStorageBuffers(): number {
+    return this.device.limits.maxStorageBuffersPerShaderStage;
+  }
+
+  /** Bytes of workgroup memory one workgroup may use. */
+  get maxWorkgroupStorage(): number {
+    return this.device.limits.maxComputeWorkgroupStorageSize;
+  }
+
+  /** The most invocations in one workgroup. */
+  get maxInvocations(): number {
+    return this.device.limits.maxComputeInvocationsPerWorkgroup;
+  }
+
   /** The most workgroups per dispatch dimension. */
   get maxWorkgroups(): number {
     return this.device.limits.maxComputeWorkgroupsPerDimension;

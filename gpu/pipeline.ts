@@ -1,25 +1,57 @@
 /**
- * Compute pipelines compiled once per (WGSL source, entry point) and reused: shader compilation is
- * the slowest step of a first dispatch, and every kernel wrapper generates its source deterministically.
+ * Compute pipelines compiled once per WGSL source and reused: shader compilation is the slowest step of
+ * a first dispatch, and every kernel generates its source deterministically. Pipelines have explicit
+ * bind group layouts (from the program declaration), so a binding the shader does not use stays valid,
+ * and carry the kernel's name as their label, so that validation errors name the kernel.
  */
+
+/** How a binding is used: the uniform struct, a read-only or a read-write storage buffer. */
+export type BindingKind = "uniform" | "read" | "storage";
+
+const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
+  uniform: "uniform",
+  read: "read-only-storage",
+  storage: "storage",
+};
+
+/** The pipeline cache of one device. */
 export class PipelineCache {
   readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #layouts = new Map<string, GPUPipelineLayout>();
 
   constructor(readonly device: GPUDevice) {}
 
-  /** The pipeline for `code` at entry point `entry`, compiled on first use. */
-  get(code: string, entry = "main"): GPUComputePipeline {
-    const key = entry + "\u0000" + code;
+  /** The pipeline of kernel `label` for `code` (entry point `main`) with bindings `layout`. */
+  get(label: string, code: string, layout: BindingKind[]): GPUComputePipeline {
+    const key = layout.join(",") + "\u0000" + code;
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
-      const module = this.device.createShaderModule({ code });
+      const module = this.device.createShaderModule({ label, code });
       pipeline = this.device.createComputePipeline({
-        layout: "auto",
-        compute: { module, entryPoint: entry },
+        label,
+        layout: this.#layout(layout),
+        compute: { module, entryPoint: "main" },
       });
       this.#pipelines.set(key, pipeline);
     }
     return pipeline;
+  }
+
+  #layout(kinds: BindingKind[]): GPUPipelineLayout {
+    const key = kinds.join(",");
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      const bindGroupLayout = this.device.createBindGroupLayout({
+        entries: kinds.map((kind, binding) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: BUFFER_TYPE[kind] },
+        })),
+      });
+      layout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
+      this.#layouts.set(key, layout);
+    }
+    return layout;
   }
 
   /** How many distinct pipelines have been compiled. */

@@ -4,18 +4,23 @@
  * dispatch of a compute pass see the writes of the previous ones, so no barriers are needed.
  */
 import type { BufferRange, Tensor } from "./tensor.ts";
-import type { PipelineCache } from "./pipeline.ts";
+import type { BindingKind, PipelineCache } from "./pipeline.ts";
 
 /** Something bindable as a storage buffer: a tensor (whole), a raw buffer (whole), or a byte range. */
 export type Bindable = Tensor | GPUBuffer | BufferRange;
 
-/** One kernel launch. Binding 0 is the uniform struct when `uniforms` is given; storage bindings follow. */
+/**
+ * One kernel launch, as gpu/program.ts generates it: binding 0 is the uniform struct when `uniforms` is
+ * given; storage bindings follow, in the order and with the access kinds of `layout`.
+ */
 export interface Dispatch {
+  /** The kernel's name (pipeline label). */
+  label: string;
   code: string;
-  entry?: string;
+  layout: BindingKind[];
   uniforms?: ArrayBuffer;
   bindings: Bindable[];
-  workgroups: [number, number?, number?];
+  workgroups: [number, number, number];
 }
 
 /** Dispatches recorded per submission before an automatic flush (keeps command buffers bounded). */
@@ -32,7 +37,7 @@ export class Submission {
 
   /** Records one dispatch. */
   dispatch(d: Dispatch): void {
-    const pipeline = this.pipelines.get(d.code, d.entry);
+    const pipeline = this.pipelines.get(d.label, d.code, d.layout);
     const entries: GPUBindGroupEntry[] = [];
     if (d.uniforms) {
       const ub = this.device.createBuffer({
@@ -51,7 +56,7 @@ export class Submission {
     const pass = this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    const [x, y = 1, z = 1] = d.workgroups;
+    const [x, y, z] = d.workgroups;
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     if (++this.#pending >= MAX_PENDING) this.flush();
   }

@@ -46,30 +46,3 @@ export interface BufferRange {
   offset: number;
   size: number;
 }
-
-/**
- * Splits `count` items of `itemBytes` each into runs whose byte size stays within `maxBytes` and whose
- * byte offsets are multiples of `align` (WebGPU's minStorageBufferOffsetAlignment). Kernels use it to
- * bind tensors larger than maxStorageBufferBindingSize piecewise: each run is [first item, item count].
- */
-export function splitRuns(
-  count: number,
-  itemBytes: number,
-  maxBytes: number,
-  align: number,
-): [number, number][] {
-  // Items per run: the largest multiple of the alignment period that fits in maxBytes.
-  const period = align / gcd(align, itemBytes);
-  let per = Math.floor(maxBytes / itemBytes);
-  if (per >= count) return [[0, count]];
-  per -= per % period;
-  if (per <= 0) throw new Error(`an item of ${itemBytes} bytes cannot be bound within ${maxBytes} bytes`);
-  const runs: [number, number][] = [];
-  for (let first = 0; first < count; first += per) runs.push([first, Math.min(per, count - first)]);
-  return runs;
-}
-
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
-}

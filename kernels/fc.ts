@@ -10,19 +10,11 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 
 const WG = 64;
 
 const FC = /* wgsl */ `
-struct P { n: u32, inF: u32, outF: u32, xStride: u32, xOffset: u32, hasBias: u32, lrelu: u32,
-  weightGain: f32, biasGain: f32, outScale: f32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let o = gid.x;
   let n = gid.y;
@@ -57,24 +49,35 @@ export function fullyConnected(gpu: Gpu, x: Tensor, weight: Tensor, opts: FcOpti
   const rows = opts.rows ?? { n: x.size / inF, xStride: inF, xOffset: 0 };
   if (!Number.isInteger(rows.n)) throw new Error(`fullyConnected: [${x.shape}] x [${weight.shape}]`);
   const y = gpu.tensor([rows.n, outF]);
-  gpu.dispatch({
-    code: FC,
-    uniforms: new Uniforms().u32(rows.n).u32(inF).u32(outF).u32(rows.xStride).u32(rows.xOffset)
-      .u32(opts.bias ? 1 : 0).u32(opts.activation === "lrelu" ? 1 : 0).f32(opts.weightGain)
-      .f32(opts.biasGain ?? 1).f32(opts.outScale ?? 1).bytes(),
-    bindings: [x, weight, opts.bias ?? weight, y],
+  runProgram(gpu, {
+    name: "fully_connected",
+    params: {
+      n: ["u32", rows.n],
+      inF: ["u32", inF],
+      outF: ["u32", outF],
+      xStride: ["u32", rows.xStride],
+      xOffset: ["u32", rows.xOffset],
+      hasBias: ["u32", opts.bias ? 1 : 0],
+      lrelu: ["u32", opts.activation === "lrelu" ? 1 : 0],
+      weightGain: ["f32", opts.weightGain],
+      biasGain: ["f32", opts.biasGain ?? 1],
+      outScale: ["f32", opts.outScale ?? 1],
+    },
+    buffers: [
+      { name: "x", data: x },
+      { name: "w", data: weight },
+      { name: "b", data: opts.bias ?? weight },
+      { name: "y", data: y, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: FC,
     workgroups: [Math.ceil(outF / WG), rows.n],
   });
   return y;
 }
 
 const NORMALIZE = /* wgsl */ `
-struct P { n: u32, d: u32, outStride: u32, outOffset: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 var<workgroup> partial: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let n = wg.x;
   var s = 0.0;
@@ -100,10 +103,17 @@ export function normalize2ndMoment(
 ): Tensor {
   const [n, d] = x.shape;
   const target = out ?? { tensor: gpu.tensor([n, d]), stride: d, offset: 0 };
-  gpu.dispatch({
-    code: NORMALIZE,
-    uniforms: new Uniforms().u32(n).u32(d).u32(target.stride).u32(target.offset).bytes(),
-    bindings: [x, target.tensor],
+  runProgram(gpu, {
+    name: "normalize_2nd_moment",
+    params: {
+      n: ["u32", n],
+      d: ["u32", d],
+      outStride: ["u32", target.stride],
+      outOffset: ["u32", target.offset],
+    },
+    buffers: [{ name: "x", data: x }, { name: "out", data: target.tensor, access: "read_write" }],
+    workgroupSize: WG,
+    source: NORMALIZE,
     workgroups: [n],
   });
   return target.tensor;

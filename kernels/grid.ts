@@ -12,18 +12,14 @@ export function grid1d(n: number, wgSize: number, maxPerDim = 65535): [number, n
   return [Math.ceil(groups / y), y];
 }
 
-/** WGSL expression for the flat index of a 1-D launch made with {@link grid1d}; needs `nwg` builtin. */
-const FLAT_INDEX = "gid.x + gid.y * nwg.x * WG";
-
 /**
- * WGSL entry point of a 1-D launch made with {@link grid1d}: declares `WG`, opens `fn main`, binds the flat
- * index to `index` and returns for indices >= `count` (a WGSL expression) — the grid rounds up to whole
- * workgroups and, past 65535 workgroups, to whole rows of them. The caller appends the body and the `}`.
+ * WGSL entry point of a 1-D launch made with {@link grid1d} in a declared program (gpu/program.ts, which
+ * defines `WG`): opens `fn main`, binds the flat index to `index` and returns for indices >= `count` (a
+ * WGSL expression) — the grid rounds up to whole workgroups and, past 65535 workgroups, to whole rows of
+ * them. The caller appends the body and the `}`.
  */
-export function main1d(wg: number, index: string, count: string): string {
-  return `const WG = ${wg}u;
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let ${index} = ${FLAT_INDEX};
+export function main1d(index: string, count: string): string {
+  return `fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let ${index} = gid.x + gid.y * nwg.x * WG;
   if (${index} >= ${count}) { return; }`;
 }

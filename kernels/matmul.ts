@@ -5,7 +5,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 
 const TILE = 16;
 
@@ -13,15 +13,8 @@ function source(transB: boolean): string {
   const bIndex = transB ? "col * p.k + kb" : "kb * p.n + col";
   return /* wgsl */ `
 const T = ${TILE}u;
-struct P { m: u32, n: u32, k: u32, alpha: f32, beta: f32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 var<workgroup> ta: array<array<f32, T>, T>;
 var<workgroup> tb: array<array<f32, T>, T>;
-@compute @workgroup_size(T, T)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let row = wg.y * T + lid.y;
   let col = wg.x * T + lid.x;
@@ -57,11 +50,23 @@ export function matmul(gpu: Gpu, a: Tensor, b: Tensor, opts: MatmulOptions = {})
   if ((transB ? b.shape[1] : b.shape[0]) !== k) throw new Error(`matmul: [${a.shape}] x [${b.shape}]`);
   const c = gpu.tensor([m, n]);
   const bias = opts.bias ?? b;
-  gpu.dispatch({
-    code: source(transB),
-    uniforms: new Uniforms().u32(m).u32(n).u32(k).f32(opts.alpha ?? 1).f32(opts.bias ? (opts.beta ?? 1) : 0)
-      .bytes(),
-    bindings: [a, b, bias, c],
+  runProgram(gpu, {
+    name: transB ? "matmul_transB" : "matmul",
+    params: {
+      m: ["u32", m],
+      n: ["u32", n],
+      k: ["u32", k],
+      alpha: ["f32", opts.alpha ?? 1],
+      beta: ["f32", opts.bias ? (opts.beta ?? 1) : 0],
+    },
+    buffers: [
+      { name: "a", data: a },
+      { name: "b", data: b },
+      { name: "bias", data: bias },
+      { name: "c", data: c, access: "read_write" },
+    ],
+    workgroupSize: [TILE, TILE],
+    source: source(transB),
     workgroups: [Math.ceil(n / TILE), Math.ceil(m / TILE)],
   });
   return c;

@@ -4,18 +4,13 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 
 const WG = 256;
 
 const TRUNCATE = /* wgsl */ `
-struct P { total: u32, numWs: u32, d: u32, cutoff: u32, psi: f32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> wAvg: array<f32>;
-@group(0) @binding(3) var<storage, read_write> ws: array<f32>;
-${main1d(WG, "idx", "p.total")}
+${main1d("idx", "p.total")}
   let k = idx % p.d;
   let i = (idx / p.d) % p.numWs;
   let n = idx / (p.d * p.numWs);
@@ -39,11 +34,22 @@ export function broadcastTruncate(
 ): Tensor {
   const [n, d] = w.shape;
   const ws = gpu.tensor([n, numWs, d]);
-  gpu.dispatch({
-    code: TRUNCATE,
-    uniforms: new Uniforms().u32(ws.size).u32(numWs).u32(d).u32(Math.max(0, Math.min(cutoff, numWs)))
-      .f32(psi).bytes(),
-    bindings: [w, wAvg, ws],
+  runProgram(gpu, {
+    name: "broadcast_truncate",
+    params: {
+      total: ["u32", ws.size],
+      numWs: ["u32", numWs],
+      d: ["u32", d],
+      cutoff: ["u32", Math.max(0, Math.min(cutoff, numWs))],
+      psi: ["f32", psi],
+    },
+    buffers: [{ name: "w", data: w }, { name: "wAvg", data: wAvg }, {
+      name: "ws",
+      data: ws,
+      access: "read_write",
+    }],
+    workgroupSize: WG,
+    source: TRUNCATE,
     workgroups: grid1d(ws.size, WG, gpu.maxWorkgroups),
   });
   return ws;

@@ -3,17 +3,54 @@ import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby } from "../kernels/elementwise.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { splitRuns } from "../gpu/tensor.ts";
+import { programSource, uniformBytes } from "../gpu/program.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 
-Deno.test("splitRuns keeps runs within the byte limit and aligned", () => {
-  assert.deepEqual(splitRuns(10, 4, 1000, 256), [[0, 10]]);
-  const runs = splitRuns(1000, 12, 1024, 256);
-  for (const [first, count] of runs) {
-    assert.equal((first * 12) % 256, 0);
-    assert.equal(count * 12 <= 1024, true);
-  }
-  assert.equal(runs.reduce((s, [, c]) => s + c, 0), 1000);
+Deno.test("a program declaration generates the header, bindings and uniform bytes", () => {
+  const fake = {} as GPUBuffer;
+  const src = programSource({
+    name: "demo",
+    params: { n: ["u32", 7], shift: ["i32", -2], gain: ["f32", 0.5] },
+    buffers: [
+      { name: "x", data: fake },
+      { name: "h", data: fake, type: "f16" },
+      { name: "y", data: fake, access: "read_write" },
+    ],
+    workgroupSize: [8, 4],
+    source: "fn helper() {}\nfn main() {}",
+    workgroups: [1],
+  });
+  assert.equal(
+    src,
+    [
+      "enable f16;",
+      "const WG_X = 8u;",
+      "const WG_Y = 4u;",
+      "const WG_Z = 1u;",
+      "const WG = 32u;",
+      "struct P { n: u32, shift: i32, gain: f32 }",
+      "@group(0) @binding(0) var<uniform> p: P;",
+      "@group(0) @binding(1) var<storage, read> x: array<f32>;",
+      "@group(0) @binding(2) var<storage, read> h: array<f16>;",
+      "@group(0) @binding(3) var<storage, read_write> y: array<f32>;",
+      "fn helper() {}",
+      "@compute @workgroup_size(8, 4, 1)",
+      "fn main() {}",
+    ].join("\n"),
+  );
+  const view = new DataView(uniformBytes({ n: ["u32", 7], shift: ["i32", -2], gain: ["f32", 0.5] }));
+  assert.deepEqual([
+    view.byteLength,
+    view.getUint32(0, true),
+    view.getInt32(4, true),
+    view.getFloat32(8, true),
+  ], [
+    16,
+    7,
+    -2,
+    0.5,
+  ]);
+  assert.throws(() => uniformBytes({ n: ["u32", -1] }), /u32 out of range/);
 });
 
 Deno.test({ name: "axpby matches float64 on an awkward size", ...GPU_TEST }, async () => {

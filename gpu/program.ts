@@ -1,0 +1,184 @@
+/**
+ * Kernels as declared programs. A kernel states once its name, its uniform parameters (name, WGSL
+ * scalar type, value), its storage buffers (name, access, element type, whether it is split across
+ * bindings) and its workgroup size; {@link runProgram} generates from that one list the WGSL header
+ * (`enable f16;`, the workgroup-size constants, the uniform struct `p`, one binding line per buffer or
+ * chunk, the accessors of split buffers), the uniform bytes, the explicit bind group layout, the bind
+ * group and the pipeline label (the kernel's name, so that validation errors name it). Kernel sources
+ * hold only their helpers, workgroup variables and `fn main`.
+ *
+ * A split buffer holds `items` items along its first axis (see split.ts): the launch runs once per run
+ * of items that fits the binding limits, with the parameters `p.n0` and `p.count` set to the run's first
+ * item and item count, and the
+ * kernel reads and writes it only through `ld_<name>(i)` / `st_<name>(i, v)`, i counting from `n0`.
+ */
+import type { Gpu } from "./device.ts";
+import type { BindingKind } from "./pipeline.ts";
+import { type BufferRange, Tensor } from "./tensor.ts";
+import { chunkedAccess, chunkRanges, itemRuns, maxChunks } from "./split.ts";
+
+/** WGSL scalar types of uniform parameters (all 4 bytes, so the struct layout is their order). */
+export type Scalar = "u32" | "i32" | "f32";
+
+/** A uniform parameter: its WGSL type and value. */
+export type Param = readonly [Scalar, number];
+
+/** A storage buffer of a program. */
+export interface BufferDecl {
+  /** The WGSL variable name (for split buffers, the accessor suffix). */
+  name: string;
+  /** What is bound: a tensor, a whole raw buffer or a byte range. */
+  data: Tensor | GPUBuffer | BufferRange;
+  /** "read" (the default) or "read_write". */
+  access?: "read" | "read_write";
+  /** WGSL element type; default the tensor's dtype (f32 for raw buffers). */
+  type?: string;
+  /** Split along the first axis into runs and chunks (tensors only). */
+  split?: boolean;
+}
+
+/** Workgroup counts of a dispatch, [x, y, z] (y and z default to 1). */
+export type Workgroups = readonly [number, number?, number?];
+
+/** A kernel launch, declared. */
+export interface Program {
+  /** The kernel's name: the pipeline and shader labels. */
+  name: string;
+  /** Uniform parameters in struct order, read in WGSL as `p.<name>`. */
+  params?: Record<string, Param>;
+  /** Storage buffers in binding order (after the uniform struct). */
+  buffers: BufferDecl[];
+  /** Invocations per workgroup: x or [x, y, z]; WGSL sees WG_X, WG_Y, WG_Z and WG (their product). */
+  workgroupSize: number | Workgroups;
+  /** WGSL after the generated header; `fn main(` gets the `@compute @workgroup_size` attribute. */
+  source: string;
+  /** Workgroup counts; with split buffers, a function of the item count of each run. */
+  workgroups: Workgroups | ((count: number) => Workgroups);
+  /** Items along the first axis of every split buffer (required when there are split buffers). */
+  items?: number;
+  /** Enable f16 arithmetic even when no buffer is stored as f16. */
+  f16?: boolean;
+}
+
+/** Bytes of the uniform struct holding `params` in order, padded to 16 bytes. */
+export function uniformBytes(params: Record<string, Param>): ArrayBuffer {
+  const entries = Object.entries(params);
+  const buffer = new ArrayBuffer(Math.max(16, Math.ceil(entries.length / 4) * 16));
+  const view = new DataView(buffer);
+  entries.forEach(([name, [type, value]], i) => {
+    if (type === "f32") return view.setFloat32(i * 4, value, true);
+    if (!Number.isInteger(value)) throw new Error(`parameter ${name}: ${value} is not an integer`);
+    if (type === "u32") {
+      if (value < 0 || value > 0xffffffff) throw new Error(`parameter ${name}: u32 out of range: ${value}`);
+      view.setUint32(i * 4, value, true);
+    } else view.setInt32(i * 4, value, true);
+  });
+  return buffer;
+}
+
+function elementType(b: BufferDecl): string {
+  return b.type ?? (b.data instanceof Tensor ? b.data.dtype : "f32");
+}
+
+/** The WGSL header and the binding list of one launch; chunked split buffers are given by `chunks`. */
+function header(prog: Program, params: Record<string, Param>, chunks: Map<string, number>): string {
+  const [x, y = 1, z = 1] = typeof prog.workgroupSize === "number"
+    ? [prog.workgroupSize]
+    : prog.workgroupSize;
+  const lines: string[] = [];
+  if (prog.f16 || prog.buffers.some((b) => elementType(b).includes("f16"))) lines.push("enable f16;");
+  lines.push(
+    `const WG_X = ${x}u;`,
+    `const WG_Y = ${y}u;`,
+    `const WG_Z = ${z}u;`,
+    `const WG = ${x * y * z}u;`,
+  );
+  const names = Object.entries(params);
+  let binding = 0;
+  if (names.length) {
+    lines.push(`struct P { ${names.map(([n, [t]]) => `${n}: ${t}`).join(", ")} }`);
+    lines.push(`@group(0) @binding(${binding++}) var<uniform> p: P;`);
+  }
+  for (const b of prog.buffers) {
+    const access = b.access ?? "read";
+    const type = elementType(b);
+    const k = chunks.get(b.name);
+    if (k === undefined) {
+      lines.push(`@group(0) @binding(${binding++}) var<storage, ${access}> ${b.name}: array<${type}>;`);
+      continue;
+    }
+    for (let i = 0; i < k; i++) {
+      lines.push(`@group(0) @binding(${binding++}) var<storage, ${access}> ${b.name}${i}: array<${type}>;`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Inserts the compute attribute before `fn main(`. */
+function withEntry(prog: Program): string {
+  const at = prog.source.indexOf("fn main(");
+  if (at < 0) throw new Error(`kernel ${prog.name}: no fn main`);
+  const [x, y = 1, z = 1] = typeof prog.workgroupSize === "number"
+    ? [prog.workgroupSize]
+    : prog.workgroupSize;
+  return `${prog.source.slice(0, at)}@compute @workgroup_size(${x}, ${y}, ${z})\n${prog.source.slice(at)}`;
+}
+
+/** The generated WGSL of a program without split buffers (for tests and inspection). */
+export function programSource(prog: Program): string {
+  return `${header(prog, prog.params ?? {}, new Map())}\n${withEntry(prog)}`;
+}
+
+/** Records the launch(es) of a declared program on the GPU's current submission. */
+export function runProgram(gpu: Gpu, prog: Program): void {
+  const split = prog.buffers.filter((b) => b.split);
+  if (!split.length) {
+    if (typeof prog.workgroups === "function") throw new Error(`kernel ${prog.name}: workgroups per run`);
+    launch(gpu, prog, prog.params ?? {}, new Map(), prog.buffers.map((b) => b.data), prog.workgroups);
+    return;
+  }
+  const n = prog.items;
+  const tensors = split.map((b) => b.data);
+  if (n === undefined || !tensors.every((t) => t instanceof Tensor)) {
+    throw new Error(`kernel ${prog.name}: split buffers need tensors and an item count`);
+  }
+  const whole = prog.buffers.length - split.length;
+  const k = maxChunks(gpu, split.length, whole);
+  for (const [first, count] of itemRuns(gpu, n, tensors as Tensor[], k)) {
+    const chunks = new Map<string, number>(), accessors: string[] = [];
+    const bindings = prog.buffers.flatMap((b) => {
+      if (!b.split) return [b.data];
+      const { ranges, elems } = chunkRanges(gpu, b.data as Tensor, n, first, count);
+      chunks.set(b.name, ranges.length);
+      accessors.push(chunkedAccess(b.name, ranges.length, elems, elementType(b), b.access === "read_write"));
+      return ranges;
+    });
+    const params = { n0: ["u32", first] as Param, count: ["u32", count] as Param, ...prog.params };
+    const workgroups = typeof prog.workgroups === "function" ? prog.workgroups(count) : prog.workgroups;
+    launch(gpu, prog, params, chunks, bindings, workgroups, accessors.join("\n"));
+  }
+}
+
+function launch(
+  gpu: Gpu,
+  prog: Program,
+  params: Record<string, Param>,
+  chunks: Map<string, number>,
+  bindings: (Tensor | GPUBuffer | BufferRange)[],
+  workgroups: Workgroups,
+  accessors = "",
+): void {
+  const code = `${header(prog, params, chunks)}\n${accessors}\n${withEntry(prog)}`;
+  const uniform = Object.keys(params).length > 0;
+  const kinds: BindingKind[] = prog.buffers.flatMap((b) =>
+    Array(chunks.get(b.name) ?? 1).fill(b.access === "read_write" ? "storage" : "read")
+  );
+  gpu.dispatch({
+    label: prog.name,
+    code,
+    layout: uniform ? ["uniform", ...kinds] : kinds,
+    uniforms: uniform ? uniformBytes(params) : undefined,
+    bindings,
+    workgroups: [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1],
+  });
+}
