@@ -27,8 +27,6 @@ export { matmul, type MatmulOptions } from "./kernels/matmul.ts";
 export { type FcOptions, fullyConnected, normalize2ndMoment } from "./kernels/fc.ts";
 export { broadcastTruncate } from "./kernels/truncation.ts";
 export {
-  conv2d,
-  type Conv2dOptions,
   type ModConvOptions,
   type ModConvWeight,
   modulatedConv2d,
@@ -154,7 +152,15 @@ export {
   type VideoMapping,
   type VideoSpec,
 } from "./models/video.ts";
-export { conv2d as batchedConv2d, type Conv2dParams } from "./kernels/conv2d.ts";
+export {
+  convCandidates,
+  convGemm,
+  type ConvGemmOptions,
+  convOutSize,
+  type ConvVariant,
+  type ConvWeight,
+  packConvWeight,
+} from "./kernels/conv_gemm.ts";
 export { globalAvgPool, pool2d, type PoolParams } from "./kernels/pool.ts";
 export { imagesToNCHW, quantizeImages, resampleTable, resize, type ResizeMethod } from "./kernels/resize.ts";
 export {

@@ -41,11 +41,15 @@ export class Gpu {
     });
   }
 
-  /** Opens the adapter and requests a device with its full buffer limits and `shader-f16` when present. */
+  /**
+   * Opens the adapter and requests a device with its full buffer limits, and `shader-f16` and
+   * `timestamp-query` (for `deno task bench`'s per-kernel times) when present.
+   */
   static async open(options: GpuOptions = {}): Promise<Gpu> {
     const adapter = await requestAdapter(options.adapter);
     const l = adapter.limits;
-    const requiredFeatures: GPUFeatureName[] = adapter.features.has("shader-f16") ? ["shader-f16"] : [];
+    const wanted: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     let device: GPUDevice;
     try {
       device = await adapter.requestDevice({

@@ -5,6 +5,7 @@
  */
 import type { BufferRange, Tensor } from "./tensor.ts";
 import type { BindingKind, PipelineCache } from "./pipeline.ts";
+import type { OpProfiler } from "./profile.ts";
 
 /** Something bindable as a storage buffer: a tensor (whole), a raw buffer (whole), or a byte range. */
 export type Bindable = Tensor | GPUBuffer | BufferRange;
@@ -32,6 +33,8 @@ export class Submission {
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
   #temporaries: GPUBuffer[] = [];
+  /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
+  profiler: OpProfiler | null = null;
 
   constructor(readonly device: GPUDevice, readonly pipelines: PipelineCache) {}
 
@@ -53,11 +56,16 @@ export class Submission {
     const first = d.uniforms ? 1 : 0;
     d.bindings.forEach((b, i) => entries.push({ binding: first + i, resource: asBinding(b) }));
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.#computePass();
+    if (this.profiler) {
+      this.#endPass();
+      if (this.profiler.full) this.flush();
+    }
+    const pass = this.#computePass(this.profiler?.next(d.label));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y, z] = d.workgroups;
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.#endPass();
     if (++this.#pending >= MAX_PENDING) this.flush();
   }
 
@@ -72,7 +80,9 @@ export class Submission {
   flush(): void {
     this.#endPass();
     if (!this.#encoder) return;
+    const afterSubmit = this.profiler?.resolve(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
+    afterSubmit?.();
     this.#encoder = null;
     this.#pending = 0;
     const temporaries = this.#temporaries;
@@ -82,9 +92,9 @@ export class Submission {
     }
   }
 
-  #computePass(): GPUComputePassEncoder {
+  #computePass(timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
     this.#encoder ??= this.device.createCommandEncoder();
-    this.#pass ??= this.#encoder.beginComputePass();
+    this.#pass ??= this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     return this.#pass;
   }
 

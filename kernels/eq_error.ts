@@ -6,26 +6,17 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { grid1d, main1d } from "./grid.ts";
 
 const WG = 64;
 
 function source(masks: number): string {
-  const decl = Array.from(
-    { length: masks },
-    (_, j) => `@group(0) @binding(${3 + j}) var<storage, read> m${j}: array<f32>;`,
-  ).join("\n");
   const product = Array.from({ length: masks }, (_, j) => `m${j}[mi]`).join(" * ");
   return /* wgsl */ `
-struct P { rows: u32, c: u32, h: u32, w: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-${decl}
-@group(0) @binding(${3 + masks}) var<storage, read_write> out: array<f32>; // [rows, 2]
-${main1d(WG, "r", "p.rows")}
+// out: [rows, 2]
+${main1d("r", "p.rows")}
   let y = r % p.h;
   let n = r / (p.h * p.c);
   var num = 0.0;
@@ -56,10 +47,17 @@ export async function maskedSquaredError(
   const [n, c, h, w] = a.shape;
   const rows = n * c * h;
   const out = gpu.tensor([rows, 2]);
-  gpu.dispatch({
-    code: source(masks.length),
-    uniforms: new Uniforms().u32(rows).u32(c).u32(h).u32(w).bytes(),
-    bindings: [a, b, ...masks, out],
+  runProgram(gpu, {
+    name: `masked_squared_error_${masks.length}`,
+    params: { rows: ["u32", rows], c: ["u32", c], h: ["u32", h], w: ["u32", w] },
+    buffers: [
+      { name: "a", data: a },
+      { name: "b", data: b },
+      ...masks.map((m, j) => ({ name: `m${j}`, data: m })),
+      { name: "out", data: out, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: source(masks.length),
     workgroups: grid1d(rows, WG, gpu.maxWorkgroups),
   });
   const partial = await readTensor(gpu, out);

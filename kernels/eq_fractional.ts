@@ -10,7 +10,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import type { Rect } from "./eq_mask.ts";
 
@@ -67,13 +67,8 @@ function pass(vertical: boolean): string {
   const off = vertical ? 1 : 0;
   return /* wgsl */ `
 const TAPS = ${TAPS}u;
-struct P { n: u32, c: u32, h: u32, w: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-// Per sample: ix, iy, 6 taps along x, 6 taps along y.
-@group(0) @binding(2) var<storage, read> params: array<f32>;
-@group(0) @binding(3) var<storage, read_write> z: array<f32>;
-${main1d(WG, "i", "p.n * p.c * p.h * p.w")}
+// params, per sample: ix, iy, 6 taps along x, 6 taps along y.
+${main1d("i", "p.n * p.c * p.h * p.w")}
   let q = 14u * (i / (p.w * p.h * p.c));
   let pos = i32(${coord});
   let base = i32(i) - pos * i32(${stride});
@@ -107,11 +102,22 @@ export function fractionalTranslate(
     params.set(ay.taps, 14 * s + 2 + TAPS);
   });
   const p = gpu.upload(params, [params.length]);
-  const uniforms = new Uniforms().u32(n).u32(c).u32(h).u32(w).bytes();
-  const workgroups = grid1d(n * c * h * w, WG, gpu.maxWorkgroups);
+  const launch = (vertical: boolean, src: Tensor, dst: Tensor) =>
+    runProgram(gpu, {
+      name: vertical ? "fractional_translate_y" : "fractional_translate_x",
+      params: { n: ["u32", n], c: ["u32", c], h: ["u32", h], w: ["u32", w] },
+      buffers: [
+        { name: "x", data: src },
+        { name: "params", data: p },
+        { name: "z", data: dst, access: "read_write" },
+      ],
+      workgroupSize: WG,
+      source: pass(vertical),
+      workgroups: grid1d(n * c * h * w, WG, gpu.maxWorkgroups),
+    });
   const tmp = gpu.tensor(x.shape);
-  gpu.dispatch({ code: pass(false), uniforms, bindings: [x, p, tmp], workgroups });
+  launch(false, x, tmp);
   const z = gpu.tensor(x.shape);
-  gpu.dispatch({ code: pass(true), uniforms, bindings: [tmp, p, z], workgroups });
+  launch(true, tmp, z);
   return z;
 }

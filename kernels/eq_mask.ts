@@ -5,7 +5,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 
 const WG = 256;
@@ -14,11 +14,8 @@ const WG = 256;
 export type Rect = [number, number, number, number];
 
 const RECT = /* wgsl */ `
-struct P { n: u32, h: u32, w: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> rects: array<f32>; // per sample: x0, x1, y0, y1
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-${main1d(WG, "i", "p.n * p.h * p.w")}
+// rects, per sample: x0, x1, y0, y1
+${main1d("i", "p.n * p.h * p.w")}
   let x = f32(i % p.w);
   let y = f32((i / p.w) % p.h);
   let r = 4u * (i / (p.w * p.h));
@@ -29,10 +26,15 @@ ${main1d(WG, "i", "p.n * p.h * p.w")}
 export function rectMasks(gpu: Gpu, rects: readonly Rect[], h: number, w: number): Tensor {
   const n = rects.length;
   const m = gpu.tensor([n, 1, h, w]);
-  gpu.dispatch({
-    code: RECT,
-    uniforms: new Uniforms().u32(n).u32(h).u32(w).bytes(),
-    bindings: [gpu.upload(Float32Array.from(rects.flat()), [4 * n]), m],
+  runProgram(gpu, {
+    name: "rect_masks",
+    params: { n: ["u32", n], h: ["u32", h], w: ["u32", w] },
+    buffers: [
+      { name: "rects", data: gpu.upload(Float32Array.from(rects.flat()), [4 * n]) },
+      { name: "m", data: m, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: RECT,
     workgroups: grid1d(n * h * w, WG, gpu.maxWorkgroups),
   });
   return m;

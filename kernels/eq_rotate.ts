@@ -11,7 +11,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { bandlimitFilter, type Filter2d } from "./eq_bandlimit.ts";
 import { rectMasks } from "./eq_mask.ts";
@@ -62,13 +62,7 @@ export function affineTheta(mat: ArrayLike<number>, w: number, h: number, p: num
 }
 
 const ROTATE = /* wgsl */ `
-struct P { n: u32, c: u32, h: u32, w: u32, uh: i32, uw: i32, border: i32, k: i32, pad0: i32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> filt: array<f32>;  // [N, k, k]
-@group(0) @binding(3) var<storage, read> theta: array<f32>; // [N, 6]
-@group(0) @binding(4) var<storage, read_write> z: array<f32>;
-@group(0) @binding(5) var<storage, read_write> mask: array<f32>; // [N, 1, H, W]
+// filt: [N, k, k], theta: [N, 6], mask: [N, 1, H, W].
 ${UPFIRDN_AT}
 // affine_grid's coordinates as PyTorch rounds them: linspace(-1, 1, size) (from both ends towards the
 // middle) times (size - 1), divided by size.
@@ -81,7 +75,7 @@ fn upsampled(u: Up, xo: u32, fo: u32, yy: i32, xx: i32) -> f32 {
   if (xx < 0 || yy < 0 || xx >= p.uw || yy >= p.uh) { return 0.0; }
   return upfirdn_at(u, xo, fo, yy, xx);
 }
-${main1d(WG, "i", "p.n * p.c * p.h * p.w")}
+${main1d("i", "p.n * p.c * p.h * p.w")}
   let col = i % p.w;
   let row = (i / p.w) % p.h;
   let plane = i / (p.w * p.h);
@@ -144,11 +138,28 @@ export function fractionalRotation(gpu: Gpu, x: Tensor, angles: readonly number[
   });
   const img = gpu.tensor(x.shape);
   const mask = gpu.tensor([n, 1, h, w]);
-  gpu.dispatch({
-    code: ROTATE,
-    uniforms: new Uniforms().u32(n).u32(c).u32(h).u32(w).i32(h * UP + 2 * p).i32(w * UP + 2 * p)
-      .i32(2 * p + 1).i32(k).i32(p + Math.floor((k + UP - 1) / 2)).bytes(),
-    bindings: [x, gpu.upload(taps, [n, k, k]), gpu.upload(theta, [n, 6]), img, mask],
+  runProgram(gpu, {
+    name: "fractional_rotation",
+    params: {
+      n: ["u32", n],
+      c: ["u32", c],
+      h: ["u32", h],
+      w: ["u32", w],
+      uh: ["i32", h * UP + 2 * p],
+      uw: ["i32", w * UP + 2 * p],
+      border: ["i32", 2 * p + 1],
+      k: ["i32", k],
+      pad0: ["i32", p + Math.floor((k + UP - 1) / 2)],
+    },
+    buffers: [
+      { name: "x", data: x },
+      { name: "filt", data: gpu.upload(taps, [n, k, k]) },
+      { name: "theta", data: gpu.upload(theta, [n, 6]) },
+      { name: "z", data: img, access: "read_write" },
+      { name: "mask", data: mask, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: ROTATE,
     workgroups: grid1d(n * c * h * w, WG, gpu.maxWorkgroups),
   });
   return { img, mask };

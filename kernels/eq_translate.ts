@@ -5,7 +5,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import type { Rect } from "./eq_mask.ts";
 
@@ -32,12 +32,8 @@ export function integerTranslationMask(ix: number, iy: number, w: number, h: num
 }
 
 const SHIFT = /* wgsl */ `
-struct P { n: u32, c: u32, h: u32, w: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> shifts: array<f32>; // per sample: ix, iy
-@group(0) @binding(3) var<storage, read_write> z: array<f32>;
-${main1d(WG, "i", "p.n * p.c * p.h * p.w")}
+// shifts, per sample: ix, iy
+${main1d("i", "p.n * p.c * p.h * p.w")}
   let col = i32(i % p.w);
   let row = i32((i / p.w) % p.h);
   let n = i / (p.w * p.h * p.c);
@@ -58,10 +54,16 @@ export function integerTranslate(gpu: Gpu, x: Tensor, shifts: ArrayLike<number>)
   const [n, c, h, w] = x.shape;
   if (shifts.length !== 2 * n) throw new Error(`integerTranslate: ${shifts.length} shifts for ${n} images`);
   const z = gpu.tensor(x.shape);
-  gpu.dispatch({
-    code: SHIFT,
-    uniforms: new Uniforms().u32(n).u32(c).u32(h).u32(w).bytes(),
-    bindings: [x, gpu.upload(Float32Array.from(shifts), [2 * n]), z],
+  runProgram(gpu, {
+    name: "integer_translate",
+    params: { n: ["u32", n], c: ["u32", c], h: ["u32", h], w: ["u32", w] },
+    buffers: [
+      { name: "x", data: x },
+      { name: "shifts", data: gpu.upload(Float32Array.from(shifts), [2 * n]) },
+      { name: "z", data: z, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: SHIFT,
     workgroups: grid1d(n * c * h * w, WG, gpu.maxWorkgroups),
   });
   return z;

@@ -7,7 +7,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 
 const WG = 256;
@@ -47,14 +47,8 @@ export interface UpfirdnOptions {
 }
 
 const KERNEL = /* wgsl */ `
-struct P { n: u32, c: u32, oh: u32, ow: u32, nf: u32, up: i32, padx: i32, pady: i32, fw: i32, fh: i32,
-           iw: i32, ih: i32, gain: f32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> filt: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 ${UPFIRDN_AT}
-${main1d(WG, "i", "p.n * p.c * p.oh * p.ow")}
+${main1d("i", "p.n * p.c * p.oh * p.ow")}
   let ox = i32(i % p.ow);
   let oy = i32((i / p.ow) % p.oh);
   let plane = i / (p.ow * p.oh);
@@ -76,11 +70,30 @@ export function upfirdn2d(gpu: Gpu, x: Tensor, filters: Tensor, opts: UpfirdnOpt
   const [px0, px1, py0, py1] = opts.padding;
   const oh = h * up + py0 + py1 - fh + 1, ow = w * up + px0 + px1 - fw + 1;
   const out = gpu.tensor([n, c, oh, ow]);
-  gpu.dispatch({
-    code: KERNEL,
-    uniforms: new Uniforms().u32(n).u32(c).u32(oh).u32(ow).u32(nf).i32(up).i32(px0).i32(py0).i32(fw).i32(fh)
-      .i32(w).i32(h).f32(opts.gain ?? 1).bytes(),
-    bindings: [x, filters, out],
+  runProgram(gpu, {
+    name: "upfirdn2d",
+    params: {
+      n: ["u32", n],
+      c: ["u32", c],
+      oh: ["u32", oh],
+      ow: ["u32", ow],
+      nf: ["u32", nf],
+      up: ["i32", up],
+      padx: ["i32", px0],
+      pady: ["i32", py0],
+      fw: ["i32", fw],
+      fh: ["i32", fh],
+      iw: ["i32", w],
+      ih: ["i32", h],
+      gain: ["f32", opts.gain ?? 1],
+    },
+    buffers: [
+      { name: "x", data: x },
+      { name: "filt", data: filters },
+      { name: "out", data: out, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: KERNEL,
     workgroups: grid1d(n * c * oh * ow, WG, gpu.maxWorkgroups),
   });
   return out;

@@ -15,9 +15,9 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
-import { conv2d } from "./modconv.ts";
+import { convGemm, type ConvWeight, packConvWeight } from "./conv_gemm.ts";
 
 const f = Math.fround;
 
@@ -40,15 +40,7 @@ const WG = 256;
 
 const FEATURES = /* wgsl */ `
 const TWO_PI = ${2 * Math.PI};
-struct P { total: u32, c: u32, h: u32, w: u32, samplingRate: f32, bandwidth: f32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> t: array<f32>;
-@group(0) @binding(2) var<storage, read> user: array<f32>;
-@group(0) @binding(3) var<storage, read> freqs: array<f32>;
-@group(0) @binding(4) var<storage, read> phases: array<f32>;
-@group(0) @binding(5) var<storage, read> grid: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
-${main1d(WG, "idx", "p.total")}
+${main1d("idx", "p.total")}
   let x = idx % p.w;
   let y = (idx / p.w) % p.h;
   let c = (idx / (p.w * p.h)) % p.c;
@@ -79,8 +71,8 @@ export interface FourierInput {
   freqs: Tensor;
   /** [C] */
   phases: Tensor;
-  /** [C, C, 1, 1]: weight / sqrt(C). */
-  weight: Tensor;
+  /** [C, C, 1, 1]: weight / sqrt(C), packed. */
+  weight: ConvWeight;
   /** gx [W] then gy [H] ({@link fourierGrid}). */
   grid: Tensor;
   size: [number, number];
@@ -106,7 +98,7 @@ export function prepareFourierInput(
   return {
     freqs: gpu.upload(freqs, [c, 2]),
     phases: gpu.upload(phases, [c]),
-    weight: gpu.upload(weight.map((v) => v / div), [c, c, 1, 1]),
+    weight: packConvWeight(gpu, weight.map((v) => v / div), [c, c, 1, 1]),
     grid: gpu.upload(grid, [grid.length]),
     size,
     samplingRate,
@@ -120,11 +112,26 @@ export function fourierFeatures(gpu: Gpu, input: FourierInput, t: Tensor, transf
   const c = input.phases.size;
   const [w, h] = input.size;
   const out = gpu.tensor([n, c, h, w]);
-  gpu.dispatch({
-    code: FEATURES,
-    uniforms: new Uniforms().u32(out.size).u32(c).u32(h).u32(w).f32(input.samplingRate).f32(input.bandwidth)
-      .bytes(),
-    bindings: [t, transforms, input.freqs, input.phases, input.grid, out],
+  runProgram(gpu, {
+    name: "fourier_features",
+    params: {
+      total: ["u32", out.size],
+      c: ["u32", c],
+      h: ["u32", h],
+      w: ["u32", w],
+      samplingRate: ["f32", input.samplingRate],
+      bandwidth: ["f32", input.bandwidth],
+    },
+    buffers: [
+      { name: "t", data: t },
+      { name: "user", data: transforms },
+      { name: "freqs", data: input.freqs },
+      { name: "phases", data: input.phases },
+      { name: "grid", data: input.grid },
+      { name: "out", data: out, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: FEATURES,
     workgroups: grid1d(out.size, WG, gpu.maxWorkgroups),
   });
   return out;
@@ -139,7 +146,7 @@ export function synthesisInput(
   outDtype: DType = "f32",
 ): Tensor {
   const features = fourierFeatures(gpu, input, t, transforms);
-  const out = conv2d(gpu, features, input.weight, { padding: 0, outDtype });
+  const out = convGemm(gpu, features, input.weight, { padH: 0, padW: 0, outDtype });
   gpu.flush();
   features.destroy();
   return out;

@@ -2,13 +2,13 @@
  * Pooling over NCHW tensors: square windows with stride and zero-free padding, either the maximum or
  * the average of the in-bounds samples only (PyTorch's count_include_pad=False, which the FID Inception
  * blocks use), and the global average over all pixels. Window pools may write into a channel slice
- * of a larger output, like conv2d, so that they can form one branch of a concatenation.
+ * of a larger output, like convGemm, so that they can form one branch of a concatenation.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
-import { type ChannelSlice, convOutSize } from "./conv2d.ts";
+import { convOutSize } from "./conv_gemm.ts";
 
 const WG = 256;
 
@@ -17,11 +17,7 @@ function windowSource(mode: "avg" | "max"): string {
   const step = mode === "max" ? "acc = max(acc, v);" : "acc += v;";
   const result = mode === "max" ? "acc" : "acc / f32(count)";
   return /* wgsl */ `
-struct P { n: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32, k: u32, stride: u32, pad: u32, cTotal: u32, cOffset: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-${main1d(WG, "i", "p.n * p.c * p.oh * p.ow")}
+${main1d("i", "p.n * p.c * p.oh * p.ow")}
   let ox = i % p.ow;
   let oy = (i / p.ow) % p.oh;
   let nc = i / (p.ow * p.oh);
@@ -61,7 +57,7 @@ export function pool2d(
   x: Tensor,
   mode: "avg" | "max",
   { k, stride, pad }: PoolParams,
-  into?: ChannelSlice,
+  into?: { out: Tensor; cOffset: number },
 ): Tensor {
   const [n, c, h, w] = x.shape;
   const oh = convOutSize(h, k, stride, pad), ow = convOutSize(w, k, stride, pad);
@@ -71,22 +67,31 @@ export function pool2d(
   if (on !== n || ooh !== oh || oow !== ow || cOffset + c > cTotal) {
     throw new Error(`pool2d: output [${out.shape}] cannot hold ${c} channels of ${oh}x${ow} at ${cOffset}`);
   }
-  gpu.dispatch({
-    code: windowSource(mode),
-    uniforms: new Uniforms().u32(n).u32(c).u32(h).u32(w).u32(oh).u32(ow).u32(k).u32(stride).u32(pad)
-      .u32(cTotal).u32(cOffset).bytes(),
-    bindings: [x, out],
+  runProgram(gpu, {
+    name: `${mode}_pool2d`,
+    params: {
+      n: ["u32", n],
+      c: ["u32", c],
+      h: ["u32", h],
+      w: ["u32", w],
+      oh: ["u32", oh],
+      ow: ["u32", ow],
+      k: ["u32", k],
+      stride: ["u32", stride],
+      pad: ["u32", pad],
+      cTotal: ["u32", cTotal],
+      cOffset: ["u32", cOffset],
+    },
+    buffers: [{ name: "x", data: x }, { name: "y", data: out, access: "read_write" }],
+    workgroupSize: WG,
+    source: windowSource(mode),
     workgroups: grid1d(n * c * oh * ow, WG, gpu.maxWorkgroups),
   });
   return out;
 }
 
 const GLOBAL_AVG = /* wgsl */ `
-struct P { planes: u32, size: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-${main1d(WG, "i", "p.planes")}
+${main1d("i", "p.planes")}
   var acc = 0.0;
   for (var j = 0u; j < p.size; j++) { acc += x[i * p.size + j]; }
   y[i] = acc / f32(p.size);
@@ -96,10 +101,12 @@ ${main1d(WG, "i", "p.planes")}
 export function globalAvgPool(gpu: Gpu, x: Tensor): Tensor {
   const [n, c, h, w] = x.shape;
   const out = gpu.tensor([n, c]);
-  gpu.dispatch({
-    code: GLOBAL_AVG,
-    uniforms: new Uniforms().u32(n * c).u32(h * w).bytes(),
-    bindings: [x, out],
+  runProgram(gpu, {
+    name: "global_avg_pool",
+    params: { planes: ["u32", n * c], size: ["u32", h * w] },
+    buffers: [{ name: "x", data: x }, { name: "y", data: out, access: "read_write" }],
+    workgroupSize: WG,
+    source: GLOBAL_AVG,
     workgroups: grid1d(n * c, WG, gpu.maxWorkgroups),
   });
   return out;

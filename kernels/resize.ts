@@ -16,7 +16,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
+import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 
 /** A resampling method; see the module documentation. */
@@ -103,11 +103,7 @@ export function resampleTable(method: ResizeMethod, inSize: number, outSize: num
 const WG = 256;
 
 const TO_NCHW = /* wgsl */ `
-struct P { n: u32, h: u32, w: u32, c: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${main1d(WG, "i", "p.n * 3u * p.h * p.w")}
+${main1d("i", "p.n * 3u * p.h * p.w")}
   let hw = p.h * p.w;
   let pix = i % hw;
   let ch = (i / hw) % 3u;
@@ -137,10 +133,15 @@ export function imagesToNCHW(
   const src = gpu.tensor([packed.length]);
   gpu.write(src.buffer, 0, packed);
   const out = gpu.tensor([n, 3, h, w]);
-  gpu.dispatch({
-    code: TO_NCHW,
-    uniforms: new Uniforms().u32(n).u32(h).u32(w).u32(c).bytes(),
-    bindings: [src, out],
+  runProgram(gpu, {
+    name: "images_to_nchw",
+    params: { n: ["u32", n], h: ["u32", h], w: ["u32", w], c: ["u32", c] },
+    buffers: [
+      { name: "src", data: src, type: "u32" },
+      { name: "out", data: out, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: TO_NCHW,
     workgroups: grid1d(n * 3 * h * w, WG, gpu.maxWorkgroups),
   });
   gpu.flush();
@@ -149,11 +150,7 @@ export function imagesToNCHW(
 }
 
 const QUANTIZE = /* wgsl */ `
-struct P { n: u32, c: u32, hw: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${main1d(WG, "i", "p.n * 3u * p.hw")}
+${main1d("i", "p.n * 3u * p.hw")}
   let pix = i % p.hw;
   let ch = (i / p.hw) % 3u;
   let img = i / (3u * p.hw);
@@ -168,23 +165,19 @@ ${main1d(WG, "i", "p.n * 3u * p.hw")}
 export function quantizeImages(gpu: Gpu, x: Tensor): Tensor {
   const [n, c, h, w] = x.shape;
   const out = gpu.tensor([n, 3, h, w]);
-  gpu.dispatch({
-    code: QUANTIZE,
-    uniforms: new Uniforms().u32(n).u32(c).u32(h * w).bytes(),
-    bindings: [x, out],
+  runProgram(gpu, {
+    name: "quantize_images",
+    params: { n: ["u32", n], c: ["u32", c], hw: ["u32", h * w] },
+    buffers: [{ name: "x", data: x }, { name: "out", data: out, access: "read_write" }],
+    workgroupSize: WG,
+    source: QUANTIZE,
     workgroups: grid1d(n * 3 * h * w, WG, gpu.maxWorkgroups),
   });
   return out;
 }
 
 const RESAMPLE = /* wgsl */ `
-struct P { outer: u32, lenIn: u32, lenOut: u32, inner: u32, taps: u32, lo: f32, hi: f32, a: f32, b: f32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> start: array<i32>;
-@group(0) @binding(3) var<storage, read> weights: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-${main1d(WG, "i", "p.outer * p.lenOut * p.inner")}
+${main1d("i", "p.outer * p.lenOut * p.inner")}
   let k = i % p.inner;
   let d = (i / p.inner) % p.lenOut;
   let o = i / (p.inner * p.lenOut);
@@ -226,11 +219,27 @@ export function resampleAxis(
   const start = gpu.tensor([t.outSize]);
   gpu.write(start.buffer, 0, t.start);
   const weights = gpu.upload(Float32Array.from(t.weights), [t.weights.length]);
-  gpu.dispatch({
-    code: RESAMPLE,
-    uniforms: new Uniforms().u32(outer).u32(t.inSize).u32(t.outSize).u32(inner).u32(t.taps)
-      .f32(post.lo ?? -3.4e38).f32(post.hi ?? 3.4e38).f32(post.a ?? 1).f32(post.b ?? 0).bytes(),
-    bindings: [x, start, weights, y],
+  runProgram(gpu, {
+    name: "resample_axis",
+    params: {
+      outer: ["u32", outer],
+      lenIn: ["u32", t.inSize],
+      lenOut: ["u32", t.outSize],
+      inner: ["u32", inner],
+      taps: ["u32", t.taps],
+      lo: ["f32", post.lo ?? -3.4e38],
+      hi: ["f32", post.hi ?? 3.4e38],
+      a: ["f32", post.a ?? 1],
+      b: ["f32", post.b ?? 0],
+    },
+    buffers: [
+      { name: "x", data: x },
+      { name: "start", data: start, type: "i32" },
+      { name: "weights", data: weights },
+      { name: "y", data: y, access: "read_write" },
+    ],
+    workgroupSize: WG,
+    source: RESAMPLE,
     workgroups: grid1d(outer * t.outSize * inner, WG, gpu.maxWorkgroups),
   });
   gpu.flush();

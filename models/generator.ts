@@ -153,7 +153,7 @@ export class Generator {
       num(inp.sampling_rate),
       num(inp.bandwidth),
     );
-    this.#own(input.freqs, input.phases, input.weight, input.grid);
+    this.#own(input.freqs, input.phases, input.weight.packed, input.grid);
     this.#input = input;
     this.#transform = tensor("synthesis.input.transform").data;
 
@@ -165,7 +165,7 @@ export class Generator {
       const w = tensor(`${path}.weight`);
       const k = w.shape[3];
       const conv = prepareModConvWeight(gpu, w.data, w.shape, !torgb);
-      this.#own(conv.weight, ...(conv.wsq ? [conv.wsq] : []));
+      this.#own(conv.weight.packed, ...(conv.wsq ? [conv.wsq] : []));
       const filter = (which: string, gain: number) => {
         const f = net.tensors.get(`${path}.${which}`);
         const prepared = prepareFilter(gpu, f?.data ?? null, f?.shape ?? null, gain);

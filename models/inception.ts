@@ -11,7 +11,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { conv2d } from "../kernels/conv2d.ts";
+import { convGemm, type ConvWeight, packConvWeight } from "../kernels/conv_gemm.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { imagesToNCHW, type ResamplePost, resize, type ResizeMethod } from "../kernels/resize.ts";
@@ -75,7 +75,7 @@ export interface InceptionOutputs {
 }
 
 interface GpuConv {
-  weight: Tensor;
+  weight: ConvWeight;
   bias: Tensor;
 }
 
@@ -113,7 +113,7 @@ export class Inception {
     for (const op of convOps()) {
       const c = weights.convs.get(op.name)!;
       this.#convs.set(op.name, {
-        weight: gpu.upload(c.weight, [op.cout, op.cin, op.kh, op.kw]),
+        weight: packConvWeight(gpu, c.weight, [op.cout, op.cin, op.kh, op.kw]),
         bias: gpu.upload(c.bias, [op.cout]),
       });
     }
@@ -179,14 +179,7 @@ export class Inception {
           out: this.#alloc([n, op.cout, outSize(h, kh, stride, padH), outSize(h, kw, stride, padW)]),
           cOffset: 0,
         };
-      return conv2d(this.gpu, x, g.weight, g.bias, {
-        kh,
-        kw,
-        stride,
-        padH,
-        padW,
-        relu: true,
-      }, out);
+      return convGemm(this.gpu, x, g.weight, { stride, padH, padW, bias: g.bias, relu: true, into: out });
     }
     const s = outSize(h, op.k, op.stride, op.pad);
     const out = into ?? { out: this.#alloc([n, c, s, s]), cOffset: 0 };
@@ -244,7 +237,7 @@ export class Inception {
   /** Frees the weights and intermediates. */
   destroy(): void {
     for (const g of this.#convs.values()) {
-      g.weight.destroy();
+      g.weight.packed.destroy();
       g.bias.destroy();
     }
     this.#fcWeight.destroy();

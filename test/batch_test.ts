@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { chunkRanges, sampleRuns } from "../kernels/batch.ts";
+import { chunkRanges, itemRuns } from "../gpu/split.ts";
 import { modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
 import { filteredLrelu, prepareFilter } from "../kernels/filtered_lrelu.ts";
 import { assertClose, randomF32 } from "./reference.ts";
@@ -18,13 +18,13 @@ function withBindingLimit(gpu: Gpu, bytes: number): Gpu {
 }
 
 Deno.test(
-  { name: "sampleRuns and chunkRanges cover the batch with aligned bindings", ...GPU_TEST },
+  { name: "itemRuns and chunkRanges cover the batch with aligned bindings", ...GPU_TEST },
   async () => {
     const gpu = withBindingLimit(await testGpu(), 8192);
     if (gpu.device.limits.maxStorageBuffersPerShaderStage < 19) return;
     const t = gpu.tensor([5, 16, 18, 18]);
     // 20736 bytes per sample: runs of 3 samples fit 8 chunks of 8192 bytes.
-    assert.deepEqual(sampleRuns(gpu, 5, [t]), [[0, 3], [3, 2]]);
+    assert.deepEqual(itemRuns(gpu, 5, [t], 8), [[0, 3], [3, 2]]);
     const { ranges, elems } = chunkRanges(gpu, t, 5, 2, 1);
     assert.equal(elems, 2048);
     assert.deepEqual(ranges.map((r) => [r.offset, r.size]), [[41472, 8192], [49664, 8192], [57856, 4352]]);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 import { conv2dRef, pool2dRef } from "./ref/conv.ts";
-import { conv2d } from "../kernels/conv2d.ts";
+import { convCandidates, convGemm, packConvWeight } from "../kernels/conv_gemm.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
 
@@ -16,48 +16,47 @@ const CASES = [
   [2, 4, 17, 15, 9, 3, 3, 2, 1, 1],
 ] as const;
 
-Deno.test({ name: "conv2d matches float64 on awkward shapes", ...GPU_TEST }, async () => {
-  const gpu = await testGpu();
-  let seed = 10;
-  for (const [n, cin, h, w, cout, kh, kw, stride, padH, padW] of CASES) {
-    const x = randomF32(n * cin * h * w, seed++);
-    const wt = randomF32(cout * cin * kh * kw, seed++);
-    const b = randomF32(cout, seed++);
-    for (const relu of [false, true]) {
-      const got = conv2d(
-        gpu,
-        gpu.upload(x, [n, cin, h, w]),
-        gpu.upload(wt, [cout, cin, kh, kw]),
-        gpu.upload(b, [cout]),
-        {
-          kh,
-          kw,
-          stride,
-          padH,
-          padW,
-          relu,
-        },
-      );
-      const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
-      assert.deepEqual(got.shape, ref.shape);
-      assertClose(
-        await readTensor(gpu, got),
-        ref.data,
-        { abs: 1e-5 },
-        `conv ${[n, cin, h, w, cout, kh, kw]}`,
-      );
+Deno.test(
+  { name: "convGemm matches float64 on awkward shapes, every tile variant", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    let seed = 10;
+    for (const [n, cin, h, w, cout, kh, kw, stride, padH, padW] of CASES) {
+      const x = randomF32(n * cin * h * w, seed++);
+      const wt = randomF32(cout * cin * kh * kw, seed++);
+      const b = randomF32(cout, seed++);
+      const xt = gpu.upload(x, [n, cin, h, w]), weight = packConvWeight(gpu, wt, [cout, cin, kh, kw]);
+      const bias = gpu.upload(b, [cout]);
+      for (const relu of [false, true]) {
+        const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
+        for (const variant of convCandidates()) {
+          const got = convGemm(gpu, xt, weight, { stride, padH, padW, bias, relu, variant });
+          assert.deepEqual(got.shape, ref.shape);
+          assertClose(
+            await readTensor(gpu, got),
+            ref.data,
+            { abs: 1e-5 },
+            `conv ${[n, cin, h, w, cout, kh, kw]} ${JSON.stringify(variant)}`,
+          );
+        }
+      }
     }
-  }
-});
+  },
+);
 
-Deno.test({ name: "conv2d and pool2d write channel slices of a shared output", ...GPU_TEST }, async () => {
+Deno.test({ name: "convGemm and pool2d write channel slices of a shared output", ...GPU_TEST }, async () => {
   const gpu = await testGpu();
   const [n, cin, h, w] = [2, 6, 7, 9];
   const x = randomF32(n * cin * h * w, 99);
   const wt = randomF32(4 * cin, 98), b = randomF32(4, 97);
   const xt = gpu.upload(x, [n, cin, h, w]);
   const out = gpu.tensor([n, 4 + cin, h, w]);
-  conv2d(gpu, xt, gpu.upload(wt, [4, cin, 1, 1]), gpu.upload(b, [4]), { kh: 1, kw: 1 }, { out, cOffset: 0 });
+  convGemm(gpu, xt, packConvWeight(gpu, wt, [4, cin, 1, 1]), {
+    padH: 0,
+    padW: 0,
+    bias: gpu.upload(b, [4]),
+    into: { out, cOffset: 0 },
+  });
   pool2d(gpu, xt, "max", { k: 3, stride: 1, pad: 1 }, { out, cOffset: 4 });
   const got = await readTensor(gpu, out);
   const convRef = conv2dRef(x, [n, cin, h, w], wt, b, [4, cin, 1, 1], 1, 0, 0, false).data;

@@ -1,0 +1,88 @@
+/**
+ * Per-kernel GPU timing with timestamp queries (the adapter's `timestamp-query` feature): while a
+ * profiler is attached to a submission, every dispatch runs in a compute pass of its own whose start and
+ * end times are written to a query set; at each flush they are resolved and read back, and the
+ * durations are summed per kernel label. Used by `deno task bench` to say where the time goes.
+ */
+
+/** Total GPU time and dispatch count of one kernel. */
+export interface OpTime {
+  ms: number;
+  count: number;
+}
+
+/** Timestamp pairs per submission (the submission flushes before this many dispatches). */
+const CAPACITY = 1024;
+
+/** Collects per-label GPU durations for the dispatches recorded while attached. */
+export class OpProfiler {
+  readonly totals: Map<string, OpTime> = new Map();
+  readonly #querySet: GPUQuerySet;
+  #labels: string[] = [];
+  #reads: Promise<void>[] = [];
+
+  constructor(readonly device: GPUDevice) {
+    this.#querySet = device.createQuerySet({ type: "timestamp", count: 2 * CAPACITY });
+  }
+
+  /** Whether the device can profile (it was opened with `timestamp-query`). */
+  static supported(device: GPUDevice): boolean {
+    return device.features.has("timestamp-query");
+  }
+
+  /** Whether another dispatch fits before the next flush. */
+  get full(): boolean {
+    return this.#labels.length >= CAPACITY;
+  }
+
+  /** The timestamp writes of the next dispatch's pass, labelled `label`. */
+  next(label: string): GPUComputePassTimestampWrites {
+    const i = this.#labels.push(label) - 1;
+    return { querySet: this.#querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  /** Records the resolve of this submission's timestamps into `encoder`; read back after submit. */
+  resolve(encoder: GPUCommandEncoder): (() => void) | null {
+    const labels = this.#labels;
+    if (!labels.length) return null;
+    this.#labels = [];
+    const bytes = labels.length * 16;
+    const resolved = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    encoder.resolveQuerySet(this.#querySet, 0, 2 * labels.length, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    return () => {
+      this.#reads.push(
+        staging.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange());
+          labels.forEach((label, i) => {
+            const entry = this.totals.get(label) ?? { ms: 0, count: 0 };
+            entry.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+            entry.count++;
+            this.totals.set(label, entry);
+          });
+          staging.destroy();
+          resolved.destroy();
+        }),
+      );
+    };
+  }
+
+  /** Waits until every submitted submission's durations are summed. */
+  async drain(): Promise<void> {
+    const reads = this.#reads;
+    this.#reads = [];
+    await Promise.all(reads);
+  }
+
+  /** Forgets the totals. */
+  reset(): void {
+    this.totals.clear();
+  }
+}
