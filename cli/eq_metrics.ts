@@ -4,7 +4,7 @@
  * audit mode (--transforms) evaluates explicitly given samples. --min turns the results into a CI gate.
  */
 import { GateFailure, UserError } from "../errors.ts";
-import { Gpu } from "../gpu/device.ts";
+import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
 import {
   computeEquivariance,
   EQ_METRICS,
@@ -39,7 +39,7 @@ export const USAGE =
                            metric names)
   --json                   print the results as JSON
   --which G|G_ema, --cbase N, --cmax N, --init-seed N   see 'sg3 generate --help'
-  --adapter NAME           WebGPU adapter choice
+${GPU_HELP}
   --quiet                  no progress bar
   Exit codes: 0 done (and every gate holds), 1 a gate failed, 2 bad input, 130 interrupted (Ctrl-C prints
   the partial results with their sample counts).`;
@@ -132,7 +132,7 @@ export async function run(args: string[]): Promise<number> {
     batch: { type: "string" },
     min: { type: "string" },
     json: { type: "boolean" },
-    adapter: { type: "string" },
+    ...GPU_OPTIONS,
     quiet: { type: "boolean" },
   });
   const audit = v.transforms !== undefined;
@@ -158,7 +158,7 @@ export async function run(args: string[]): Promise<number> {
 
   const chosen = await chooseNetwork(v);
   requireInputTransform(chosen);
-  const gpu = await Gpu.open({ adapter: v.adapter });
+  const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: false });
   try {
     let count: number, source: (i: number) => EqSample, metrics: EqMetric[];

@@ -4,7 +4,8 @@
  * (preset stylegan3), pytorch-fid or clean-fid numbers; see the README for the presets' differences.
  */
 import { GateFailure, UserError } from "../errors.ts";
-import { Gpu } from "../gpu/device.ts";
+import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
+import type { Gpu } from "../gpu/device.ts";
 import { Dataset } from "../formats/dataset.ts";
 import { Inception, type Preset, PRESETS } from "../models/inception.ts";
 import { FEATURE_DIM, LOGIT_DIM } from "../models/inception_arch.ts";
@@ -53,7 +54,7 @@ export const USAGE = `sg3 fid SOURCE SOURCE [options]     sg3 fid SOURCE --save-
   --json                   print the results as JSON
   --jsonl FILE             append one line per metric in calc_metrics' layout
   --fp16                   run the generator's highest-resolution layers in float16
-  --adapter NAME           WebGPU adapter choice
+${GPU_HELP}
   --quiet                  no progress bars`;
 
 interface MetricPlan {
@@ -118,7 +119,7 @@ export async function run(args: string[]): Promise<number> {
     json: { type: "boolean" },
     jsonl: { type: "string" },
     fp16: { type: "boolean" },
-    adapter: { type: "string" },
+    ...GPU_OPTIONS,
     quiet: { type: "boolean" },
   });
   const t0 = performance.now();
@@ -175,7 +176,7 @@ export async function run(args: string[]): Promise<number> {
     if (needsGpu) {
       const chosen = hasNetwork ? await chooseNetwork(v) : null;
       const weights = await loadInceptionWeights(detector);
-      gpu = await Gpu.open({ adapter: v.adapter });
+      gpu = await openGpu(v);
       inception = Inception.create(gpu, weights);
       if (chosen) generator = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
     }

@@ -1,16 +1,15 @@
 /** `sg3 generate`: images from a network for seeds (gen_images.py semantics) or from given w/z vectors. */
 import { join } from "node:path";
+import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
 import { UserError } from "../errors.ts";
-import { Gpu } from "../gpu/device.ts";
 import { generateImages, type GenerateRequest } from "../models/generate.ts";
 import { readLatents } from "../models/latents.ts";
 import { writePng } from "../formats/png.ts";
 import { intOption, numberOption, parse, parsePair, parseRangeList } from "./args.ts";
-import { chooseNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
+import { chooseNetwork, EMBEDDED_DEFAULT, NETWORK_OPTIONS, openGenerator } from "./network.ts";
 import { Progress } from "./progress.ts";
 
 /** The network used when neither --network nor --cfg is given: a small random-initialised StyleGAN3-T. */
-export const EMBEDDED_DEFAULT = { cfg: "stylegan3-t", res: "128", cbase: "4096", cmax: "128" } as const;
 
 /** Usage text of `sg3 generate`. */
 export const USAGE = `sg3 generate --outdir DIR (--seeds LIST | --projected-w FILE | --z FILE) [options]
@@ -31,7 +30,7 @@ export const USAGE = `sg3 generate --outdir DIR (--seeds LIST | --projected-w FI
   --noise-mode const|random|none  accepted for compatibility; StyleGAN3 has no noise inputs
   --batch N                images per GPU batch (default 4)
   --fp16                   run the highest-resolution layers in float16 (needs shader-f16)
-  --adapter NAME           WebGPU adapter choice
+${GPU_HELP}
   --quiet                  no progress bar`;
 
 /** Runs `sg3 generate`; returns the exit code. */
@@ -50,7 +49,7 @@ export async function run(args: string[]): Promise<number> {
     "noise-mode": { type: "string" },
     batch: { type: "string" },
     fp16: { type: "boolean" },
-    adapter: { type: "string" },
+    ...GPU_OPTIONS,
     quiet: { type: "boolean" },
   });
   if (!v.outdir) throw new UserError("--outdir is required");
@@ -70,7 +69,7 @@ export async function run(args: string[]): Promise<number> {
   if (v.seeds !== undefined) req.seeds = parseRangeList("seeds", v.seeds);
 
   const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
-  const gpu = await Gpu.open({ adapter: v.adapter });
+  const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
   const latentFile = v["projected-w"] ?? v.z;
   if (latentFile !== undefined) {

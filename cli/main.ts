@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   video: () => import("./video.ts"),
   "eq-metrics": () => import("./eq_metrics.ts"),
   fid: () => import("./fid.ts"),
+  tune: () => import("./tune.ts"),
 };
 
 function usage(): string {

@@ -12,6 +12,9 @@ import type { Gpu } from "../gpu/device.ts";
 import { Generator, type GeneratorOptions } from "../models/generator.ts";
 import { calibrateMagnitudes } from "../models/calibrate.ts";
 
+/** The embedded default network of `generate`, `video` and `tune`: a random-initialised StyleGAN3-T. */
+export const EMBEDDED_DEFAULT = { cfg: "stylegan3-t", res: "128", cbase: "4096", cmax: "128" } as const;
+
 /** parseArgs option definitions for choosing a network. */
 export const NETWORK_OPTIONS = {
   network: { type: "string" },

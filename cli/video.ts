@@ -4,8 +4,9 @@
  * time, optionally beside the frame-0 image moved by resampling). Output: MP4 (H.264) and/or PNG frames.
  */
 import { join } from "node:path";
+import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
+import type { Gpu } from "../gpu/device.ts";
 import { UserError } from "../errors.ts";
-import { Gpu } from "../gpu/device.ts";
 import { Mp4Writer } from "../formats/mp4.ts";
 import { openVideo, type VideoWriter } from "../formats/video_file.ts";
 import { writePng } from "../formats/png.ts";
@@ -23,8 +24,7 @@ import {
   type VideoSpec,
 } from "../models/video.ts";
 import { intOption, numberOption, parse, parseRangeList } from "./args.ts";
-import { EMBEDDED_DEFAULT } from "./generate.ts";
-import { chooseNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
+import { chooseNetwork, EMBEDDED_DEFAULT, NETWORK_OPTIONS, openGenerator } from "./network.ts";
 import { Progress } from "./progress.ts";
 
 /** Usage text of `sg3 video`. */
@@ -63,7 +63,7 @@ export const USAGE = `sg3 video (--output FILE.mp4|FILE.png | --frames-dir DIR) 
                            --init-seed] (default without --network: ${EMBEDDED_DEFAULT.cfg} ${EMBEDDED_DEFAULT.res}x${EMBEDDED_DEFAULT.res})
   --batch N                images per GPU batch (default 8)
   --fp16                   float16 for the highest-resolution layers (needs shader-f16)
-  --adapter NAME           WebGPU adapter choice
+${GPU_HELP}
   --quiet                  no progress bar
   Ctrl-C stops early and finishes a valid, shorter video.`;
 
@@ -95,7 +95,7 @@ const OPTIONS = {
   encoder: { type: "string" },
   batch: { type: "string" },
   fp16: { type: "boolean" },
-  adapter: { type: "string" },
+  ...GPU_OPTIONS,
   quiet: { type: "boolean" },
 } as const;
 
@@ -166,7 +166,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
-  const gpu = await Gpu.open({ adapter: v.adapter });
+  const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
   try {
     const spec = await buildSpec(v, gpu, gen, { fps, gridW, gridH, batch, motionKind });

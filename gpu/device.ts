@@ -6,6 +6,7 @@ import { UserError } from "../errors.ts";
 import { requestAdapter, summarizeAdapter } from "./adapter.ts";
 import type { AdapterSummary } from "./adapter.ts";
 import { PipelineCache } from "./pipeline.ts";
+import { type TuneMode, Tuner } from "./tuner.ts";
 import { type Dispatch, Submission } from "./submit.ts";
 import { type DType, dtypeBytes, numel, Tensor } from "./tensor.ts";
 
@@ -13,6 +14,8 @@ import { type DType, dtypeBytes, numel, Tensor } from "./tensor.ts";
 export interface GpuOptions {
   /** Adapter choice: "high-performance" (default), "low-power" or a substring of its description. */
   adapter?: string;
+  /** Kernel variants: "on" uses the tuning cache (default), "off" always the defaults. */
+  tune?: TuneMode;
 }
 
 /** Data that can be uploaded into a tensor; f16 tensors take a Float32Array and round it. */
@@ -24,6 +27,8 @@ const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsag
 export class Gpu {
   readonly pipelines: PipelineCache;
   readonly submission: Submission;
+  /** Kernel variant choices for this adapter (gpu/tuner.ts). */
+  readonly tuner: Tuner;
   #error: string | null = null;
 
   private constructor(
@@ -33,6 +38,7 @@ export class Gpu {
   ) {
     this.pipelines = new PipelineCache(device);
     this.submission = new Submission(device, this.pipelines);
+    this.tuner = new Tuner(summary);
     device.addEventListener("uncapturederror", (e) => {
       this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
     });
@@ -68,7 +74,14 @@ export class Gpu {
     } catch (e) {
       throw new UserError(`could not open the WebGPU device: ${(e as Error).message}`);
     }
-    return new Gpu(adapter, device, summarizeAdapter(adapter));
+    const gpu = new Gpu(adapter, device, summarizeAdapter(adapter));
+    gpu.tuner.mode = options.tune ?? "on";
+    return gpu;
+  }
+
+  /** Whether dispatches can be timed on the GPU (`timestamp-query`; gpu/profile.ts). */
+  get profilable(): boolean {
+    return this.device.features.has("timestamp-query");
   }
 
   /** Whether f16 storage and arithmetic are available (`shader-f16`). */

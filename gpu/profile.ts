@@ -17,8 +17,10 @@ const CAPACITY = 1024;
 /** Collects per-label GPU durations for the dispatches recorded while attached. */
 export class OpProfiler {
   readonly totals: Map<string, OpTime> = new Map();
+  /** Durations by tuning tag (dispatches that carry one; see gpu/tuner.ts). */
+  readonly tagged: Map<string, OpTime> = new Map();
   readonly #querySet: GPUQuerySet;
-  #labels: string[] = [];
+  #labels: [string, string | undefined][] = [];
   #reads: Promise<void>[] = [];
 
   constructor(readonly device: GPUDevice) {
@@ -35,9 +37,9 @@ export class OpProfiler {
     return this.#labels.length >= CAPACITY;
   }
 
-  /** The timestamp writes of the next dispatch's pass, labelled `label`. */
-  next(label: string): GPUComputePassTimestampWrites {
-    const i = this.#labels.push(label) - 1;
+  /** The timestamp writes of the next dispatch's pass, labelled `label` (and tuning tag `tag`). */
+  next(label: string, tag?: string): GPUComputePassTimestampWrites {
+    const i = this.#labels.push([label, tag]) - 1;
     return { querySet: this.#querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
   }
 
@@ -61,11 +63,10 @@ export class OpProfiler {
       this.#reads.push(
         staging.mapAsync(GPUMapMode.READ).then(() => {
           const t = new BigUint64Array(staging.getMappedRange());
-          labels.forEach((label, i) => {
-            const entry = this.totals.get(label) ?? { ms: 0, count: 0 };
-            entry.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
-            entry.count++;
-            this.totals.set(label, entry);
+          labels.forEach(([label, tag], i) => {
+            const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+            add(this.totals, label, ms);
+            if (tag) add(this.tagged, tag, ms);
           });
           staging.destroy();
           resolved.destroy();
@@ -84,5 +85,13 @@ export class OpProfiler {
   /** Forgets the totals. */
   reset(): void {
     this.totals.clear();
+    this.tagged.clear();
   }
+}
+
+function add(map: Map<string, OpTime>, key: string, ms: number): void {
+  const entry = map.get(key) ?? { ms: 0, count: 0 };
+  entry.ms += ms;
+  entry.count++;
+  map.set(key, entry);
 }

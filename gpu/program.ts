@@ -58,6 +58,8 @@ export interface Program {
   items?: number;
   /** Enable f16 arithmetic even when no buffer is stored as f16. */
   f16?: boolean;
+  /** The tuning tag of the chosen variant while the tuner measures (gpu/tuner.ts). */
+  tag?: string;
 }
 
 /** Bytes of the uniform struct holding `params` in order, padded to 16 bytes. */
@@ -175,6 +177,7 @@ function launch(
   );
   gpu.dispatch({
     label: prog.name,
+    tag: prog.tag,
     code,
     layout: uniform ? ["uniform", ...kinds] : kinds,
     uniforms: uniform ? uniformBytes(params) : undefined,

@@ -17,6 +17,8 @@ export type Bindable = Tensor | GPUBuffer | BufferRange;
 export interface Dispatch {
   /** The kernel's name (pipeline label). */
   label: string;
+  /** The tuning tag (kernel, shape and candidate) while the tuner measures. */
+  tag?: string;
   code: string;
   layout: BindingKind[];
   uniforms?: ArrayBuffer;
@@ -60,7 +62,7 @@ export class Submission {
       this.#endPass();
       if (this.profiler.full) this.flush();
     }
-    const pass = this.#computePass(this.profiler?.next(d.label));
+    const pass = this.#computePass(this.profiler?.next(d.label, d.tag));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y, z] = d.workgroups;

@@ -74,6 +74,7 @@ export interface ConvGemmOptions {
   /** Write into channels [cOffset, cOffset + cout) of `out` [N, cTotal, oh, ow] instead of a new tensor. */
   into?: { out: Tensor; cOffset: number };
   outDtype?: DType;
+  /** The tile; default: the tuner's choice for this shape on this adapter (gpu/tuner.ts). */
   variant?: ConvVariant;
 }
 
@@ -188,7 +189,13 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       `convGemm: output [${out.shape}] cannot hold ${w.cout} channels of ${oh}x${ow} at ${cOffset}`,
     );
   }
-  const t = opts.variant ?? convCandidates()[0];
+  const key = `${w.kh}x${w.kw} s${stride} ${cin}->${w.cout} ${h}x${wd} n${n} ${x.dtype}${
+    opts.scale ? " mod" : ""
+  }`;
+  const picked = opts.variant
+    ? { variant: opts.variant }
+    : gpu.tuner.pick("conv_gemm", key, convCandidates());
+  const t = picked.variant;
   const segs = Math.ceil(ow / t.rn);
   const shape: Shape = {
     kh: w.kh,
@@ -226,6 +233,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       { name: "y", data: out, access: "read_write", split: true },
     ],
     workgroupSize: t.wg,
+    tag: picked.tag,
     source: source(shape, t),
     workgroups: (count) => [Math.ceil((count * oh * segs) / t.wg), Math.ceil(w.cout / (4 * t.v))],
   });

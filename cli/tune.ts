@@ -1,0 +1,104 @@
+/**
+ * `sg3 tune`: times the candidate variants of every tunable kernel (convolution tiles, ...) on the
+ * current adapter for the layer shapes of a network (and/or of the FID Inception network) and caches the
+ * winners per adapter, driver and shape (gpu/tuner.ts), so that every later run on this adapter uses them.
+ */
+import { intOption, parse } from "./args.ts";
+import { chooseNetwork, EMBEDDED_DEFAULT, NETWORK_OPTIONS, openGenerator } from "./network.ts";
+import { UserError } from "../errors.ts";
+import { Gpu } from "../gpu/device.ts";
+import { readBytes } from "../gpu/readback.ts";
+import { type TuneEntry, tuneWith } from "../gpu/tuner.ts";
+import { RandomState } from "../models/latents.ts";
+import { Inception, preprocess } from "../models/inception.ts";
+import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
+
+/** Usage text of `sg3 tune`. */
+export const USAGE =
+  `sg3 tune [--network NET | --cfg stylegan3-t|stylegan3-r --res N --cbase N --cmax N] [--inception]
+  Times the variants of each tunable kernel for the network's layer shapes on this adapter and caches the
+  fastest per adapter, driver and shape in <cache>/tune.json ($SG3_CACHE, else $XDG_CACHE_HOME/sg3, else
+  ~/.cache/sg3); later runs on this adapter use them (--tune off in other commands ignores the cache).
+  Without --network/--cfg: the embedded default network; --inception alone tunes only the FID network.
+  --batch N        the batch the shapes are tuned for (default 1; use the batch of your runs)
+  --inception      also tune the Inception network of 'sg3 fid' (299x299 inputs)
+  --fp16           tune the generator's float16 layers (needs shader-f16)
+  --reps N         runs per candidate, the fastest counts (default 2)
+  --retune         measure shapes that are already in the cache again
+  --adapter NAME   WebGPU adapter choice
+  --json           print the new cache entries as JSON`;
+
+/** Runs `sg3 tune`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  const { values: v } = parse("tune", args, {
+    ...NETWORK_OPTIONS,
+    batch: { type: "string" },
+    inception: { type: "boolean" },
+    fp16: { type: "boolean" },
+    reps: { type: "string" },
+    retune: { type: "boolean" },
+    adapter: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const batch = intOption("batch", v.batch, 1, 1);
+  const reps = intOption("reps", v.reps, 2, 1);
+  const generator = v.network !== undefined || v.cfg !== undefined || !v.inception;
+  const chosen = generator ? await chooseNetwork(v, EMBEDDED_DEFAULT) : null;
+  const gpu = await Gpu.open({ adapter: v.adapter });
+  if (!gpu.profilable) throw new UserError("this adapter has no timestamp-query feature, which tuning needs");
+  gpu.tuner.retune = v.retune ?? false;
+  const found: Record<string, TuneEntry> = {};
+  const progress = (what: string) => (round: number, rounds: number) => {
+    if (!v.json) console.error(`${what}: candidate round ${round}/${rounds}`);
+  };
+  if (chosen) {
+    const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
+    const z = new RandomState(0).randn(batch * gen.zDim);
+    Object.assign(
+      found,
+      await tuneWith(gpu, async () => {
+        const ws = gen.mapping(z, batch);
+        const img = gen.synthesis(ws);
+        await readBytes(gpu, img.buffer, 0, 4);
+        ws.destroy();
+        img.destroy();
+      }, { reps, onRound: progress(chosen.label) }),
+    );
+    gen.destroy();
+  }
+  if (v.inception) {
+    // The weights do not change the timings: the tuner only sees the layer shapes.
+    const sd = fixtureStateDict();
+    const net = Inception.create(gpu, fromPytorchFid((k) => sd.get(k)));
+    const bytes = Uint8Array.from({ length: batch * 299 * 299 * 3 }, (_, i) => (i * 31) % 256);
+    Object.assign(
+      found,
+      await tuneWith(gpu, async () => {
+        const out = net.forward(preprocess(gpu, bytes, batch, 299, 299, 3, "stylegan3"));
+        await readBytes(gpu, out.pool3.buffer, 0, 4);
+      }, { reps, onRound: progress("inception") }),
+    );
+    net.destroy();
+  }
+  gpu.destroy();
+  if (v.json) {
+    console.log(JSON.stringify({ adapter: gpu.summary.description, cache: gpu.tuner.path(), tuned: found }));
+    return 0;
+  }
+  const rows = Object.entries(found);
+  console.log(`adapter: ${gpu.summary.description}; cache: ${gpu.tuner.path()}`);
+  if (!rows.length) {
+    console.log("every shape was already tuned on this adapter (--retune measures them again)");
+    return 0;
+  }
+  console.log("| kernel and shape | default ms | tuned ms | speed-up | variant |");
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const [key, e] of rows) {
+    console.log(
+      `| ${key} | ${e.default_ms.toFixed(2)} | ${e.ms.toFixed(2)} | ${(e.default_ms / e.ms).toFixed(2)}x | ${
+        JSON.stringify(e.variant)
+      } |`,
+    );
+  }
+  return 0;
+}

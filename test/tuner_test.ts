@@ -1,0 +1,87 @@
+/**
+ * The tuner: cached choices per adapter and shape, "off" mode, and a real measurement of convGemm tile
+ * variants on the test adapter that writes the cache and is reused by the next measurement.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { GPU_TEST, testGpu } from "./gpu.ts";
+import { Tuner, tuneWith } from "../gpu/tuner.ts";
+import type { AdapterSummary } from "../gpu/adapter.ts";
+import { convCandidates, convGemm, packConvWeight } from "../kernels/conv_gemm.ts";
+import { readTensor } from "../gpu/readback.ts";
+import { assertClose, randomF32 } from "./reference.ts";
+import { conv2dRef } from "./ref/conv.ts";
+
+const SUMMARY = {
+  description: "test adapter",
+  vendor: "v",
+  architecture: "a",
+  device: "d",
+} as AdapterSummary;
+
+Deno.test("the tuner answers defaults, then cached winners, and the defaults again when off", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = () => join(dir, "tune.json");
+  const tuner = new Tuner(SUMMARY, path);
+  const candidates = [{ t: 1 }, { t: 2 }, { t: 3 }];
+  assert.deepEqual(tuner.pick("k", "shape A", candidates), { variant: { t: 1 } });
+  tuner.beginRound(1);
+  const measured = tuner.pick("k", "shape A", candidates);
+  assert.deepEqual(measured, { variant: { t: 2 }, tag: "k shape A#1" });
+  assert.equal(tuner.rounds, 3);
+  const won = tuner.finish(new Map([["k shape A#0", 5], ["k shape A#1", 2], ["k shape A#2", 3]]));
+  assert.deepEqual(won, { "k shape A": { variant: { t: 2 }, ms: 2, default_ms: 5 } });
+  // A new tuner (a later run) reads the cache file; another adapter does not see it.
+  assert.deepEqual(new Tuner(SUMMARY, path).pick("k", "shape A", candidates), { variant: { t: 2 } });
+  const other = new Tuner({ ...SUMMARY, description: "another adapter" }, path);
+  assert.deepEqual(other.pick("k", "shape A", candidates), { variant: { t: 1 } });
+  const off = new Tuner(SUMMARY, path);
+  off.mode = "off";
+  assert.deepEqual(off.pick("k", "shape A", candidates), { variant: { t: 1 } });
+  // A cached variant that is no longer a candidate falls back to the default.
+  assert.deepEqual(new Tuner(SUMMARY, path).pick("k", "shape A", [{ t: 7 }, { t: 8 }]), {
+    variant: { t: 7 },
+  });
+  const file = JSON.parse(Deno.readTextFileSync(path()));
+  assert.equal(file.version, 1);
+  assert.ok(Object.keys(file.adapters).every((k) => k.startsWith("test adapter | v | a | d | deno ")));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test(
+  { name: "tuneWith measures convGemm variants, caches the winner and reuses it", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    if (!gpu.profilable) {
+      console.log("note: the adapter has no timestamp-query; measurement not tested");
+      return;
+    }
+    const dir = Deno.makeTempDirSync();
+    const tuner = gpu.tuner;
+    const saved = tuner.path;
+    Object.defineProperty(tuner, "path", { value: () => join(dir, "tune.json") });
+    try {
+      const dims = [2, 5, 9, 11] as const;
+      const x = randomF32(dims.reduce((a, b) => a * b), 3);
+      const w = randomF32(6 * 5 * 9, 4);
+      const xt = gpu.upload(x, [...dims]), wt = packConvWeight(gpu, w, [6, 5, 3, 3]);
+      const run = async () => {
+        await readTensor(gpu, convGemm(gpu, xt, wt, { padH: 1, padW: 1 }));
+      };
+      const won = await tuneWith(gpu, run, { reps: 1 });
+      const key = "conv_gemm 3x3 s1 5->6 9x11 n2 f32";
+      assert.deepEqual(Object.keys(won), [key]);
+      assert.ok(convCandidates().some((c) => JSON.stringify(c) === JSON.stringify(won[key].variant)));
+      assert.ok(won[key].ms <= won[key].default_ms);
+      assert.deepEqual(await tuneWith(gpu, run, { reps: 1 }), {}, "a second measurement reuses the cache");
+      // The tuned choice computes the same convolution.
+      const ref = conv2dRef(x, [...dims], w, new Float32Array(6), [6, 5, 3, 3], 1, 1, 1, false);
+      assertClose(await readTensor(gpu, convGemm(gpu, xt, wt, { padH: 1, padW: 1 })), ref.data, {
+        abs: 1e-5,
+      });
+    } finally {
+      Object.defineProperty(tuner, "path", { value: saved });
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
