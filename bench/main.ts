@@ -1,17 +1,32 @@
 /**
- * `deno task bench [--quick] [--cfg stylegan3-t,stylegan3-r] [--res 1024] [--batch 8] [--reps 5] [--fp16]`: generator
- * timings on the current adapter (ms per image, median over reps after a warm-up that compiles the
- * pipelines). Speed is shown here, never by a timed test. The official bar on one H100 (PyTorch + custom
- * CUDA kernels, batches of 8): stylegan3-t-1024 7.63 ms/image, stylegan3-r-1024 15.9 ms/image.
- * On a software adapter the defaults shrink to the embedded default network (128x128, cbase 4096, cmax 128,
- * batch 1) so that the run ends in minutes.
+ * `deno task bench [--json] [--quick] [--cfg stylegan3-t,stylegan3-r] [--res N] [--cbase N] [--cmax N]
+ * [--batch 1,4] [--reps N] [--fp16] [--no-inception] [--eq] [--adapter NAME]`: timings on the current
+ * adapter. Speed is shown here, never by a timed test.
+ *
+ * - the adapter's FMA peak, from a built-in micro-benchmark (independent vec4 multiply-adds in registers);
+ * - the generator (random-initialised networks of the official layer tables, calibrated), per batch: ms per
+ *   image (median over reps after a warm-up that compiles the pipelines), and where the time goes: GPU time
+ *   per kernel family (timestamp queries), with GFLOP/s and the share of the FMA peak where the kernel
+ *   declares its arithmetic;
+ * - the Inception pass of `sg3 fid` at 299x299 from uint8 images (line `inception-299`);
+ * - with --eq, the three EQ metrics per sample on the generator.
+ * With --json every measurement is one JSON line with at least {what, batch, ms_per_image}.
+ * The official bar on one H100 (PyTorch + custom CUDA kernels, batches of 8): stylegan3-t-1024 7.63 ms/image,
+ * stylegan3-r-1024 15.9 ms/image. On a software adapter the defaults shrink to the embedded default network
+ * (128x128, cbase 4096, cmax 128, batch 1) so that the run ends in minutes.
  */
 import { parseArgs } from "node:util";
 import { Gpu } from "../gpu/device.ts";
 import { readBytes } from "../gpu/readback.ts";
+import { OpProfiler } from "../gpu/profile.ts";
 import { randomNetwork } from "../models/random_init.ts";
+import { calibrateMagnitudes } from "../models/calibrate.ts";
 import { Generator } from "../models/generator.ts";
 import { RandomState } from "../models/latents.ts";
+import { Inception, preprocess } from "../models/inception.ts";
+import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
+import { computeEquivariance, EQ_METRICS, RandomSamples } from "../metrics/equivariance.ts";
+import { fmaPeak } from "./peak.ts";
 import { timeIt } from "./time.ts";
 
 const { values } = parseArgs({
@@ -24,6 +39,9 @@ const { values } = parseArgs({
     cmax: { type: "string" },
     fp16: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
+    "no-inception": { type: "boolean", default: false },
+    eq: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
     adapter: { type: "string" },
   },
 });
@@ -31,34 +49,99 @@ const gpu = await Gpu.open({ adapter: values.adapter });
 // --quick (and any software adapter) benchmarks small networks so that the run ends in minutes.
 const small = values.quick || gpu.summary.isFallback;
 const res = Number(values.res ?? (values.quick ? 64 : small ? 128 : 1024));
-const batch = Number(values.batch ?? (small ? 1 : 8));
+const batches = (values.batch ?? (small ? "1" : "1,8")).split(",").map(Number);
 const reps = values.quick ? 1 : Number(values.reps);
-const cbase = values.cbase ? Number(values.cbase) : values.quick ? 2048 : small ? 4096 : undefined;
-const cmax = values.cmax ? Number(values.cmax) : values.quick ? 64 : small ? 128 : undefined;
-const size = cbase || cmax ? ` (cbase ${cbase ?? "default"}, cmax ${cmax ?? "default"})` : "";
-console.log(
-  `adapter: ${gpu.summary.description}  date: ${
-    new Date().toISOString().slice(0, 10)
-  }  deno ${Deno.version.deno}`,
-);
-console.log(`| network | batch | precision | ms/batch | ms/image |`);
-console.log(`| --- | --- | --- | --- | --- |`);
+const cbase = Number(values.cbase ?? (values.quick ? 2048 : small ? 4096 : 32768));
+const cmax = Number(values.cmax ?? (values.quick ? 64 : small ? 128 : 512));
+const date = new Date().toISOString().slice(0, 10);
+const adapter = gpu.summary.description;
+const peak = await fmaPeak(gpu);
+
+/** Prints one measurement: a JSON line, or a table row. */
+function emit(line: Record<string, unknown>): void {
+  if (values.json) return console.log(JSON.stringify({ ...line, adapter, date }));
+  const fields = Object.entries(line).map(([k, v]) => `${k}=${typeof v === "number" ? +v.toFixed(3) : v}`);
+  console.log(fields.join("  "));
+}
+
+emit({ what: "fma-peak", gflops: +peak.toFixed(1), batch: 1, ms_per_image: 0 });
+
+/** Times `run` (ms per call, median), then profiles one more call per kernel family. */
+async function measure(what: string, batch: number, run: () => Promise<void>, unit = "ms_per_image") {
+  const ms = await timeIt(run, reps);
+  emit({ what, batch, [unit]: ms / batch, precision: values.fp16 ? "fp16" : "fp32" });
+  if (!gpu.profilable) return;
+  const profiler = new OpProfiler(gpu.device);
+  gpu.submission.profiler = profiler;
+  await run();
+  await profiler.drain();
+  gpu.submission.profiler = null;
+  const families = new Map<string, { ms: number; count: number; flops: number }>();
+  for (const [label, t] of profiler.totals) {
+    const family = label.replace(/_(\d+x\d+|v\d|rn\d|wg\d|s\d|up\d|down\d|radial|\d+).*$/, "");
+    const f = families.get(family) ?? { ms: 0, count: 0, flops: 0 };
+    f.ms += t.ms;
+    f.count += t.count;
+    f.flops += t.flops;
+    families.set(family, f);
+  }
+  const total = [...families.values()].reduce((s, f) => s + f.ms, 0);
+  for (const [family, f] of [...families].sort((a, b) => b[1].ms - a[1].ms)) {
+    const gflops = f.flops ? f.flops / (f.ms * 1e6) : undefined;
+    emit({
+      what: `${what} / ${family}`,
+      batch,
+      ms_per_image: f.ms / batch,
+      share: +(f.ms / total).toFixed(3),
+      dispatches: f.count,
+      ...(gflops ? { gflops: +gflops.toFixed(1), of_peak: +(gflops / peak).toFixed(3) } : {}),
+    });
+  }
+}
+
 for (const cfg of values.cfg.split(",")) {
   if (cfg !== "stylegan3-t" && cfg !== "stylegan3-r") throw new Error(`--cfg: unknown ${cfg}`);
-  const gen = Generator.create(gpu, randomNetwork({ cfg, res, cbase, cmax }), { fp16: values.fp16 });
-  const z = new RandomState(0).randn(batch * gen.zDim);
-  const ms = await timeIt(async () => {
-    const ws = gen.mapping(z, batch);
-    const img = gen.synthesis(ws);
-    await readBytes(gpu, img.buffer, 0, 4);
-    ws.destroy();
-    img.destroy();
-  }, reps);
-  console.log(
-    `| ${cfg}-${res}${size} | ${batch} | ${values.fp16 ? "fp16" : "fp32"} | ${ms.toFixed(1)} | ${
-      (ms / batch).toFixed(2)
-    } |`,
-  );
+  const net = randomNetwork({ cfg, res, cbase, cmax });
+  await calibrateMagnitudes(gpu, net);
+  const gen = Generator.create(gpu, net, { fp16: values.fp16 });
+  const what = `${cfg}-${res} cbase ${cbase} cmax ${cmax}`;
+  for (const batch of batches) {
+    const z = new RandomState(0).randn(batch * gen.zDim);
+    await measure(what, batch, async () => {
+      const ws = gen.mapping(z, batch);
+      const img = gen.synthesis(ws);
+      await readBytes(gpu, img.buffer, 0, 4);
+      ws.destroy();
+      img.destroy();
+    });
+  }
+  if (values.eq) {
+    const batch = batches[batches.length - 1];
+    const samples = new RandomSamples({
+      seed: 0,
+      metrics: EQ_METRICS,
+      zDim: gen.zDim,
+      cDim: 0,
+      resolution: res,
+    });
+    await measure(`eq-metrics ${what}`, batch, async () => {
+      await computeEquivariance(gpu, gen, () => samples.next(), batch, { metrics: EQ_METRICS, batch });
+    }, "ms_per_sample");
+  }
   gen.destroy();
+}
+
+if (!values["no-inception"]) {
+  // The weights do not change the timings; the fixture state dict has the real shapes.
+  const sd = fixtureStateDict();
+  const net = Inception.create(gpu, fromPytorchFid((k) => sd.get(k)));
+  for (const batch of batches) {
+    const bytes = Uint8Array.from({ length: batch * 299 * 299 * 3 }, (_, i) => (i * 31) % 256);
+    await measure("inception-299", batch, async () => {
+      const out = net.forward(preprocess(gpu, bytes, batch, 299, 299, 3, "stylegan3"));
+      await readBytes(gpu, out.pool3.buffer, 0, 4);
+    });
+  }
+  net.destroy();
 }
 gpu.destroy();

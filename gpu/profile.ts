@@ -9,6 +9,8 @@
 export interface OpTime {
   ms: number;
   count: number;
+  /** Floating-point operations the dispatches declared (0 where a kernel declares none). */
+  flops: number;
 }
 
 /** Timestamp pairs per submission (the submission flushes before this many dispatches). */
@@ -20,7 +22,7 @@ export class OpProfiler {
   /** Durations by tuning tag (dispatches that carry one; see gpu/tuner.ts). */
   readonly tagged: Map<string, OpTime> = new Map();
   readonly #querySet: GPUQuerySet;
-  #labels: [string, string | undefined][] = [];
+  #labels: [string, string | undefined, number][] = [];
   #reads: Promise<void>[] = [];
 
   constructor(readonly device: GPUDevice) {
@@ -37,9 +39,9 @@ export class OpProfiler {
     return this.#labels.length >= CAPACITY;
   }
 
-  /** The timestamp writes of the next dispatch's pass, labelled `label` (and tuning tag `tag`). */
-  next(label: string, tag?: string): GPUComputePassTimestampWrites {
-    const i = this.#labels.push([label, tag]) - 1;
+  /** The timestamp writes of the next dispatch's pass: kernel `label`, tuning tag `tag`, `flops` operations. */
+  next(label: string, tag?: string, flops = 0): GPUComputePassTimestampWrites {
+    const i = this.#labels.push([label, tag, flops]) - 1;
     return { querySet: this.#querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
   }
 
@@ -63,10 +65,10 @@ export class OpProfiler {
       this.#reads.push(
         staging.mapAsync(GPUMapMode.READ).then(() => {
           const t = new BigUint64Array(staging.getMappedRange());
-          labels.forEach(([label, tag], i) => {
+          labels.forEach(([label, tag, flops], i) => {
             const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
-            add(this.totals, label, ms);
-            if (tag) add(this.tagged, tag, ms);
+            add(this.totals, label, ms, flops);
+            if (tag) add(this.tagged, tag, ms, flops);
           });
           staging.destroy();
           resolved.destroy();
@@ -89,9 +91,10 @@ export class OpProfiler {
   }
 }
 
-function add(map: Map<string, OpTime>, key: string, ms: number): void {
-  const entry = map.get(key) ?? { ms: 0, count: 0 };
+function add(map: Map<string, OpTime>, key: string, ms: number, flops: number): void {
+  const entry = map.get(key) ?? { ms: 0, count: 0, flops: 0 };
   entry.ms += ms;
+  entry.flops += flops;
   entry.count++;
   map.set(key, entry);
 }

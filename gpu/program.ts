@@ -60,6 +60,8 @@ export interface Program {
   f16?: boolean;
   /** The tuning tag of the chosen variant while the tuner measures (gpu/tuner.ts). */
   tag?: string;
+  /** Floating-point operations of the whole launch (all items), for per-kernel GFLOP/s in profiles. */
+  flops?: number;
 }
 
 /** Bytes of the uniform struct holding `params` in order, padded to 16 bytes. */
@@ -136,7 +138,15 @@ export function runProgram(gpu: Gpu, prog: Program): void {
   const split = prog.buffers.filter((b) => b.split);
   if (!split.length) {
     if (typeof prog.workgroups === "function") throw new Error(`kernel ${prog.name}: workgroups per run`);
-    launch(gpu, prog, prog.params ?? {}, new Map(), prog.buffers.map((b) => b.data), prog.workgroups);
+    launch(
+      gpu,
+      prog,
+      prog.params ?? {},
+      new Map(),
+      prog.buffers.map((b) => b.data),
+      prog.workgroups,
+      prog.flops,
+    );
     return;
   }
   const n = prog.items;
@@ -157,7 +167,8 @@ export function runProgram(gpu: Gpu, prog: Program): void {
     });
     const params = { n0: ["u32", first] as Param, count: ["u32", count] as Param, ...prog.params };
     const workgroups = typeof prog.workgroups === "function" ? prog.workgroups(count) : prog.workgroups;
-    launch(gpu, prog, params, chunks, bindings, workgroups, accessors.join("\n"));
+    const flops = prog.flops === undefined ? undefined : (prog.flops * count) / n;
+    launch(gpu, prog, params, chunks, bindings, workgroups, flops, accessors.join("\n"));
   }
 }
 
@@ -168,6 +179,7 @@ function launch(
   chunks: Map<string, number>,
   bindings: (Tensor | GPUBuffer | BufferRange)[],
   workgroups: Workgroups,
+  flops: number | undefined,
   accessors = "",
 ): void {
   const code = `${header(prog, params, chunks)}\n${accessors}\n${withEntry(prog)}`;
@@ -178,6 +190,7 @@ function launch(
   gpu.dispatch({
     label: prog.name,
     tag: prog.tag,
+    flops,
     code,
     layout: uniform ? ["uniform", ...kinds] : kinds,
     uniforms: uniform ? uniformBytes(params) : undefined,

@@ -19,6 +19,8 @@ export interface Dispatch {
   label: string;
   /** The tuning tag (kernel, shape and candidate) while the tuner measures. */
   tag?: string;
+  /** Floating-point operations of the launch, for profiles (0 or absent: not declared). */
+  flops?: number;
   code: string;
   layout: BindingKind[];
   uniforms?: ArrayBuffer;
@@ -62,7 +64,7 @@ export class Submission {
       this.#endPass();
       if (this.profiler.full) this.flush();
     }
-    const pass = this.#computePass(this.profiler?.next(d.label, d.tag));
+    const pass = this.#computePass(this.profiler?.next(d.label, d.tag, d.flops));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y, z] = d.workgroups;

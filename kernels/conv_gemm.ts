@@ -234,6 +234,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     ],
     workgroupSize: t.wg,
     tag: picked.tag,
+    flops: 2 * n * oh * ow * w.cout * cin * w.kh * w.kw,
     source: source(shape, t),
     workgroups: (count) => [Math.ceil((count * oh * segs) / t.wg), Math.ceil(w.cout / (4 * t.v))],
   });
