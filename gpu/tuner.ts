@@ -25,7 +25,7 @@ export type TuneMode = "on" | "off";
 /** One tuned shape in the cache. */
 export interface TuneEntry {
   variant: unknown;
-  /** GPU time of the winner and of the default candidate, ms per dispatch. */
+  /** GPU time of the winner and of the default candidate, ms per run of the tuning workload. */
   ms: number;
   default_ms: number;
 }
@@ -139,8 +139,8 @@ function round3(v: number): number {
 
 /**
  * Tunes every tunable kernel that `workload` launches: one round per candidate index (as many as the
- * longest candidate list), each run `reps` times, keeping per dispatch tag the least GPU time per
- * dispatch. Needs `timestamp-query`; returns the new cache entries.
+ * longest candidate list), each run `reps` times, keeping per tag (kernel, shape, candidate) the least
+ * GPU time of a run. Needs `timestamp-query`; returns the new cache entries.
  */
 export async function tuneWith(
   gpu: Gpu,
@@ -160,10 +160,9 @@ export async function tuneWith(
         await workload();
         await gpu.sync();
         await profiler.drain();
-        for (const [tag, t] of profiler.tagged) {
-          const ms = t.ms / t.count;
-          times.set(tag, Math.min(times.get(tag) ?? Infinity, ms));
-        }
+        // A candidate's time is its GPU time over the whole workload (all its dispatches: a variant may
+        // take several passes, and a shape may occur several times).
+        for (const [tag, t] of profiler.tagged) times.set(tag, Math.min(times.get(tag) ?? Infinity, t.ms));
       }
       // The first round met every shape: now the number of rounds is known (1 if all are cached).
       if (round === 0) rounds = Math.min(opts.maxRounds ?? Infinity, gpu.tuner.rounds);

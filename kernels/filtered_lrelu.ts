@@ -7,14 +7,24 @@
  *   out = upfirdn2d(z, fd, down) * outScale                            (convolve, keep every down-th)
  *
  * Filters are separable 1-D (applied along x, then y, as the reference does) or full 2-D (radial).
- * Each workgroup computes one TILE x TILE output tile of one (sample, channel): it loads the input patch,
- * upsamples it polyphase (only the taps that meet non-zero samples) into workgroup memory, applies the
- * activation there, and filters down; the zero-stuffed and the upsampled images never reach memory.
+ * The zero-stuffed image never reaches memory: the up filter is applied polyphase (only the taps that
+ * meet non-zero samples). Three algorithms ({@link FilteredLreluVariant}, listed by
+ * {@link filteredLreluCandidates}):
+ *
+ * - "tiled": each workgroup computes one tile x tile output tile of one (sample, channel): it loads the
+ *   input patch, upsamples it into workgroup memory, applies the activation there and filters down; the
+ *   upsampled image never reaches memory either (best where workgroup memory and barriers are cheap).
+ * - "separable" (separable filters): three barrier-free passes through global intermediates, each
+ *   invocation streaming along one line with a sliding window of registers so that every sample is loaded
+ *   once per line: x-up of whole input rows; y-up + activation + x-down of `rows` upsampled rows at once
+ *   (they share their input rows); y-down of whole output columns.
+ * - "fulldown" (separable up, full 2-D down): x-up as above; y-up + activation of `rows` rows into the
+ *   upsampled image; the 2-D down filter with each invocation computing qy x qx outputs from registers.
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { DType, Tensor } from "../gpu/tensor.ts";
-import { Uniforms } from "../gpu/uniforms.ts";
-import { chunkedAccess, chunkRanges, enableF16, sampleRuns, wgslType } from "./batch.ts";
+import { type DType, numel, type Tensor } from "../gpu/tensor.ts";
+import { type Param, runProgram } from "../gpu/program.ts";
+import { itemRuns, maxChunks } from "../gpu/split.ts";
 
 /** An FIR filter on the GPU, flipped (so the kernels correlate) and scaled. */
 export interface FirFilter {
@@ -57,7 +67,21 @@ export interface FilteredLreluOptions {
   /** Factor applied to the output (the synthesis network's output_scale on its last layer). */
   outScale?: number;
   outDtype?: DType;
+  /** The algorithm and its parameters (default: the first of {@link filteredLreluCandidates}). */
+  variant?: FilteredLreluVariant;
 }
+
+/**
+ * A configuration of {@link filteredLrelu} (JSON-serialisable): "tiled" with its output tile; "separable"
+ * and "fulldown" with the upsampled rows per invocation of the y-up pass (a multiple of up) and the
+ * workgroup size; "fulldown" also with the outputs per invocation of its 2-D down filter.
+ */
+export type FilteredLreluVariant =
+  | { kind: "tiled"; tile: number }
+  | { kind: "separable"; rows: number; wg: number }
+  | { kind: "fulldown"; rows: number; wg: number; qx: number; qy: number };
+
+type StreamedVariant = Exclude<FilteredLreluVariant, { kind: "tiled" }>;
 
 interface Layout {
   tile: number;
@@ -107,15 +131,12 @@ ${qs.map((q) => `    store(u32(oyl), u32(oxl + ${q}), a${q});`).join("\n")}
   }`;
 }
 
-function source(
+function tiledSource(
   l: Layout,
   up: number,
   down: number,
   fu: FirFilter,
   fd: FirFilter,
-  xb: { n: number; elems: number; type: string },
-  yb: { n: number; elems: number; type: string },
-  f16: string,
   clamp: boolean,
 ): string {
   const { tile: T, uw: UW, xw: XW } = l;
@@ -196,15 +217,7 @@ function source(
   }
   workgroupBarrier();` +
     final(`for (var a = 0; a < ${KD}; a++) { acc += ${D1}[(oyl * ${down} + a) * ${T} + oxl] * fd[a]; }`);
-  return /* wgsl */ `${f16}
-struct P { c: u32, h: i32, w: i32, ho: u32, wo: u32, px0: i32, py0: i32, tilesX: u32,
-  gain: f32, slope: f32, clamp: f32, outScale: f32 }
-@group(0) @binding(0) var<uniform> p: P;
-${chunkedAccess("x", 1, xb.n, xb.elems, xb.type, false)}
-@group(0) @binding(${xb.n + 1}) var<storage, read> bias: array<f32>;
-@group(0) @binding(${xb.n + 2}) var<storage, read> fu: array<f32>;
-@group(0) @binding(${xb.n + 3}) var<storage, read> fd: array<f32>;
-${chunkedAccess("y", xb.n + 4, yb.n, yb.elems, yb.type, true)}
+  return /* wgsl */ `
 var<workgroup> bufA: array<f32, ${l.a}>;
 var<workgroup> bufB: array<f32, ${Math.max(1, l.b)}>;
 var<private> ybase: u32;
@@ -224,7 +237,6 @@ fn store(oyl: u32, oxl: u32, v: f32) {
   if (oy < p.ho && ox < p.wo) { st_y(ybase + oy * p.wo + ox, v * p.outScale); }
 }
 
-@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let t = i32(lid.x);
   let lx = t % 16;
@@ -254,6 +266,259 @@ ${upStages}
 ${downStages}
 }`;
 }
+/** The tile (at most 16 x 16, one output per thread) fitting workgroup memory that upsamples the least. */
+function bestTile(gpu: Gpu, ho: number, wo: number, up: number, down: number, fu: FirFilter, fd: FirFilter) {
+  let best: Layout | null = null, cost = Infinity;
+  for (let tile = 16; tile >= 1; tile--) {
+    const l = tiledLayout(gpu, tile, up, down, fu, fd);
+    const c = l ? Math.ceil(wo / tile) * Math.ceil(ho / tile) * l.uw * l.uw : Infinity;
+    if (c < cost) [best, cost] = [l, c];
+  }
+  return best;
+}
+
+/** The layout of a tile, or null where it does not fit workgroup memory (or the full down filter). */
+function tiledLayout(gpu: Gpu, tile: number, up: number, down: number, fu: FirFilter, fd: FirFilter) {
+  if (fd.full && tile % FULL_DOWN_QX) return null;
+  const l = layout(tile, up, down, fu, fd);
+  return (l.a + l.b) * 4 <= gpu.maxWorkgroupStorage ? l : null;
+}
+
+const mod = (a: number, m: number) => ((a % m) + m) % m;
+
+/**
+ * The up filter's polyphase structure along one axis with low padding pad0: upsampled sample g * up + i
+ * is the sum over j < ceil(KU / up) of input g + k[i] + j times tap a[i] + j * up (taps below KU); a
+ * window of `span` inputs from g + kmin covers every phase of group g.
+ */
+interface Poly {
+  a: number[];
+  k: number[];
+  kmin: number;
+  span: number;
+}
+
+function poly(up: number, pad0: number, taps: number): Poly {
+  const a = Array.from({ length: up }, (_, i) => mod(pad0 - i, up));
+  const k = a.map((ai, i) => (i + ai - pad0) / up);
+  const kmin = Math.min(...k);
+  return { a, k, kmin, span: Math.max(...k) - kmin + Math.ceil(taps / up) };
+}
+
+/** Phase i's dot product of window values w(l) (l counted from kmin, plus `shift`) with taps f(t). */
+function polyDot(
+  q: Poly,
+  i: number,
+  up: number,
+  taps: number,
+  shift: number,
+  w: (l: number) => string,
+  f: (t: number) => string,
+): string {
+  const terms: string[] = [];
+  for (let j = 0, t = q.a[i]; t < taps; j++, t += up) {
+    terms.push(`${w(shift + q.k[i] - q.kmin + j)} * ${f(t)}`);
+  }
+  return terms.join(" + ") || "0.0";
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const act = (clamp: boolean) => /* wgsl */ `
+fn act(v: f32) -> f32 {
+  let a = select(v * p.slope, v, v >= 0.0) * p.gain;
+  return ${clamp ? "clamp(a, -p.clamp, p.clamp)" : "a"};
+}`;
+
+/**
+ * Pass 1, x-up: H1[t, u] = the input row t + kmin (plus bias; zero outside the image) upsampled along x,
+ * u < steps * up; one invocation streams one row with a window of `span` inputs in registers.
+ */
+function xUpSource(up: number, taps: number, q: Poly, kminY: number): string {
+  const L = q.span;
+  return /* wgsl */ `
+fn ldx(row: u32, ok: bool, ix: i32, bc: f32) -> f32 {
+  if (ok && ix >= 0 && ix < p.w) { return ld_x(row + u32(ix)) + bc; }
+  return 0.0;
+}
+
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.c * p.rows) { return; }
+  let ch = gid.x / p.rows;
+  let t = gid.x % p.rows;
+  let plane = gid.z * p.c + ch;
+  let iy = i32(t) + ${kminY};
+  let ok = iy >= 0 && iy < p.h;
+  let row = plane * u32(p.h * p.w) + u32(select(0, iy, ok) * p.w);
+  let bc = bias[ch];
+  let ob = (plane * p.rows + t) * p.cols;
+${range(taps).map((t) => `  let f${t} = fu[${t}];`).join("\n")}
+${range(L).map((l) => `  var w${l} = 0.0;`).join("\n")}
+  for (var g = ${1 - L}; g < p.steps; g++) {
+    w${L - 1} = ldx(row, ok, g + ${q.kmin + L - 1}, bc);
+    if (g >= 0) {
+      let o = ob + u32(g) * ${up}u;
+${
+    range(up).map((i) =>
+      `      st_h1(o + ${i}u, ${polyDot(q, i, up, taps, 0, (l) => `w${l}`, (t) => `f${t}`)});`
+    ).join("\n")
+  }
+    }
+${range(L - 1).map((l) => `    w${l} = w${l + 1};`).join("\n")}
+  }
+}`;
+}
+
+/**
+ * y-up + activation of the `rows` upsampled rows of one invocation at column u: the values z<i>`suffix`,
+ * from the H1 column's rows hb + l * p.cols that the group reads.
+ */
+function yUpColumn(up: number, taps: number, q: Poly, rows: number, u: string, suffix: string): string {
+  const ly = rows / up - 1 + q.span;
+  const loads = range(ly).map((l) => `let h${l} = ld_h1(hb + ${l}u * p.cols + ${u});`);
+  const zs = range(rows).map((i) => {
+    const m = Math.floor(i / up), ph = i % up;
+    return `z${i}${suffix} = act(${polyDot(q, ph, up, taps, m, (l) => `h${l}`, (t) => `f${t}`)});`;
+  });
+  return `{\n${[...loads, ...zs].map((s) => `      ${s}`).join("\n")}\n    }`;
+}
+
+/** The prologue of the passes after x-up: invocation gid.x is group `gr` of channel `ch`. */
+function groupPrologue(rows: number, up: number, taps: number): string {
+  return /* wgsl */ `
+  if (gid.x >= p.c * p.groups) { return; }
+  let ch = gid.x / p.groups;
+  let gr = gid.x % p.groups;
+  let plane = gid.z * p.c + ch;
+  let hb = (plane * p.rows + gr * ${rows / up}u) * p.cols;
+${range(taps).map((t) => `  let f${t} = fu[${t}];`).join("\n")}`;
+}
+
+/**
+ * Pass 2 of "separable": D1[v, o] = x-down of the activated y-up of H1, for the `rows` rows v of a group;
+ * one invocation streams along o with a window of KD upsampled samples per row in registers.
+ */
+function yUpXDownSource(
+  up: number,
+  taps: number,
+  q: Poly,
+  rows: number,
+  down: number,
+  kd: number,
+  clamp: boolean,
+): string {
+  const first = Math.max(0, kd - down);
+  const pre = Math.ceil(first / down);
+  const vars = range(rows).flatMap((i) => range(kd).map((b) => `  var z${i}_${b} = 0.0;`));
+  const fresh = range(kd - first).map((s) =>
+    `    ${yUpColumn(up, taps, q, rows, `u32(max(o * ${down} + ${first + s}, 0))`, `_${first + s}`)}`
+  );
+  const stores = range(rows).map((i) =>
+    `      st_d1(db + ${i}u * p.wo + u32(o), ${range(kd).map((b) => `z${i}_${b} * g${b}`).join(" + ")});`
+  );
+  const shifts = range(rows).flatMap((i) => range(first).map((b) => `    z${i}_${b} = z${i}_${b + down};`));
+  return /* wgsl */ `${act(clamp)}
+
+fn main(@builtin(global_invocation_id) gid: vec3u) {${groupPrologue(rows, up, taps)}
+${range(kd).map((b) => `  let g${b} = fd[${b}];`).join("\n")}
+  let db = (plane * p.groups + gr) * ${rows}u * p.wo;
+${vars.join("\n")}
+  for (var o = ${-pre}; o < i32(p.wo); o++) {
+${fresh.join("\n")}
+    if (o >= 0) {
+${stores.join("\n")}
+    }
+${shifts.join("\n")}
+  }
+}`;
+}
+
+/** Pass 3 of "separable": out[oy, ox] = y-down of D1; one invocation streams one column. */
+function yDownSource(down: number, kd: number): string {
+  const first = Math.max(0, kd - down);
+  return /* wgsl */ `
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.c * p.wo) { return; }
+  let ch = gid.x / p.wo;
+  let ox = gid.x % p.wo;
+  let plane = gid.z * p.c + ch;
+  let db = plane * p.drows * p.wo + ox;
+  let yb = plane * p.ho * p.wo + ox;
+${range(kd).map((b) => `  let g${b} = fd[${b}];`).join("\n")}
+${range(kd).map((a) => `  var d${a} = 0.0;`).join("\n")}
+  for (var oy = ${-Math.ceil(first / down)}; oy < i32(p.ho); oy++) {
+${
+    range(kd - first).map((s) =>
+      `    d${first + s} = ld_d1(db + u32(max(oy * ${down} + ${first + s}, 0)) * p.wo);`
+    ).join("\n")
+  }
+    if (oy >= 0) { st_y(yb + u32(oy) * p.wo, (${
+    range(kd).map((a) => `d${a} * g${a}`).join(" + ")
+  }) * p.outScale); }
+${range(first).map((a) => `    d${a} = d${a + down};`).join("\n")}
+  }
+}`;
+}
+
+/** Pass 2 of "fulldown": Z[v, u] = the activated y-up of H1 for the `rows` rows v of a group, u < p.zw. */
+function yUpSource(up: number, taps: number, q: Poly, rows: number, clamp: boolean): string {
+  return /* wgsl */ `${act(clamp)}
+
+fn main(@builtin(global_invocation_id) gid: vec3u) {${groupPrologue(rows, up, taps)}
+  let zb = (plane * p.groups + gr) * ${rows}u * p.zw;
+${range(rows).map((i) => `  var z${i} = 0.0;`).join("\n")}
+  for (var u = 0u; u < p.zw; u++) {
+    ${yUpColumn(up, taps, q, rows, "u", "")}
+${range(rows).map((i) => `    st_z(zb + ${i}u * p.zw + u, z${i});`).join("\n")}
+  }
+}`;
+}
+
+/**
+ * Pass 3 of "fulldown": the full 2-D down filter, qy x qx outputs per invocation; each row of Z the block
+ * needs is read once into registers and serves every output row it meets.
+ */
+function down2dSource(down: number, kd: number, qx: number, qy: number): string {
+  const r = (qx - 1) * down + kd;
+  const zr = (qy - 1) * down + kd;
+  const rowsOut = range(qy).map((y) => {
+    const macs = range(kd).map((b) =>
+      `        { let f = fd[fb + ${b}u]; ${
+        range(qx).map((x) => `a${y}_${x} += f * r${x * down + b};`).join(" ")
+      } }`
+    );
+    return `    {
+      let fa = i32(zr) - ${y * down};
+      if (fa >= 0 && fa < ${kd}) {
+        let fb = u32(fa) * ${kd}u;
+${macs.join("\n")}
+      }
+    }`;
+  });
+  const stores = range(qy).flatMap((y) =>
+    range(qx).map((x) =>
+      `  if (oy + ${y}u < p.ho && ox + ${x}u < p.wo) { st_y(yb + (oy + ${y}u) * p.wo + ox + ${x}u, a${y}_${x} * p.outScale); }`
+    )
+  );
+  return /* wgsl */ `
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let blocks = p.bx * p.by;
+  if (gid.x >= p.c * blocks) { return; }
+  let ch = gid.x / blocks;
+  let b = gid.x % blocks;
+  let oy = (b / p.bx) * ${qy}u;
+  let ox = (b % p.bx) * ${qx}u;
+  let plane = gid.z * p.c + ch;
+  let zb = (plane * p.zrows + oy * ${down}u) * p.zw + ox * ${down}u;
+  let yb = plane * p.ho * p.wo;
+${range(qy).flatMap((y) => range(qx).map((x) => `  var a${y}_${x} = 0.0;`)).join("\n")}
+  for (var zr = 0u; zr < ${zr}u; zr++) {
+    let zrow = zb + zr * p.zw;
+${range(r).map((l) => `    let r${l} = ld_z(zrow + ${l}u);`).join("\n")}
+${rowsOut.join("\n")}
+  }
+${stores.join("\n")}
+}`;
+}
 
 /** Output size along one axis: (in * up + pad0 + pad1 - (fu - 1) - (fd - 1) + (down - 1)) // down. */
 export function filteredLreluSize(
@@ -268,6 +533,79 @@ export function filteredLreluSize(
   return Math.floor((size * up + pad0 + pad1 - (fuTaps - 1) - (fdTaps - 1) + (down - 1)) / down);
 }
 
+function outSize(xShape: readonly number[], fu: FirFilter, fd: FirFilter, opts: FilteredLreluOptions) {
+  const [, , h, w] = xShape;
+  const { up, down } = opts;
+  const [px0, px1, py0, py1] = opts.padding;
+  const ho = filteredLreluSize(h, up, down, py0, py1, fu.taps, fd.taps);
+  const wo = filteredLreluSize(w, up, down, px0, px1, fu.taps, fd.taps);
+  if (ho <= 0 || wo <= 0) throw new Error(`filteredLrelu: empty output for input [${xShape}]`);
+  return { ho, wo };
+}
+
+/**
+ * Whether a streamed variant's intermediates each fit one buffer, and every pass can bind its split
+ * tensors (gpu/split.ts; x and y counted as f32, at most 2 whole buffers beside them).
+ */
+function streamable(
+  gpu: Gpu,
+  xShape: readonly number[],
+  yShape: readonly number[],
+  fu: FirFilter,
+  fd: FirFilter,
+  opts: FilteredLreluOptions,
+  v: StreamedVariant,
+): boolean {
+  const { h1Shape, zShape } = streamGeometry(xShape, fu, fd, opts, v);
+  if ([h1Shape, zShape].some((shape) => numel(shape) * 4 > gpu.maxBuffer)) return false;
+  // itemRuns reads only the tensors' sizes and dtypes.
+  const like = (shape: readonly number[]) => ({ size: numel(shape), dtype: "f32" }) as Tensor;
+  const pairs = [[xShape, h1Shape], [h1Shape, zShape], [zShape, yShape]];
+  try {
+    pairs.forEach((pair) => itemRuns(gpu, xShape[0], pair.map(like), maxChunks(gpu, 2, 2)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The variants of {@link filteredLrelu} valid for input shape xShape [N, C, H, W] and these filters, the
+ * best on llvmpipe first: the streaming passes where the filters allow them (separable up), then the
+ * tiled kernel with the tile that upsamples the least.
+ */
+export function filteredLreluCandidates(
+  gpu: Gpu,
+  xShape: readonly number[],
+  fu: FirFilter,
+  fd: FirFilter,
+  opts: FilteredLreluOptions,
+): FilteredLreluVariant[] {
+  const [n, c] = xShape;
+  const { ho, wo } = outSize(xShape, fu, fd, opts);
+  const { up, down } = opts;
+  const out: StreamedVariant[] = [];
+  if (!fu.full) {
+    // Rows per y-up invocation: multiples of up near 8 and 4 (8 shares the most input rows on llvmpipe).
+    const [r8, r4] = [8, 4].map((r) => Math.max(1, Math.round(r / up)) * up);
+    if (fd.full) {
+      for (const [rows, qx, qy] of [[r8, 8, 2], [r8, 8, 4], [r8, 16, 1], [r4, 8, 1]]) {
+        out.push({ kind: "fulldown", rows, wg: 64, qx, qy });
+      }
+    } else {
+      out.push({ kind: "separable", rows: r8, wg: 64 }, { kind: "separable", rows: r8, wg: 32 });
+      if (r4 !== r8) out.push({ kind: "separable", rows: r4, wg: 64 });
+    }
+  }
+  const fitting: FilteredLreluVariant[] = out.filter((v) =>
+    streamable(gpu, xShape, [n, c, ho, wo], fu, fd, opts, v)
+  );
+  const tiled = bestTile(gpu, ho, wo, up, down, fu, fd);
+  if (tiled) fitting.push({ kind: "tiled", tile: tiled.tile });
+  if (!fitting.length) throw new Error("filteredLrelu: filters too large for workgroup memory");
+  return fitting;
+}
+
 /**
  * filtered_lrelu(x [N, C, H, W], fu, fd, b [C], up, down, padding, gain, slope, clamp) with filters from
  * {@link prepareFilter} (fu prepared with gain up^2); returns [N, C, Ho, Wo].
@@ -280,36 +618,229 @@ export function filteredLrelu(
   fd: FirFilter,
   opts: FilteredLreluOptions,
 ): Tensor {
-  const [n, c, h, w] = x.shape;
-  const { up, down } = opts;
-  const [px0, px1, py0, py1] = opts.padding;
-  const ho = filteredLreluSize(h, up, down, py0, py1, fu.taps, fd.taps);
-  const wo = filteredLreluSize(w, up, down, px0, px1, fu.taps, fd.taps);
-  if (ho <= 0 || wo <= 0) throw new Error(`filteredLrelu: empty output for input [${x.shape}]`);
+  const [n, c] = x.shape;
+  const { ho, wo } = outSize(x.shape, fu, fd, opts);
   const y = gpu.tensor([n, c, ho, wo], opts.outDtype ?? "f32");
-  // The tile (at most 16 x 16, one output per thread) that fits workgroup memory and upsamples the fewest
-  // samples in all: small images are cheaper with tiles that divide them.
-  const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
-  let l: Layout | null = null, best = Infinity;
-  for (let tile = 16; tile >= 1; tile--) {
-    if (fd.full && tile % FULL_DOWN_QX) continue;
-    const cand = layout(tile, up, down, fu, fd);
-    const cost = Math.ceil(wo / tile) * Math.ceil(ho / tile) * cand.uw * cand.uw;
-    if ((cand.a + cand.b) * 4 <= limit && cost < best) [l, best] = [cand, cost];
+  const filter = (f: FirFilter) => `${f.taps}${f.full ? "x" + f.taps : ""}`;
+  const key = `up${opts.up} down${opts.down} fu${filter(fu)} fd${
+    filter(fd)
+  } [${x.shape}] ${x.dtype}->${y.dtype}`;
+  const { variant: v, tag } = opts.variant
+    ? { variant: opts.variant, tag: undefined }
+    : gpu.tuner.pick("filtered_lrelu", key, filteredLreluCandidates(gpu, x.shape, fu, fd, opts));
+  if (v.kind === "tiled") tiled(gpu, x, bias, fu, fd, opts, y, v.tile, tag);
+  else streamed(gpu, x, bias, fu, fd, opts, y, v, tag);
+  return y;
+}
+
+function kernelName(opts: FilteredLreluOptions, fu: FirFilter, fd: FirFilter, kind: string): string {
+  return `filtered_lrelu_up${opts.up}_down${opts.down}${fu.full || fd.full ? "_radial" : ""}_${kind}`;
+}
+
+function tiled(
+  gpu: Gpu,
+  x: Tensor,
+  bias: Tensor,
+  fu: FirFilter,
+  fd: FirFilter,
+  opts: FilteredLreluOptions,
+  y: Tensor,
+  tile: number,
+  tag: string | undefined,
+): void {
+  const [n, c, h, w] = x.shape;
+  const [, , ho, wo] = y.shape;
+  const { up, down } = opts;
+  const l = tiledLayout(gpu, tile, up, down, fu, fd);
+  if (!l) throw new Error(`filteredLrelu: tile ${tile} does not fit these filters`);
+  const tilesX = Math.ceil(wo / tile);
+  const tiles = tilesX * Math.ceil(ho / tile);
+  runProgram(gpu, {
+    tag,
+    name: kernelName(opts, fu, fd, "tiled"),
+    items: n,
+    params: {
+      c: ["u32", c],
+      h: ["i32", h],
+      w: ["i32", w],
+      ho: ["u32", ho],
+      wo: ["u32", wo],
+      px0: ["i32", opts.padding[0]],
+      py0: ["i32", opts.padding[2]],
+      tilesX: ["u32", tilesX],
+      gain: ["f32", opts.gain],
+      slope: ["f32", opts.slope],
+      clamp: ["f32", opts.clamp ?? 0],
+      outScale: ["f32", opts.outScale ?? 1],
+    },
+    buffers: [
+      { name: "x", data: x, split: true },
+      { name: "bias", data: bias },
+      { name: "fu", data: fu.tensor },
+      { name: "fd", data: fd.tensor },
+      { name: "y", data: y, access: "read_write", split: true },
+    ],
+    workgroupSize: 256,
+    source: tiledSource(l, up, down, fu, fd, opts.clamp !== null),
+    workgroups: (count) => [tiles, c, count],
+  });
+}
+
+/** The sizes of a streamed variant's passes and intermediates (H1: x-upsampled rows; Z or D1). */
+function streamGeometry(
+  xShape: readonly number[],
+  fu: FirFilter,
+  fd: FirFilter,
+  opts: FilteredLreluOptions,
+  v: StreamedVariant,
+) {
+  const [n, c] = xShape;
+  const { ho, wo } = outSize(xShape, fu, fd, opts);
+  const { up, down } = opts;
+  if (fu.full || fd.full !== (v.kind === "fulldown") || v.rows % up) {
+    throw new Error(`filteredLrelu: variant ${JSON.stringify(v)} does not fit these filters`);
   }
-  if (!l) throw new Error("filteredLrelu: filters too large for workgroup memory");
-  const tilesX = Math.ceil(wo / l.tile);
-  for (const [first, count] of sampleRuns(gpu, n, [x, y])) {
-    const xs = chunkRanges(gpu, x, n, first, count), ys = chunkRanges(gpu, y, n, first, count);
-    const xb = { n: xs.ranges.length, elems: xs.elems, type: wgslType(x) };
-    const yb = { n: ys.ranges.length, elems: ys.elems, type: wgslType(y) };
-    gpu.dispatch({
-      code: source(l, up, down, fu, fd, xb, yb, enableF16(x, y), opts.clamp !== null),
-      uniforms: new Uniforms().u32(c).i32(h).i32(w).u32(ho).u32(wo).i32(px0).i32(py0).u32(tilesX)
-        .f32(opts.gain).f32(opts.slope).f32(opts.clamp ?? 0).f32(opts.outScale ?? 1).bytes(),
-      bindings: [...xs.ranges, bias, fu.tensor, fd.tensor, ...ys.ranges],
-      workgroups: [tilesX * Math.ceil(ho / l.tile), c, count],
+  const qx = v.kind === "fulldown" ? v.qx : 1, qy = v.kind === "fulldown" ? v.qy : 1;
+  const bx = Math.ceil(wo / qx), by = Math.ceil(ho / qy);
+  // Upsampled columns and rows that the down filter reads (whole blocks for "fulldown").
+  const zw = (bx * qx - 1) * down + fd.taps, zh = (by * qy - 1) * down + fd.taps;
+  const px = poly(up, opts.padding[0], fu.taps), py = poly(up, opts.padding[2], fu.taps);
+  const groups = Math.ceil(zh / v.rows);
+  const steps = Math.ceil(zw / up);
+  const h1rows = groups * (v.rows / up) - 1 + py.span;
+  const h1Shape = [n, c, h1rows, steps * up];
+  const zShape = [n, c, groups * v.rows, v.kind === "fulldown" ? zw : wo];
+  return { qx, qy, bx, by, zw, px, py, groups, steps, h1rows, h1Shape, zShape };
+}
+
+/** The "separable" and "fulldown" variants: x-up, then y-up with the activation, then the down filter. */
+function streamed(
+  gpu: Gpu,
+  x: Tensor,
+  bias: Tensor,
+  fu: FirFilter,
+  fd: FirFilter,
+  opts: FilteredLreluOptions,
+  y: Tensor,
+  v: StreamedVariant,
+  tag: string | undefined,
+): void {
+  const [n, c, h, w] = x.shape;
+  const [, , ho, wo] = y.shape;
+  const { up, down } = opts;
+  const ku = fu.taps, kd = fd.taps, rows = v.rows;
+  const { qx, qy, bx, by, zw, px, py, groups, steps, h1rows, h1Shape, zShape } = streamGeometry(
+    x.shape,
+    fu,
+    fd,
+    opts,
+    v,
+  );
+  const h1 = gpu.tensor(h1Shape);
+  const z = gpu.tensor(zShape);
+  const activation: Record<string, Param> = {
+    gain: ["f32", opts.gain],
+    slope: ["f32", opts.slope],
+    clamp: ["f32", opts.clamp ?? 0],
+  };
+  const clamp = opts.clamp !== null;
+  const base = { items: n, workgroupSize: v.wg, tag } as const;
+  const grid = (invocations: number) => (count: number) => [Math.ceil(invocations / v.wg), 1, count] as const;
+  runProgram(gpu, {
+    ...base,
+    name: kernelName(opts, fu, fd, `${v.kind}_xup`),
+    params: {
+      c: ["u32", c],
+      h: ["i32", h],
+      w: ["i32", w],
+      rows: ["u32", h1rows],
+      cols: ["u32", steps * up],
+      steps: ["i32", steps],
+    },
+    buffers: [
+      { name: "x", data: x, split: true },
+      { name: "bias", data: bias },
+      { name: "fu", data: fu.tensor },
+      { name: "h1", data: h1, access: "read_write", split: true },
+    ],
+    source: xUpSource(up, ku, px, py.kmin),
+    workgroups: grid(c * h1rows),
+  });
+  const common: Record<string, Param> = {
+    c: ["u32", c],
+    rows: ["u32", h1rows],
+    cols: ["u32", steps * up],
+    groups: ["u32", groups],
+  };
+  if (v.kind === "separable") {
+    runProgram(gpu, {
+      ...base,
+      name: kernelName(opts, fu, fd, `${v.kind}_yup_xdown`),
+      params: { ...common, wo: ["u32", wo], ...activation },
+      buffers: [
+        { name: "h1", data: h1, split: true },
+        { name: "fu", data: fu.tensor },
+        { name: "fd", data: fd.tensor },
+        { name: "d1", data: z, access: "read_write", split: true },
+      ],
+      source: yUpXDownSource(up, ku, py, rows, down, kd, clamp),
+      workgroups: grid(c * groups),
+    });
+    runProgram(gpu, {
+      ...base,
+      name: kernelName(opts, fu, fd, `${v.kind}_ydown`),
+      params: {
+        c: ["u32", c],
+        ho: ["u32", ho],
+        wo: ["u32", wo],
+        drows: ["u32", groups * rows],
+        outScale: ["f32", opts.outScale ?? 1],
+      },
+      buffers: [
+        { name: "d1", data: z, split: true },
+        { name: "fd", data: fd.tensor },
+        { name: "y", data: y, access: "read_write", split: true },
+      ],
+      source: yDownSource(down, kd),
+      workgroups: grid(c * wo),
+    });
+  } else {
+    runProgram(gpu, {
+      ...base,
+      name: kernelName(opts, fu, fd, `${v.kind}_yup`),
+      params: { ...common, zw: ["u32", zw], ...activation },
+      buffers: [
+        { name: "h1", data: h1, split: true },
+        { name: "fu", data: fu.tensor },
+        { name: "z", data: z, access: "read_write", split: true },
+      ],
+      source: yUpSource(up, ku, py, rows, clamp),
+      workgroups: grid(c * groups),
+    });
+    runProgram(gpu, {
+      ...base,
+      name: kernelName(opts, fu, fd, `${v.kind}_down`),
+      params: {
+        c: ["u32", c],
+        ho: ["u32", ho],
+        wo: ["u32", wo],
+        bx: ["u32", bx],
+        by: ["u32", by],
+        zrows: ["u32", groups * rows],
+        zw: ["u32", zw],
+        outScale: ["f32", opts.outScale ?? 1],
+      },
+      buffers: [
+        { name: "z", data: z, split: true },
+        { name: "fd", data: fd.tensor },
+        { name: "y", data: y, access: "read_write", split: true },
+      ],
+      source: down2dSource(down, kd, qx, qy),
+      workgroups: grid(c * bx * by),
     });
   }
-  return y;
+  // Buffers may be destroyed once the work using them is submitted.
+  gpu.flush();
+  h1.destroy();
+  z.destroy();
 }

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import type { Gpu } from "../gpu/device.ts";
+import { numel } from "../gpu/tensor.ts";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { filteredLrelu, prepareFilter } from "../kernels/filtered_lrelu.ts";
+import { filteredLrelu, filteredLreluCandidates, prepareFilter } from "../kernels/filtered_lrelu.ts";
 import { assertClose, compare, randomF32 } from "./reference.ts";
 import { filteredLreluRef } from "./ref/filtered_lrelu.ts";
+
+type Padding = [number, number, number, number];
 
 interface Case {
   name: string;
@@ -17,7 +21,7 @@ interface Case {
   kd: number;
   fuFull?: boolean;
   fdFull?: boolean;
-  pad: [number, number, number, number];
+  pad: Padding;
   gain: number;
   slope: number;
   clamp: number | null;
@@ -122,7 +126,7 @@ const cases: Case[] = [
 ];
 
 for (const k of cases) {
-  Deno.test({ name: `filteredLrelu matches float64: ${k.name}`, ...GPU_TEST }, async () => {
+  Deno.test({ name: `filteredLrelu matches float64, every variant: ${k.name}`, ...GPU_TEST }, async () => {
     const gpu = await testGpu();
     const x = randomF32(k.n * k.c * k.h * k.w, 31, -2, 2);
     const bias = randomF32(k.c, 32, -0.5, 0.5);
@@ -130,14 +134,6 @@ for (const k of cases) {
     const fd = k.kd > 1 ? randomF32(k.fdFull ? k.kd * k.kd : k.kd, 34, -0.1, 0.4) : null;
     const shape = (f: Float32Array | null, full?: boolean) =>
       f ? (full ? [Math.sqrt(f.length), Math.sqrt(f.length)] : [f.length]) : null;
-    const y = filteredLrelu(
-      gpu,
-      gpu.upload(x, [k.n, k.c, k.h, k.w]),
-      gpu.upload(bias, [k.c]),
-      prepareFilter(gpu, fu, shape(fu, k.fuFull), k.up * k.up),
-      prepareFilter(gpu, fd, shape(fd, k.fdFull)),
-      { up: k.up, down: k.down, padding: k.pad, gain: k.gain, slope: k.slope, clamp: k.clamp, outScale: 0.5 },
-    );
     const ref: number[] = [];
     const hw = k.h * k.w;
     let oh = 0, ow = 0;
@@ -163,33 +159,52 @@ for (const k of cases) {
       ref.push(...r.data.map((v) => v * 0.5));
       [oh, ow] = [r.h, r.w];
     }
-    assert.deepEqual(y.shape, [k.n, k.c, oh, ow]);
     // float32 rounding of sums of up to 144 products grows with the values' magnitude.
     const absmax = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    assertClose(await readTensor(gpu, y), ref, { abs: 1e-6 * Math.max(1, absmax) });
-    if (!gpu.f16) return;
-    const y16 = filteredLrelu(
-      gpu,
-      gpu.upload(x, [k.n, k.c, k.h, k.w], "f16"),
-      gpu.upload(bias, [k.c]),
-      prepareFilter(gpu, fu, shape(fu, k.fuFull), k.up * k.up),
-      prepareFilter(gpu, fd, shape(fd, k.fdFull)),
-      {
-        up: k.up,
-        down: k.down,
-        padding: k.pad,
-        gain: k.gain,
-        slope: k.slope,
-        clamp: k.clamp,
-        outScale: 0.5,
-        outDtype: "f16",
-      },
-    );
-    const got = await readTensor(gpu, y16);
-    assert.ok(got.some((v) => v !== 0), "f16 output is all zeros");
-    assert.ok(
-      compare(got, ref).maxAbs <= 1e-2 * Math.max(1, absmax),
-      `f16 error ${compare(got, ref).maxAbs}`,
-    );
+    const xShape = [k.n, k.c, k.h, k.w];
+    const x32 = gpu.upload(x, xShape), x16 = gpu.f16 ? gpu.upload(x, xShape, "f16") : null;
+    const b = gpu.upload(bias, [k.c]);
+    const fup = prepareFilter(gpu, fu, shape(fu, k.fuFull), k.up * k.up);
+    const fdp = prepareFilter(gpu, fd, shape(fd, k.fdFull));
+    const opts = { up: k.up, down: k.down, padding: k.pad, gain: k.gain, slope: k.slope, clamp: k.clamp };
+    const variants = filteredLreluCandidates(gpu, xShape, fup, fdp, opts);
+    assert.ok(variants.length > 0);
+    for (const variant of variants) {
+      const what = JSON.stringify(variant);
+      const y = filteredLrelu(gpu, x32, b, fup, fdp, { ...opts, outScale: 0.5, variant });
+      assert.deepEqual(y.shape, [k.n, k.c, oh, ow], what);
+      assertClose(await readTensor(gpu, y), ref, { abs: 1e-6 * Math.max(1, absmax) }, what);
+      if (!x16) continue;
+      const y16 = filteredLrelu(gpu, x16, b, fup, fdp, { ...opts, outScale: 0.5, outDtype: "f16", variant });
+      const got16 = await readTensor(gpu, y16);
+      assert.ok(got16.some((v) => v !== 0), `${what}: f16 output is all zeros`);
+      const err16 = compare(got16, ref).maxAbs;
+      assert.ok(err16 <= 1e-2 * Math.max(1, absmax), `${what}: f16 error ${err16}`);
+    }
   });
 }
+
+Deno.test(
+  { name: "filteredLrelu variants with samples split into runs and bindings", ...GPU_TEST },
+  async () => {
+    const real = await testGpu();
+    if (real.device.limits.maxStorageBuffersPerShaderStage < 19) return;
+    const [n, c, h, w] = [3, 16, 18, 18];
+    const x = real.upload(randomF32(n * c * h * w, 61, -2, 2), [n, c, h, w]);
+    const bias = real.upload(randomF32(c, 62), [c]);
+    const fu = prepareFilter(real, randomF32(12, 63, 0, 0.5), [12], 4);
+    const opts = { up: 2, down: 2, padding: [9, 8, 9, 8] as Padding, gain: 1.4, slope: 0.2, clamp: 256 };
+    // Samples span several bindings; with separable filters, runs hold 2 of the 3 samples of x-up's rows.
+    for (const [shape, binding] of [[[12], 24576], [[12, 12], 32768]] as const) {
+      const gpu: Gpu = Object.create(real, { maxBinding: { value: binding } });
+      const fd = prepareFilter(real, randomF32(numel(shape), 64, -0.1, 0.4), shape);
+      const variants = filteredLreluCandidates(gpu, x.shape, fu, fd, opts);
+      assert.ok(variants.some((v) => v.kind !== "tiled"), "no streamed variant fits the bindings");
+      for (const variant of variants) {
+        const split = await readTensor(real, filteredLrelu(gpu, x, bias, fu, fd, { ...opts, variant }));
+        const whole = await readTensor(real, filteredLrelu(real, x, bias, fu, fd, { ...opts, variant }));
+        assert.deepEqual(split, whole, JSON.stringify(variant));
+      }
+    }
+  },
+);
