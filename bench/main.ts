@@ -59,7 +59,10 @@ const peak = await fmaPeak(gpu);
 
 /** Prints one measurement: a JSON line, or a table row. */
 function emit(line: Record<string, unknown>): void {
-  if (values.json) return console.log(JSON.stringify({ ...line, adapter, date }));
+  const rounded = Object.fromEntries(
+    Object.entries(line).map(([k, v]) => [k, typeof v === "number" ? Math.round(v * 100) / 100 : v]),
+  );
+  if (values.json) return console.log(JSON.stringify({ ...rounded, adapter, date }));
   const fields = Object.entries(line).map(([k, v]) => `${k}=${typeof v === "number" ? +v.toFixed(3) : v}`);
   console.log(fields.join("  "));
 }
