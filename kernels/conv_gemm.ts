@@ -27,8 +27,8 @@ export interface ConvWeight {
   kw: number;
 }
 
-/** Channel padding of packed weights: 4 times the largest V of any variant. */
-const CHANNEL_PAD = 16;
+/** Channel padding of packed weights: 4 times the largest V of any variant (8). */
+const CHANNEL_PAD = 32;
 
 /** Packs a weight [cout, cin, kh, kw] (row-major) for {@link convGemm} and uploads it. */
 export function packConvWeight(gpu: Gpu, w: Float32Array, shape: readonly number[]): ConvWeight {
@@ -49,12 +49,15 @@ export interface ConvVariant {
   wg: number;
 }
 
-/** The candidate tiles, best llvmpipe default first (register tiles of 8 channels x 8 pixels). */
+/**
+ * The candidate tiles, the llvmpipe default first (8 channels x 8 pixels): on llvmpipe a storage load costs
+ * tens of FMAs, so larger tiles (more multiply-adds per load) often win despite register spills; on GPUs
+ * smaller tiles keep more invocations resident. `sg3 tune` measures them per shape.
+ */
 export function convCandidates(): ConvVariant[] {
   const out: ConvVariant[] = [];
-  for (const [v, rn] of [[2, 8], [2, 4], [1, 8], [4, 4], [1, 4]]) {
-    for (const wg of [64, 128]) out.push({ v, rn, wg });
-  }
+  for (const [v, rn] of [[2, 8], [4, 8], [8, 4], [4, 4], [2, 4], [1, 8]]) out.push({ v, rn, wg: 64 });
+  out.push({ v: 2, rn: 8, wg: 128 }, { v: 4, rn: 8, wg: 128 });
   return out;
 }
 
