@@ -10,6 +10,8 @@
  * whatever the allow-list entry builds (PyObject for plain data classes).
  */
 import { UserError } from "../errors.ts";
+import { printable } from "./printable.ts";
+import { CONTAINERS, CONVERTED, FileBudget, LONG_BYTES, MAX_DEPTH, overBudget } from "./budget.ts";
 
 /**
  * A Python dict (or dict subclass such as OrderedDict, EasyDict): keys keep their insertion order.
@@ -53,6 +55,8 @@ export interface UnpickleOptions {
   name?: string;
   /** Byte offset to start at (legacy torch files hold several pickles back to back). */
   offset?: number;
+  /** The file's expansion budget (containers); default: one for these bytes alone. */
+  budget?: FileBudget;
 }
 
 /** Result of `unpickle`: the value and the offset just past the STOP opcode. */
@@ -63,23 +67,41 @@ export interface Unpickled {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const utf8 = new TextDecoder("utf-8");
-const latin1 = new TextDecoder("latin1");
 
-/** Decodes a little-endian two's-complement integer (LONG1 / LONG4 payloads). */
+/**
+ * Bytes as the string of the same code points (ISO-8859-1). TextDecoder's "latin1" is windows-1252,
+ * which would turn byte 0x80 into U+20AC and corrupt binary data pickled as text.
+ */
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return s;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * Decodes a little-endian two's-complement integer (LONG1 / LONG4 payloads) in linear time: the bytes
+ * are written as one hexadecimal string, which BigInt parses in one pass.
+ */
 function decodeLong(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  const digits = new Array<string>(b.length);
+  for (let i = 0; i < b.length; i++) digits[i] = HEX[b[b.length - 1 - i]];
+  let v = BigInt(`0x${digits.join("")}`);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
 }
+
+/** Python 2 module names that pickles of protocols 0-2 use, as CPython's fix_imports maps them. */
+const PY2_MODULES: Record<string, string> = { __builtin__: "builtins", copy_reg: "copyreg" };
 
 /** Parses the text form of an int (protocol 0 INT / LONG lines); null if it is not one. */
 function parseIntText(s: string): number | bigint | boolean | null {
   if (s === "01") return true;
   if (s === "00") return false;
   const t = s.endsWith("L") ? s.slice(0, -1) : s;
-  if (!/^[-+]?\d{1,4000}$/.test(t)) return null;
+  if (!/^[-+]?\d+$/.test(t)) return null;
   const v = BigInt(t);
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
 }
@@ -90,6 +112,9 @@ function parseIntText(s: string): number | bigint | boolean | null {
  */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
   const name = opts.name ?? "pickle";
+  const budget = opts.budget ?? new FileBudget(name, bytes.length);
+  /** Counts one new container against the budget and returns it. */
+  const made = <T>(c: T): T => (budget.charge(CONTAINERS, 1), c);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length;
   let pos = opts.offset ?? 0;
@@ -119,8 +144,17 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
     pos += k;
     return bytes.subarray(pos - k, pos);
   };
+  const longBytes = (k: number) => {
+    if (k > LONG_BYTES.cap) throw overBudget(name, LONG_BYTES, k, n);
+    return take(k);
+  };
   const intLine = () => {
-    const v = parseIntText(line());
+    const text = line();
+    // Decimal digits hold log2(10) / 8 bytes each.
+    if (text.length > 2.5 * LONG_BYTES.cap) {
+      throw overBudget(name, LONG_BYTES, Math.ceil(text.length / 2.4), n);
+    }
+    const v = parseIntText(text);
     if (v === null) fail(`corrupt pickle (bad integer literal before offset ${pos})`);
     return v!;
   };
@@ -128,7 +162,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
     const start = pos;
     while (pos < n && bytes[pos] !== 0x0a) pos++;
     if (pos >= n) fail(`truncated pickle (unterminated line at offset ${start})`);
-    return latin1.decode(bytes.subarray(start, pos++));
+    return latin1(bytes.subarray(start, pos++));
   };
   // MARK moves the current stack onto `metastack` and starts an empty one, as CPython's unpickler does.
   const pop = () => {
@@ -147,13 +181,13 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
     return items;
   };
   const findGlobal = (module: string, attr: string): PyGlobal => {
-    const full = `${module}.${attr}`;
+    const full = `${PY2_MODULES[module] ?? module}.${attr}`;
     const g = opts.globals;
     const handler = typeof g === "function" ? g(full) : Object.hasOwn(g, full) ? g[full] : undefined;
     if (!handler) {
       fail(
         `refusing to load: the pickle asks for the global ${
-          JSON.stringify(full)
+          printable(JSON.stringify(`${module}.${attr}`))
         }, which is not on sg3's allow-list ` +
           `(sg3 never runs code from a file; only network snapshots and PyTorch weights are supported)`,
       );
@@ -227,12 +261,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         stack.push(u16());
         break;
       case 0x8a: // LONG1
-        stack.push(decodeLong(take(u8())));
+        stack.push(decodeLong(longBytes(u8())));
         break;
       case 0x8b: { // LONG4
         const k = i32();
         if (k < 0) fail(`corrupt pickle (negative LONG4 length)`);
-        stack.push(decodeLong(take(k)));
+        stack.push(decodeLong(longBytes(k)));
         break;
       }
       case 0x49: // INT
@@ -282,11 +316,11 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
       case 0x54: { // BINSTRING
         const k = i32();
         if (k < 0) fail(`corrupt pickle (negative BINSTRING length)`);
-        stack.push(latin1.decode(take(k)));
+        stack.push(latin1(take(k)));
         break;
       }
       case 0x55: // SHORT_BINSTRING
-        stack.push(latin1.decode(take(u8())));
+        stack.push(latin1(take(u8())));
         break;
       case 0x42: // BINBYTES
         stack.push(take(u32()));
@@ -304,35 +338,29 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         top();
         break;
       case 0x29: // EMPTY_TUPLE
-        stack.push([]);
+        stack.push(made([]));
         break;
       case 0x85: // TUPLE1
-        stack.push([pop()]);
+        stack.push(made([pop()]));
         break;
       case 0x86: { // TUPLE2
         const b = pop(), a = pop();
-        stack.push([a, b]);
+        stack.push(made([a, b]));
         break;
       }
       case 0x87: { // TUPLE3
         const c = pop(), b = pop(), a = pop();
-        stack.push([a, b, c]);
+        stack.push(made([a, b, c]));
         break;
       }
       case 0x74: // TUPLE
-        {
-          const items = popMark();
-          stack.push(items);
-        }
+      case 0x6c: { // LIST
+        const items = popMark(); // before `stack` is read: popMark replaces it
+        stack.push(made(items));
         break;
+      }
       case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
-      case 0x6c: // LIST
-        {
-          const items = popMark();
-          stack.push(items);
-        }
+        stack.push(made([]));
         break;
       case 0x61: { // APPEND
         const v = pop();
@@ -345,10 +373,10 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         break;
       }
       case 0x7d: // EMPTY_DICT
-        stack.push(new PyDict());
+        stack.push(made(new PyDict()));
         break;
       case 0x64: { // DICT
-        const d = new PyDict();
+        const d = made(new PyDict());
         setItems(d, popMark());
         stack.push(d);
         break;
@@ -364,7 +392,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         break;
       }
       case 0x8f: // EMPTY_SET
-        stack.push(new Set());
+        stack.push(made(new Set()));
         break;
       case 0x90: { // ADDITEMS
         const items = popMark();
@@ -373,12 +401,11 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         for (const x of items) (s as Set<unknown>).add(x);
         break;
       }
-      case 0x91: // FROZENSET
-        {
-          const items = popMark();
-          stack.push(new Set(items));
-        }
+      case 0x91: { // FROZENSET
+        const items = popMark();
+        stack.push(made(new Set(items)));
         break;
+      }
       case 0x67: // GET
         stack.push(memoGet(Number(intLine())));
         break;
@@ -417,14 +444,14 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         const args = asArray(pop(), "REDUCE");
         const g = asGlobal(pop(), "REDUCE");
         if (!g.handler.call) fail(`refusing to load: "${g.name}" cannot be called`);
-        stack.push(g.handler.call!(args));
+        stack.push(made(g.handler.call!(args)));
         break;
       }
       case 0x81: { // NEWOBJ
         const args = asArray(pop(), "NEWOBJ");
         const g = asGlobal(pop(), "NEWOBJ");
         if (!g.handler.create) fail(`refusing to load: "${g.name}" cannot be instantiated`);
-        stack.push(g.handler.create!(args));
+        stack.push(made(g.handler.create!(args)));
         break;
       }
       case 0x92: { // NEWOBJ_EX
@@ -432,7 +459,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         const args = asArray(pop(), "NEWOBJ_EX");
         const g = asGlobal(pop(), "NEWOBJ_EX");
         if (!g.handler.create) fail(`refusing to load: "${g.name}" cannot be instantiated`);
-        stack.push(g.handler.create!(args, kwargs instanceof PyDict ? kwargs : undefined));
+        stack.push(made(g.handler.create!(args, kwargs instanceof PyDict ? kwargs : undefined)));
         break;
       }
       case 0x62: { // BUILD
@@ -452,8 +479,17 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         stack.push(opts.persistentLoad!(pid));
         break;
       }
-      case 0x69: // INST
-      case 0x6f: // OBJ
+      case 0x69: { // INST "module\nname\n": instance of a class with the arguments since MARK
+        const module = line();
+        const g = findGlobal(module, line()), args = popMark();
+        stack.push(made(instantiate(g, args, fail)));
+        break;
+      }
+      case 0x6f: { // OBJ: class and arguments since MARK
+        const [cls, ...args] = popMark();
+        stack.push(made(instantiate(asGlobal(cls, "OBJ"), args, fail)));
+        break;
+      }
       case 0x82: // EXT1
       case 0x83: // EXT2
       case 0x84: // EXT4
@@ -464,6 +500,13 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
         fail(`not a pickle or corrupt (unknown opcode 0x${op.toString(16)} at offset ${pos - 1})`);
     }
   }
+}
+
+/** INST / OBJ (protocols 0 and 1): `cls(*args)`, or `cls.__new__(cls)` without arguments. */
+function instantiate(g: PyGlobal, args: unknown[], fail: (msg: string) => never): unknown {
+  const make = args.length || !g.handler.create ? g.handler.call : g.handler.create;
+  if (!make) fail(`refusing to load: "${g.name}" cannot be instantiated`);
+  return make!(args);
 }
 
 /** BUILD: applies a state to an object, as object.__setstate__ or __dict__.update would. */
@@ -573,9 +616,21 @@ export class NumpyArray implements Buildable {
     this.dtype = dtype;
     this.fortran = fortran === true;
     if (raw instanceof Uint8Array) this.raw = raw;
-    else if (Array.isArray(raw)) this.objects = raw;
-    else if (typeof raw === "string") this.raw = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+    else if (Array.isArray(raw)) {
+      // numpy fills an object array from a list of exactly its size; nothing is expanded here.
+      const count = shape.reduce((a: number, b: number) => a * b, 1);
+      if (raw.length !== count) {
+        throw new UserError(`corrupt numpy object array (shape [${shape}] but ${raw.length} items)`);
+      }
+      this.objects = raw;
+    } else if (typeof raw === "string") this.raw = Uint8Array.from(raw, (c) => c.charCodeAt(0));
     else throw new UserError(`corrupt numpy array data`);
+  }
+  /** How many values and nested arrays {@link toNested} makes (huge for a huge declared shape). */
+  get nestedSize(): number {
+    let nodes = 0, level = 1;
+    for (const s of this.shape) nodes += level *= s;
+    return nodes + 1;
   }
   /** The values as nested JS arrays in C order (numbers; booleans for bool arrays). */
   toNested(): unknown {
@@ -611,6 +666,18 @@ function numpyScalar(args: unknown[]): unknown {
 }
 
 /**
+ * copyreg._reconstructor(cls, base, state), how protocols 0 and 1 pickle instances: `base.__new__(cls,
+ * state)`, so a dict subclass (EasyDict) is filled from `state`, a plain object is created empty.
+ */
+function reconstructor([cls, base, state]: unknown[]): unknown {
+  if (!(cls instanceof PyGlobal) || !cls.handler.create) {
+    throw new UserError(`corrupt pickle (copyreg._reconstructor of a non-class)`);
+  }
+  const fromState = base instanceof PyGlobal && base.name !== "builtins.object" && state != null;
+  return cls.handler.create(fromState ? [state] : []);
+}
+
+/**
  * Globals every sg3 pickle may use besides torch's: containers, numpy scalars/arrays/dtypes (numpy 1 and
  * numpy 2 module spellings), dnnlib.util.EasyDict, and protocol-2 bytes (`_codecs.encode`).
  */
@@ -618,10 +685,11 @@ export const BASE_GLOBALS: Record<string, GlobalHandler> = {
   "collections.OrderedDict": dictClass(),
   "dnnlib.util.EasyDict": dictClass(),
   "builtins.dict": dictClass(),
-  ...Object.fromEntries(["builtins", "__builtin__"].flatMap((m) => [
-    [`${m}.set`, { call: (a: unknown[]) => new Set(Array.isArray(a[0]) ? a[0] : []) }],
-    [`${m}.frozenset`, { call: (a: unknown[]) => new Set(Array.isArray(a[0]) ? a[0] : []) }],
-  ])),
+  "builtins.set": { call: (a: unknown[]) => new Set(Array.isArray(a[0]) ? a[0] : []) },
+  "builtins.frozenset": { call: (a: unknown[]) => new Set(Array.isArray(a[0]) ? a[0] : []) },
+  // Only named, as the base class argument of copyreg._reconstructor.
+  "builtins.object": {},
+  "copyreg._reconstructor": { call: reconstructor },
   "builtins.bytearray": {
     call: (a) => a[0] instanceof Uint8Array ? a[0].slice() : new Uint8Array(0),
   },
@@ -650,18 +718,26 @@ export const BASE_GLOBALS: Record<string, GlobalHandler> = {
  * Converts an unpickled value to plain JSON-like JS: dicts to objects (keys stringified), tuples/lists/sets
  * to arrays, numpy scalars/arrays to numbers/nested arrays, dtypes to their code, safe bigints to
  * numbers, allowed globals to their qualified name. Values of other kinds (tensors, objects) become
- * undefined and are dropped from objects. Cycles are cut, and a node budget bounds the work a corrupt
- * file with many shared references can cause.
+ * undefined and are dropped from objects. Cycles are cut; every value made is charged to `budget`
+ * ({@link CONVERTED}: pass one budget to several calls to bound them together), so shared references
+ * and numpy arrays with huge declared shapes fail before they are expanded, and nesting deeper than
+ * {@link MAX_DEPTH} is refused.
  */
-export function toPlain(v: unknown): unknown {
+export function toPlain(v: unknown, budget: FileBudget = new FileBudget("value", 0)): unknown {
   const active = new Set<unknown>();
-  let budget = 1_000_000;
   const conv = (v: unknown): unknown => {
-    if (--budget < 0) throw new UserError(`value is too large or too deeply shared to convert`);
+    budget.charge(CONVERTED, 1);
+    if (active.size > MAX_DEPTH) {
+      throw new UserError(`${budget.name}: containers nested deeper than ${MAX_DEPTH} levels`);
+    }
     if (v === null || typeof v === "boolean" || typeof v === "number" || typeof v === "string") return v;
     if (typeof v === "bigint") return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v.toString();
     if (v instanceof Uint8Array) return Array.from(v);
-    if (v instanceof NumpyArray) return v.dtype ? v.toNested() : undefined;
+    if (v instanceof NumpyArray) {
+      if (!v.dtype) return undefined;
+      budget.charge(CONVERTED, v.nestedSize);
+      return v.toNested();
+    }
     if (v instanceof NumpyDType) return v.code;
     if (v instanceof PyGlobal) return v.name;
     if (!(Array.isArray(v) || v instanceof Set || v instanceof Map) || active.has(v)) return undefined;

@@ -7,6 +7,7 @@
  */
 import { UserError } from "../errors.ts";
 import type { Architecture, ModuleInfo, NamedTensor, NetworkDescription } from "../models/network.ts";
+import { FileBudget } from "./budget.ts";
 import { PyDict, PyObject, toPlain } from "./pickle.ts";
 import {
   collectTensors,
@@ -56,6 +57,7 @@ function children(state: PyDict): [string, unknown][] {
 /** Walks the module tree: dotted path -> class name and plain attributes. */
 function describeModules(root: PyObject, name: string): Map<string, ModuleInfo> {
   const out = new Map<string, ModuleInfo>();
+  const budget = new FileBudget(name, 0); // all attributes together
   const walk = (m: unknown, path: string) => {
     const state = moduleState(m);
     if (!state || out.has(path)) return;
@@ -63,7 +65,7 @@ function describeModules(root: PyObject, name: string): Map<string, ModuleInfo> 
     const attrs: Record<string, unknown> = {};
     for (const [k, v] of state) {
       if (typeof k !== "string" || isInternal(k)) continue;
-      const p = toPlain(v);
+      const p = toPlain(v, budget);
       if (p !== undefined) attrs[k] = p;
     }
     out.set(path, { className: m instanceof PyObject ? m.className.split(".").pop()! : "dict", attrs });

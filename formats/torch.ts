@@ -9,8 +9,10 @@
  * Tensors stay views (storage, offset, shape, stride) into the file's bytes until they are materialised,
  * which copies each one exactly once into a dense C-order typed array.
  */
-import { inflateSync } from "fflate";
 import { UserError } from "../errors.ts";
+import { FileBudget, TENSORS } from "./budget.ts";
+import { printable } from "./printable.ts";
+import { listZip, type ZipEntry, zipMember } from "./zip.ts";
 import {
   BASE_GLOBALS,
   dataClass,
@@ -66,10 +68,18 @@ const STORAGE_TYPES: Record<string, TorchDType> = {
   "torch.BoolStorage": "bool",
 };
 
-/** A typed storage: `numel` elements of `dtype`; its bytes are attached when the file has been read. */
+/**
+ * A typed storage: `numel` elements of `dtype`; its bytes are attached when the file has been read.
+ * Tensors materialised from it are charged to its file's `budget` ({@link TENSORS}).
+ */
 export class TorchStorage {
   bytes: Uint8Array | null = null;
-  constructor(readonly dtype: TorchDType, readonly numel: number, readonly key: string) {}
+  constructor(
+    readonly dtype: TorchDType,
+    readonly numel: number,
+    readonly key: string,
+    readonly budget?: FileBudget,
+  ) {}
 }
 
 /** torch.<dtype> globals (pickled torch.dtype values) -> element type. */
@@ -112,6 +122,8 @@ export interface TypedTensor {
 /** Per-file context used by the torch globals: where storages come from and the name for errors. */
 interface LoadContext {
   name: string;
+  /** The expansion budget of the whole file (embedded storages included). */
+  budget: FileBudget;
   /** Resolves the bytes of a zip-format storage key; null when the archive lacks it. */
   storageBytes?: (key: string) => Uint8Array | null;
 }
@@ -179,7 +191,7 @@ function torchGlobals(ctx: LoadContext): Record<string, GlobalHandler> {
     "torch.storage._load_from_bytes": {
       call: ([blob]) => {
         if (!(blob instanceof Uint8Array)) throw new UserError(`${ctx.name}: corrupt embedded storage`);
-        const value = readLegacy(blob, `${ctx.name} (embedded storage)`);
+        const value = readLegacy(blob, `${ctx.name} (embedded storage)`, ctx.budget);
         if (!(value instanceof TorchStorage)) {
           throw new UserError(`${ctx.name}: embedded blob is not a storage`);
         }
@@ -195,14 +207,6 @@ function torchGlobals(ctx: LoadContext): Record<string, GlobalHandler> {
     "torch.jit._pickle.restore_type_tag": { call: ([v]) => v },
     "torch_utils.persistence._reconstruct_persistent_obj": {
       call: ([meta]) => persistentObject(meta, ctx.name),
-    },
-    "copyreg._reconstructor": {
-      call: ([cls]) => {
-        if (!(cls instanceof PyGlobal) || !cls.handler.create) {
-          throw new UserError(`${ctx.name}: corrupt pickle (copyreg._reconstructor of a non-class)`);
-        }
-        return cls.handler.create([]);
-      },
     },
   };
 }
@@ -262,13 +266,13 @@ function isLegacy(bytes: Uint8Array): boolean {
 }
 
 /** Reads a legacy (pre-1.6, non-zip) torch.save file; returns the saved object. */
-function readLegacy(bytes: Uint8Array, name: string): unknown {
+function readLegacy(bytes: Uint8Array, name: string, budget: FileBudget): unknown {
   const storages = new Map<string, TorchStorage>();
-  const ctx: LoadContext = { name };
+  const ctx: LoadContext = { name, budget };
   const globals = withDataClasses(torchGlobals(ctx));
   let pos = 0;
   const next = (persistentLoad?: (pid: unknown) => unknown) => {
-    const r = unpickle(bytes, { globals, name, offset: pos, persistentLoad });
+    const r = unpickle(bytes, { globals, name, offset: pos, persistentLoad, budget });
     pos = r.end;
     return r.value;
   };
@@ -283,7 +287,7 @@ function readLegacy(bytes: Uint8Array, name: string): unknown {
     const id = parseStorageId(pid, name);
     let root = storages.get(id.key);
     if (!root) {
-      root = new TorchStorage(id.dtype, id.numel, id.key);
+      root = new TorchStorage(id.dtype, id.numel, id.key, budget);
       storages.set(id.key, root);
     }
     if (Array.isArray(id.view)) {
@@ -292,7 +296,7 @@ function readLegacy(bytes: Uint8Array, name: string): unknown {
       if (!isInt(off) || !isInt(size) || off < 0 || size < 0) {
         throw new UserError(`${name}: corrupt storage view`);
       }
-      const v = new TorchStorage(id.dtype, size, String(viewKey));
+      const v = new TorchStorage(id.dtype, size, String(viewKey), budget);
       views.push([v, id.key, off]);
       return v;
     }
@@ -325,104 +329,6 @@ function readLegacy(bytes: Uint8Array, name: string): unknown {
   return value;
 }
 
-/** One member of a zip archive: where its data starts and how it is stored. */
-export interface ZipEntry {
-  method: number;
-  localOffset: number;
-  compressedSize: number;
-  size: number;
-}
-
-/**
- * Lists a zip archive's members from its central directory (zip64 included). Stored members are later
- * returned as views into `bytes`, so tensor data is never copied out of the archive.
- */
-export function listZip(bytes: Uint8Array, name: string): Map<string, ZipEntry> {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
-    if (dv.getUint32(i, true) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) {
-    throw new UserError(`${name}: truncated or corrupt zip archive (no end of central directory)`);
-  }
-  let count = dv.getUint16(eocd + 10, true);
-  let cdOffset = dv.getUint32(eocd + 16, true);
-  if (
-    (count === 0xffff || cdOffset === 0xffffffff) && eocd >= 20 &&
-    dv.getUint32(eocd - 20, true) === 0x07064b50
-  ) {
-    const z64 = Number(dv.getBigUint64(eocd - 12, true));
-    if (z64 + 56 > bytes.length || dv.getUint32(z64, true) !== 0x06064b50) {
-      throw new UserError(`${name}: corrupt zip64 directory`);
-    }
-    count = Number(dv.getBigUint64(z64 + 32, true));
-    cdOffset = Number(dv.getBigUint64(z64 + 48, true));
-  }
-  const entries = new Map<string, ZipEntry>();
-  let p = cdOffset;
-  const dec = new TextDecoder();
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > bytes.length || dv.getUint32(p, true) !== 0x02014b50) {
-      throw new UserError(`${name}: corrupt zip central directory`);
-    }
-    const method = dv.getUint16(p + 10, true);
-    let compressedSize = dv.getUint32(p + 20, true);
-    let size = dv.getUint32(p + 24, true);
-    const nameLen = dv.getUint16(p + 28, true), extraLen = dv.getUint16(p + 30, true);
-    const commentLen = dv.getUint16(p + 32, true);
-    let localOffset = dv.getUint32(p + 42, true);
-    if (p + 46 + nameLen + extraLen > bytes.length) {
-      throw new UserError(`${name}: corrupt zip central directory`);
-    }
-    const member = dec.decode(bytes.subarray(p + 46, p + 46 + nameLen));
-    // zip64 extra field: the 64-bit values present are those whose 32-bit fields are 0xffffffff.
-    for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen;) {
-      const id = dv.getUint16(e, true), len = dv.getUint16(e + 2, true);
-      if (id === 1) {
-        let q = e + 4;
-        const read = () => {
-          if (q + 8 > e + 4 + len) throw new UserError(`${name}: corrupt zip64 field`);
-          q += 8;
-          return Number(dv.getBigUint64(q - 8, true));
-        };
-        if (size === 0xffffffff) size = read();
-        if (compressedSize === 0xffffffff) compressedSize = read();
-        if (localOffset === 0xffffffff) localOffset = read();
-      }
-      e += 4 + len;
-    }
-    entries.set(member, { method, localOffset, compressedSize, size });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return entries;
-}
-
-/** The data of one zip member: a view for stored members, inflated for deflated ones. */
-export function zipMember(bytes: Uint8Array, entry: ZipEntry, member: string, name: string): Uint8Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const p = entry.localOffset;
-  if (p + 30 > bytes.length || dv.getUint32(p, true) !== 0x04034b50) {
-    throw new UserError(`${name}: corrupt zip member ${member}`);
-  }
-  const start = p + 30 + dv.getUint16(p + 26, true) + dv.getUint16(p + 28, true);
-  const end = start + entry.compressedSize;
-  if (end > bytes.length) throw new UserError(`${name}: truncated zip archive (member ${member})`);
-  const raw = bytes.subarray(start, end);
-  if (entry.method === 0) return raw;
-  if (entry.method !== 8) throw new UserError(`${name}: zip member ${member} uses unsupported compression`);
-  try {
-    const out = inflateSync(raw, { out: new Uint8Array(entry.size) });
-    if (out.length !== entry.size) throw new Error("size mismatch");
-    return out;
-  } catch (e) {
-    throw new UserError(`${name}: corrupt zip member ${member}: ${(e as Error).message}`);
-  }
-}
-
 /** A zip archive's `<prefix>data.pkl` member (torch.save, torch.jit.save); throws if there is none. */
 function dataPklMember(entries: Map<string, ZipEntry>, name: string): { pkl: string; prefix: string } {
   const pkl = [...entries.keys()].find((k) => /^[^/]*\/?data\.pkl$/.test(k) && !k.includes("/code/"));
@@ -440,23 +346,25 @@ function readZipPickle(
   prefix: string,
   archive: string,
   name: string,
+  budget: FileBudget,
 ): unknown {
   const pkl = `${prefix}${archive}.pkl`;
   const storages = new Map<string, TorchStorage>();
-  const ctx: LoadContext = { name };
+  const ctx: LoadContext = { name, budget };
   const globals = withDataClasses(torchGlobals(ctx));
-  const { value } = unpickle(zipMember(bytes, entries.get(pkl)!, pkl, name), {
+  const { value } = unpickle(zipMember(bytes, entries.get(pkl)!, pkl, name, budget), {
     globals,
     name,
+    budget,
     persistentLoad: (pid) => {
       const id = parseStorageId(pid, name);
       let s = storages.get(id.key);
       if (!s) {
-        s = new TorchStorage(id.dtype, id.numel, id.key);
+        s = new TorchStorage(id.dtype, id.numel, id.key, budget);
         const member = `${prefix}${archive}/${id.key}`;
         const entry = entries.get(member);
         if (!entry) throw new UserError(`${name}: archive is missing storage ${member}`);
-        s.bytes = zipMember(bytes, entry, member, name);
+        s.bytes = zipMember(bytes, entry, member, name, budget);
         storages.set(id.key, s);
       }
       return s;
@@ -466,9 +374,9 @@ function readZipPickle(
 }
 
 /** Reads a torch.save / torch.jit.save zip archive; returns the object in `<prefix>/data.pkl`. */
-function readTorchZip(bytes: Uint8Array, name: string): unknown {
+function readTorchZip(bytes: Uint8Array, name: string, budget: FileBudget): unknown {
   const entries = listZip(bytes, name);
-  return readZipPickle(bytes, entries, dataPklMember(entries, name).prefix, "data", name);
+  return readZipPickle(bytes, entries, dataPklMember(entries, name).prefix, "data", name, budget);
 }
 
 /**
@@ -483,7 +391,14 @@ export function readTorchScriptConstants(bytes: Uint8Array, name: string): Map<s
     const entries = listZip(bytes, name);
     const { prefix } = dataPklMember(entries, name);
     if (!entries.has(`${prefix}constants.pkl`)) return out;
-    const table = readZipPickle(bytes, entries, prefix, "constants", name);
+    const table = readZipPickle(
+      bytes,
+      entries,
+      prefix,
+      "constants",
+      name,
+      new FileBudget(name, bytes.length),
+    );
     if (!Array.isArray(table)) throw new UserError(`${name}: corrupt TorchScript constant table`);
     table.forEach((v, i) => {
       if (v instanceof TorchTensor) out.set(`constants.c${i}`, v);
@@ -503,42 +418,45 @@ function isZip(bytes: Uint8Array): boolean {
  */
 export function readTorchBytes(bytes: Uint8Array, name: string): unknown {
   return guard(name, () => {
-    if (isZip(bytes)) return readTorchZip(bytes, name);
-    if (isLegacy(bytes)) return readLegacy(bytes, name);
+    const budget = new FileBudget(name, bytes.length);
+    if (isZip(bytes)) return readTorchZip(bytes, name, budget);
+    if (isLegacy(bytes)) return readLegacy(bytes, name, budget);
     if (bytes.length < 2 || bytes[0] !== 0x80) {
       throw new UserError(`${name}: not a pickle, PyTorch or zip file`);
     }
-    const ctx: LoadContext = { name };
-    return unpickle(bytes, { globals: withDataClasses(torchGlobals(ctx)), name }).value;
+    const ctx: LoadContext = { name, budget };
+    return unpickle(bytes, { globals: withDataClasses(torchGlobals(ctx)), name, budget }).value;
   });
 }
 
 /**
  * Runs `fn`; errors other than UserError can only come from malformed data reaching an unchecked path
  * (e.g. a typed-array constructor), so they are reported as a corrupt file rather than as a crash.
- * Control characters that file-derived names bring into a message are escaped to keep it one line.
+ * Every message names the file (it is prepended where a nested reader did not) and stays one line:
+ * control characters that file-derived names bring into it are escaped.
  */
 export function guard<T>(name: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof UserError) throw CONTROL.test(e.message) ? new UserError(printable(e.message)) : e;
+    if (e instanceof UserError) {
+      const named = printable(e.message.startsWith(name) ? e.message : `${name}: ${e.message}`);
+      throw named === e.message ? e : new UserError(named);
+    }
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new UserError(printable(`${name}: corrupt or hostile file (containers nested too deeply)`));
+    }
     throw new UserError(printable(`${name}: corrupt or unsupported file (${(e as Error)?.message ?? e})`));
   }
-}
-
-// deno-lint-ignore no-control-regex -- finding control characters is the point
-const CONTROL = /[\x00-\x1f\x7f]/;
-
-/** Escapes control characters (e.g. newlines in names read from a corrupt file) as \xNN. */
-function printable(s: string): string {
-  return s.replace(new RegExp(CONTROL, "g"), (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Largest tensor sg3 will materialise, in elements (a guard against corrupt shapes). */
 const MAX_ELEMENTS = 2 ** 31;
 
-/** Checks that every element the view addresses lies inside its storage; returns the element count. */
+/**
+ * Checks that every element the view addresses lies inside its storage and that materialising it stays
+ * within its file's tensor budget (which it is charged); returns the element count.
+ */
 function checkView(t: TorchTensor, name: string): number {
   const s = t.storage;
   if (!s.bytes) throw new UserError(`${name}: tensor storage ${s.key} has no data`);
@@ -559,8 +477,12 @@ function checkView(t: TorchTensor, name: string): number {
     );
   }
   if (numel > 16 * avail + 1024) {
-    throw new UserError(`${name}: tensor view is implausibly larger than its storage`);
+    throw new UserError(
+      `${name}: a view of ${numel} elements over a storage of ${avail} exceeds the budget of views ` +
+        `(at most 16 x the storage + 1024 elements)`,
+    );
   }
+  s.budget?.charge(TENSORS, numel * size);
   return numel;
 }
 

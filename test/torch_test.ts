@@ -10,14 +10,13 @@ import { join } from "node:path";
 import { zipSync } from "fflate";
 import {
   collectTensors,
-  listZip,
   readTorchBytes,
   readTorchFile,
   tensorToTyped,
   type TorchTensor,
   type TypedTensor,
-  zipMember,
 } from "../formats/torch.ts";
+import { listZip, zipMember } from "../formats/zip.ts";
 import { UserError } from "../errors.ts";
 import { rng } from "./reference.ts";
 import type { PyDict } from "../formats/pickle.ts";
