@@ -10,7 +10,8 @@
  * A split buffer holds `items` items along its first axis (see split.ts): the launch runs once per run
  * of items that fits the binding limits, with the parameters `p.n0` and `p.count` set to the run's first
  * item and item count, and the
- * kernel reads and writes it only through `ld_<name>(i)` / `st_<name>(i, v)`, i counting from `n0`.
+ * kernel reads and writes it only through `ld_<name>(i)` / `st_<name>(i, v)` (read_write buffers have
+ * both), i counting from `n0`.
  */
 import type { Gpu } from "./device.ts";
 import type { BindingKind } from "./pipeline.ts";
@@ -162,7 +163,10 @@ export function runProgram(gpu: Gpu, prog: Program): void {
       if (!b.split) return [b.data];
       const { ranges, elems } = chunkRanges(gpu, b.data as Tensor, n, first, count);
       chunks.set(b.name, ranges.length);
-      accessors.push(chunkedAccess(b.name, ranges.length, elems, elementType(b), b.access === "read_write"));
+      accessors.push(chunkedAccess(b.name, ranges.length, elems, elementType(b), false));
+      if (b.access === "read_write") {
+        accessors.push(chunkedAccess(b.name, ranges.length, elems, elementType(b), true));
+      }
       return ranges;
     });
     const params = { n0: ["u32", first] as Param, count: ["u32", count] as Param, ...prog.params };

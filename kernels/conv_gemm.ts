@@ -2,11 +2,13 @@
  * Convolution as an implicit matrix product with register tiles and no workgroup memory, the one
  * convolution of sg3 (Inception's convolutions and StyleGAN3's modulated convolutions):
  *
- *   y[n, cOffset + o, oy, ox] = act(d[n, o] * sum_{c, ky, kx} W[o, c, ky, kx] * s[n, c] *
- *                                   x[n, c, oy * stride + ky - padH, ox * stride + kx - padW] + b[o])
+ *   v = d[n, o] * sum_{c, ky, kx} W[o, c, ky, kx] * s[n, c] * x[n, c, oy * stride + ky - padH, ox * stride + kx - padW]
+ *   y[n, cOffset + o, oy, ox] (+)= clamp(act(v + noise[n?, oy, ox] * strength + b[o]) * gain, -clamp, clamp)
  *
  * with zero padding, optional per-sample input factors s (the folded styles), output factors d (the
- * demodulation coefficients), bias b and ReLU (act). Each invocation computes 4V output channels x RN
+ * demodulation coefficients), and an epilogue as bias_act's: noise (StyleGAN2's noise inputs), bias b,
+ * act = linear, ReLU or leaky ReLU (slope 0.2), gain, clamp, and optionally added to y (residual and skip
+ * connections). Each invocation computes 4V output channels x RN
  * consecutive output pixels of one row: per input channel and kernel row it loads the (RN - 1) * stride +
  * kw input values the RN pixels need once into registers, and the 4V weights per tap as V vec4s (the
  * same for the whole workgroup), so that a tap costs RN * V vec4 multiply-adds and no barrier. The
@@ -73,7 +75,16 @@ export interface ConvGemmOptions {
   /** Per-sample output channel factors [N, cout]. */
   dcoef?: Tensor | null;
   bias?: Tensor | null;
-  relu?: boolean;
+  /** Activation after the bias (default linear); lrelu has slope 0.2. */
+  act?: "linear" | "relu" | "lrelu";
+  /** Factor after the activation (default 1). */
+  gain?: number;
+  /** Clamp bound after the gain; null/undefined = none. */
+  clamp?: number | null;
+  /** Noise added before the bias: [oh, ow] shared by the batch, or [N, oh, ow]; times `strength`. */
+  noise?: { tensor: Tensor; strength: number } | null;
+  /** Add the result to what `into` (or the output) holds instead of overwriting it. */
+  accumulate?: boolean;
   /** Write into channels [cOffset, cOffset + cout) of `out` [N, cTotal, oh, ow] instead of a new tensor. */
   into?: { out: Tensor; cOffset: number };
   outDtype?: DType;
@@ -88,7 +99,26 @@ interface Shape {
   scale: boolean;
   dcoef: boolean;
   bias: boolean;
-  relu: boolean;
+  act: "linear" | "relu" | "lrelu";
+  clamp: boolean;
+  /** Noise: none, one [oh, ow] plane for the batch, or one per sample. */
+  noise: "none" | "shared" | "sample";
+  accumulate: boolean;
+}
+
+/** WGSL of the epilogue for value `v` of output channel `o` at output index `yi` (pixel `pix`). */
+function epilogue(s: Shape, v: string, yi: string, pix: string): string {
+  let e = v;
+  if (s.noise !== "none") {
+    e = `${e} + noise[${s.noise === "sample" ? "nl * p.oh * p.ow + " : ""}${pix}] * p.strength`;
+  }
+  e = `(${e} + b)`;
+  if (s.act === "relu") e = `max(${e}, 0.0)`;
+  if (s.act === "lrelu") e = `lrelu(${e})`;
+  e = `${e} * p.gain`;
+  if (s.clamp) e = `clamp(${e}, -p.clamp, p.clamp)`;
+  if (s.accumulate) e = `ld_y(${yi}) + ${e}`;
+  return `st_y(${yi}, ${e});`;
 }
 
 function range(n: number): number[] {
@@ -138,9 +168,9 @@ function source(s: Shape, t: ConvVariant): string {
       let yb = ((nl * p.cTotal + p.cOffset + o) * p.oh + oy) * p.ow + ox0;
 ${
         js.map((j) =>
-          `      if (ox0 + ${j}u < p.ow) { st_y(yb + ${j}u, ${s.relu ? "max(" : ""}a${v}_${j}[${e}] * d + b${
-            s.relu ? ", 0.0)" : ""
-          }); }`
+          `      if (ox0 + ${j}u < p.ow) { ${
+            epilogue(s, `a${v}_${j}[${e}] * d`, `yb + ${j}u`, `oy * p.ow + ox0 + ${j}u`)
+          } }`
         ).join("\n")
       }
     }
@@ -148,6 +178,7 @@ ${
     }
   }
   return /* wgsl */ `
+fn lrelu(v: f32) -> f32 { return select(v * 0.2, v, v >= 0.0); }
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let item = wid.x * WG + li;
   if (item >= p.count * p.oh * p.segs) { return; }
@@ -207,11 +238,17 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     scale: !!opts.scale,
     dcoef: !!opts.dcoef,
     bias: !!opts.bias,
-    relu: !!opts.relu,
+    act: opts.act ?? "linear",
+    clamp: opts.clamp !== undefined && opts.clamp !== null,
+    noise: !opts.noise ? "none" : opts.noise.tensor.size === oh * ow ? "shared" : "sample",
+    accumulate: !!opts.accumulate,
   };
+  if (opts.noise && shape.noise === "sample" && opts.noise.tensor.size !== n * oh * ow) {
+    throw new Error(`convGemm: noise [${opts.noise.tensor.shape}] for output [${n}, ${oh}, ${ow}]`);
+  }
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {
-    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}_v${t.v}_rn${t.rn}_wg${t.wg}`,
+    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}_v${t.v}_rn${t.rn}_wg${t.wg}${shape.accumulate ? "_acc" : ""}`,
     items: n,
     params: {
       cin: u(cin),
@@ -226,6 +263,9 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       padW: ["i32", opts.padW],
       cTotal: u(cTotal),
       cOffset: u(cOffset),
+      gain: ["f32", opts.gain ?? 1],
+      clamp: ["f32", opts.clamp ?? 0],
+      strength: ["f32", opts.noise?.strength ?? 0],
     },
     buffers: [
       { name: "x", data: x, split: true },
@@ -233,6 +273,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       { name: "scale", data: opts.scale ?? w.packed },
       { name: "dcoef", data: opts.dcoef ?? w.packed },
       { name: "bias", data: opts.bias ?? w.packed },
+      { name: "noise", data: opts.noise?.tensor ?? w.packed },
       { name: "y", data: out, access: "read_write", split: true },
     ],
     workgroupSize: t.wg,

@@ -179,7 +179,7 @@ export class Inception {
           out: this.#alloc([n, op.cout, outSize(h, kh, stride, padH), outSize(h, kw, stride, padW)]),
           cOffset: 0,
         };
-      return convGemm(this.gpu, x, g.weight, { stride, padH, padW, bias: g.bias, relu: true, into: out });
+      return convGemm(this.gpu, x, g.weight, { stride, padH, padW, bias: g.bias, act: "relu", into: out });
     }
     const s = outSize(h, op.k, op.stride, op.pad);
     const out = into ?? { out: this.#alloc([n, c, s, s]), cOffset: 0 };

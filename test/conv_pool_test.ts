@@ -30,7 +30,14 @@ Deno.test(
       for (const relu of [false, true]) {
         const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
         for (const variant of convCandidates()) {
-          const got = convGemm(gpu, xt, weight, { stride, padH, padW, bias, relu, variant });
+          const got = convGemm(gpu, xt, weight, {
+            stride,
+            padH,
+            padW,
+            bias,
+            act: relu ? "relu" : "linear",
+            variant,
+          });
           assert.deepEqual(got.shape, ref.shape);
           assertClose(
             await readTensor(gpu, got),
@@ -87,3 +94,53 @@ Deno.test({ name: "pools match float64 (average excludes padding)", ...GPU_TEST 
   for (let p = 0; p < 10; p++) for (let j = 0; j < 99; j++) gref[p] += x[p * 99 + j] / 99;
   assertClose(g, gref, { abs: 1e-6 });
 });
+
+Deno.test(
+  { name: "convGemm epilogue: noise, bias, leaky ReLU, gain, clamp and accumulation", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    const [n, cin, h, w, cout] = [2, 6, 9, 7, 10];
+    const x = randomF32(n * cin * h * w, 201),
+      wt = randomF32(cout * cin * 9, 202, -2, 2),
+      b = randomF32(cout, 203);
+    const shared = randomF32(h * w, 204),
+      perSample = randomF32(n * h * w, 205),
+      prior = randomF32(n * cout * h * w, 206);
+    const conv =
+      conv2dRef(x, [n, cin, h, w], wt, new Float32Array(cout), [cout, cin, 3, 3], 1, 1, 1, false).data;
+    const xt = gpu.upload(x, [n, cin, h, w]), weight = packConvWeight(gpu, wt, [cout, cin, 3, 3]);
+    const bias = gpu.upload(b, [cout]);
+    for (const [noise, accumulate] of [[shared, false], [perSample, true]] as const) {
+      const out = gpu.upload(prior, [n, cout, h, w]);
+      const noiseT = gpu.upload(noise, noise === shared ? [h, w] : [n, h, w]);
+      for (const variant of convCandidates().slice(0, 3)) {
+        if (accumulate) gpu.write(out.buffer, 0, prior);
+        convGemm(gpu, xt, weight, {
+          padH: 1,
+          padW: 1,
+          bias,
+          act: "lrelu",
+          gain: 1.5,
+          clamp: 2.5,
+          noise: { tensor: noiseT, strength: 0.7 },
+          into: { out, cOffset: 0 },
+          accumulate,
+          variant,
+        });
+        const ref = Float64Array.from(conv, (v, i) => {
+          const pix = i % (h * w), s = Math.floor(i / (cout * h * w)), o = Math.floor(i / (h * w)) % cout;
+          let t = v + (noise === shared ? noise[pix] : noise[s * h * w + pix]) * 0.7 + b[o];
+          t = (t >= 0 ? t : 0.2 * t) * 1.5;
+          t = Math.min(2.5, Math.max(-2.5, t));
+          return accumulate ? prior[i] + t : t;
+        });
+        assertClose(
+          await readTensor(gpu, out),
+          ref,
+          { abs: 2e-5 },
+          `${JSON.stringify(variant)} accumulate ${accumulate}`,
+        );
+      }
+    }
+  },
+);
