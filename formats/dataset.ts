@@ -8,11 +8,13 @@
  * channel are rejected. `mirror` appends the x-flipped copy of every image after the originals, like
  * `--mirror=1` (xflip); `maxItems` keeps the first items of that order.
  */
-import { inflateSync } from "fflate";
 import { decode as decodeJpeg } from "jpeg-js";
 import { join, relative } from "node:path";
 import { UserError } from "../errors.ts";
+import { allowance, INFLATE, overBudget } from "./budget.ts";
 import { decodePng, type Image8 } from "./png.ts";
+import { printable } from "./printable.ts";
+import { inflateBounded } from "./zip.ts";
 
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
 /** Other formats PIL (and so the official loader) would read; refused rather than silently skipped. */
@@ -76,7 +78,15 @@ export class Dataset {
     let close = () => {};
     if (stat.isDirectory) {
       files = walk(path).map((f) => relative(path, f).split("\\").join("/"));
-      read = (name) => Deno.readFileSync(join(path, name));
+      read = (name) => {
+        try {
+          return Deno.readFileSync(join(path, name));
+        } catch (e) {
+          throw new UserError(
+            printable(`${path}: ${name}: cannot read: ${(e as Error).message.split("\n")[0]}`),
+          );
+        }
+      };
       try {
         labelsJson = Deno.readTextFileSync(join(path, "dataset.json"));
       } catch { /* labels are optional */ }
@@ -166,13 +176,55 @@ function flipX(img: Image8): Image8 {
   return { ...img, data };
 }
 
-function walk(dir: string): string[] {
+/** Most entries (files and folders, through links too) a dataset folder walk visits. */
+const MAX_WALK_ENTRIES = 10_000_000;
+
+/**
+ * The files under `root`, as os.walk(followlinks=True) finds them: symbolic links to files and folders
+ * are followed; a link back to a folder already on the current path (a loop) is not entered again, and
+ * at most {@link MAX_WALK_ENTRIES} entries are visited (links between folders can multiply the paths).
+ * Broken links are listed, so that reading them fails with their name.
+ */
+function walk(root: string): string[] {
   const out: string[] = [];
-  for (const e of Deno.readDirSync(dir)) {
-    const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...walk(p));
-    else if (e.isFile) out.push(p);
-  }
+  let visited = 0;
+  const visit = (dir: string, ancestors: ReadonlySet<string>) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch (e) {
+      throw new UserError(
+        printable(`${dir}: cannot list the folder: ${(e as Error).message.split("\n")[0]}`),
+      );
+    }
+    visited += entries.length;
+    if (visited > MAX_WALK_ENTRIES) {
+      throw new UserError(
+        printable(
+          `${root}: exceeds the budget of ${MAX_WALK_ENTRIES} folder entries (folder links multiply?)`,
+        ),
+      );
+    }
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      let isDir = e.isDirectory;
+      if (e.isSymlink) {
+        try {
+          isDir = Deno.statSync(p).isDirectory;
+        } catch {
+          out.push(p);
+          continue;
+        }
+      }
+      if (!isDir) {
+        out.push(p);
+        continue;
+      }
+      const real = Deno.realPathSync(p);
+      if (!ancestors.has(real)) visit(p, new Set([...ancestors, real]));
+    }
+  };
+  visit(root, new Set([Deno.realPathSync(root)]));
   return out;
 }
 
@@ -213,6 +265,9 @@ class ZipFile {
   }
 
   #bytes(offset: number, length: number): Uint8Array {
+    if (!(offset >= 0 && length >= 0 && offset + length <= this.#size)) {
+      throw new UserError(`${this.path}: corrupt zip file (a record lies outside the file)`);
+    }
     const buf = new Uint8Array(length);
     this.#file.seekSync(offset, Deno.SeekMode.Start);
     let done = 0;
@@ -297,7 +352,12 @@ class ZipFile {
     const start = m.headerOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
     const data = this.#bytes(start, m.compressedSize);
     if (m.method === 0) return data;
-    if (m.method === 8) return inflateSync(data, { out: new Uint8Array(m.size) });
-    throw new UserError(`${this.path}: ${name}: unsupported zip compression method ${m.method}`);
+    const where = printable(`${this.path}: ${name}`);
+    if (m.method !== 8) throw new UserError(`${where}: unsupported zip compression method ${m.method}`);
+    // One member is inflated at a time: its budget is relative to its own compressed size.
+    if (m.size > allowance(INFLATE, m.compressedSize)) {
+      throw overBudget(where, INFLATE, m.size, m.compressedSize);
+    }
+    return inflateBounded(data, m.size, where);
   }
 }

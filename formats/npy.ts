@@ -3,8 +3,11 @@
  * {'descr': '<f4', 'fortran_order': False, 'shape': (...)}, then the raw little-endian array in C order.
  * .npz archives are zips of .npy members (stored or deflated), read and written with fflate.
  */
-import { unzipSync, zipSync } from "fflate";
+import { zipSync } from "fflate";
 import { UserError } from "../errors.ts";
+import { FileBudget } from "./budget.ts";
+import { printable } from "./printable.ts";
+import { listZip, zipMember } from "./zip.ts";
 
 /** A host array with its shape and NumPy dtype string (e.g. "<f4", "<f8", "|u1"). */
 export interface NdArray {
@@ -56,13 +59,16 @@ export function parseNpy(bytes: Uint8Array, name = "array"): NdArray {
   const fortran = /'fortran_order':\s*(True|False)/.exec(header);
   const shapeMatch = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!descr || !fortran || !shapeMatch) {
-    throw new UserError(`${name}: unsupported .npy header ${header.trim()}`);
+    throw new UserError(`${name}: unsupported .npy header ${printable(header.trim())}`);
   }
   if (descr[1] === ">") throw new UserError(`${name}: big-endian .npy arrays are not supported`);
   const ctor = CTORS[descr[2]];
   if (!ctor) throw new UserError(`${name}: unsupported .npy dtype ${descr[2]}`);
   if (fortran[1] === "True") throw new UserError(`${name}: Fortran-order .npy arrays are not supported`);
   const shape = shapeMatch[1].split(",").map((s) => s.trim()).filter((s) => s).map(Number);
+  if (!shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
+    throw new UserError(`${name}: corrupt .npy shape (${printable(shapeMatch[1])})`);
+  }
   const n = shape.reduce((a, b) => a * b, 1);
   const itemBytes = Number(descr[2].slice(1));
   const dataStart = start + headerLen;
@@ -94,17 +100,18 @@ export function formatNpy(a: NdArray): Uint8Array {
   return out;
 }
 
-/** Parses an .npz archive into its arrays, keyed by member name without ".npy". */
+/**
+ * Parses an .npz archive into its arrays, keyed by member name without ".npy". Compressed members
+ * (numpy.savez_compressed) inflate within the file's decompression budget.
+ */
 export function parseNpz(bytes: Uint8Array, name = "archive"): Map<string, NdArray> {
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (e) {
-    throw new UserError(`${name}: not a valid .npz (zip) file: ${(e as Error).message}`);
-  }
+  const entries = listZip(bytes, name);
+  const budget = new FileBudget(name, bytes.length);
   const out = new Map<string, NdArray>();
-  for (const [member, data] of Object.entries(files)) {
-    if (member.endsWith(".npy")) out.set(member.slice(0, -4), parseNpy(data, `${name}:${member}`));
+  for (const [member, entry] of entries) {
+    if (!member.endsWith(".npy")) continue;
+    const data = zipMember(bytes, entry, member, name, budget);
+    out.set(member.slice(0, -4), parseNpy(data, `${name}:${printable(member)}`));
   }
   return out;
 }

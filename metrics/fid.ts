@@ -21,15 +21,38 @@ export const PRESET_COVARIANCE: Record<Preset, CovarianceConvention> = {
   "clean-fid": "unbiased",
 };
 
-/** tr(sqrtm(S1 S2)) for symmetric positive semi-definite d x d matrices. */
-export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, d: number): number {
+/**
+ * Eigenvalues of S1 S2 below -NEGATIVE_EIGEN_TOL x the largest one mean an input is not positive
+ * semi-definite; round-off of a rank-deficient PSD product stays near 1e-13 of it.
+ */
+const NEGATIVE_EIGEN_TOL = 1e-6;
+
+/**
+ * tr(sqrtm(S1 S2)) for symmetric positive semi-definite d x d matrices. A clearly negative eigenvalue
+ * of the product (where sqrtm has an imaginary component, which pytorch-fid reports as an error) is a
+ * UserError naming `what`.
+ */
+export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, d: number, what = "statistics"): number {
   const f = pivotedCholesky(s1, d);
   if (f.rank === 0) return 0;
   const eig = symmetricEigenvalues(congruence(f, s2), f.rank);
-  let t = 0;
-  for (const v of eig) if (v > 0) t += Math.sqrt(v);
+  let t = 0, min = 0, max = 0;
+  for (const v of eig) {
+    if (v > 0) t += Math.sqrt(v);
+    min = Math.min(min, v);
+    max = Math.max(max, Math.abs(v));
+  }
+  if (min < -NEGATIVE_EIGEN_TOL * max) {
+    throw new UserError(
+      `${what}: the covariances are not positive semi-definite: sqrtm(sigma1 sigma2) has an imaginary ` +
+        `component (eigenvalue ${min.toExponential(3)}, largest ${max.toExponential(3)})`,
+    );
+  }
   return t;
 }
+
+/** The file each statistics object was read from (named in errors found when they are used). */
+const SOURCES = new WeakMap<Stats, string>();
 
 /** The Fréchet distance between two Gaussians given by their statistics. */
 export function frechetDistance(a: Stats, b: Stats): number {
@@ -40,25 +63,82 @@ export function frechetDistance(a: Stats, b: Stats): number {
     m += (a.mu[i] - b.mu[i]) ** 2;
     tr += a.sigma[i * d + i] + b.sigma[i * d + i];
   }
-  return m + tr - 2 * traceSqrtProduct(a.sigma, b.sigma, d);
+  const files = [SOURCES.get(a), SOURCES.get(b)].filter((f) => f !== undefined);
+  return m + tr - 2 * traceSqrtProduct(a.sigma, b.sigma, d, files.length ? files.join(", ") : undefined);
 }
 
-/** Reads a pytorch-fid / clean-fid statistics file (.npz with mu and sigma). */
+/**
+ * Reads a pytorch-fid / clean-fid statistics file (.npz with mu and sigma) and validates it: finite
+ * values, mu [d] and sigma [d, d], sigma symmetric within {@link SYMMETRY_TOL} (then made exactly
+ * symmetric, so that FID does not depend on the argument order) and free of the plainest signs of not
+ * being positive semi-definite (a negative variance, a correlation beyond 1). A clearly negative
+ * eigenvalue is found when the distance is computed. Every failure is one line naming the file.
+ */
 export function readStats(path: string): Stats {
   const arrays = readNpz(path);
   const mu = arrays.get("mu"), sigma = arrays.get("sigma");
   if (!mu || !sigma) throw new UserError(`${path}: a statistics file needs arrays "mu" and "sigma"`);
   const d = mu.data.length;
-  if (mu.shape.length !== 1 || sigma.shape.length !== 2 || sigma.shape[0] !== d || sigma.shape[1] !== d) {
+  if (
+    d === 0 || mu.shape.length !== 1 || sigma.shape.length !== 2 || sigma.shape[0] !== d ||
+    sigma.shape[1] !== d
+  ) {
     throw new UserError(`${path}: mu [${mu.shape}] and sigma [${sigma.shape}] do not fit together`);
   }
   const count = arrays.get("num_images");
-  return {
+  const stats = {
     mu: toFloat64(mu),
     sigma: toFloat64(sigma),
     dim: d,
-    count: count ? Number(toFloat64(count)[0]) : 0,
+    count: count?.data.length ? Number(toFloat64(count)[0]) : 0,
   };
+  validateCovariance(path, stats);
+  SOURCES.set(stats, path);
+  return stats;
+}
+
+/** Largest asymmetry |s_ij - s_ji| accepted in a statistics file, relative to the largest |s_ij|. */
+const SYMMETRY_TOL = 1e-6;
+
+/** The checks of {@link readStats}; symmetrises sigma in place. */
+function validateCovariance(path: string, { mu, sigma, dim: d }: Stats): void {
+  const bad = mu.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new UserError(`${path}: mu[${bad}] is ${mu[bad]} (statistics must be finite)`);
+  let scale = 0;
+  for (let k = 0; k < sigma.length; k++) {
+    const v = sigma[k];
+    if (!Number.isFinite(v)) {
+      throw new UserError(
+        `${path}: sigma[${Math.floor(k / d)}, ${k % d}] is ${v} (statistics must be finite)`,
+      );
+    }
+    scale = Math.max(scale, Math.abs(v));
+  }
+  const tol = SYMMETRY_TOL * scale;
+  for (let i = 0; i < d; i++) {
+    const sii = sigma[i * d + i];
+    if (sii < -tol) {
+      throw new UserError(
+        `${path}: sigma is not positive semi-definite (variance sigma[${i}, ${i}] = ${sii})`,
+      );
+    }
+    for (let j = i + 1; j < d; j++) {
+      const a = sigma[i * d + j], b = sigma[j * d + i];
+      if (Math.abs(a - b) > tol) {
+        throw new UserError(
+          `${path}: sigma is not symmetric (sigma[${i}, ${j}] = ${a}, sigma[${j}, ${i}] = ${b})`,
+        );
+      }
+      const m = (a + b) / 2;
+      if (m * m > Math.max(sii, 0) * Math.max(sigma[j * d + j], 0) + tol * tol + 1e-6 * m * m) {
+        throw new UserError(
+          `${path}: sigma is not positive semi-definite (|sigma[${i}, ${j}]| = ${Math.abs(m)} exceeds ` +
+            `sqrt(sigma[${i}, ${i}] sigma[${j}, ${j}]))`,
+        );
+      }
+      sigma[i * d + j] = sigma[j * d + i] = m;
+    }
+  }
 }
 
 /**
