@@ -108,10 +108,23 @@ function parseIntText(s: string): number | bigint | boolean | null {
 
 /**
  * Evaluates a pickle held in memory. Throws UserError for malformed streams, refused globals and
- * unsupported opcodes; never executes anything.
+ * unsupported opcodes, always naming the pickle (`opts.name`); never executes anything.
  */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
   const name = opts.name ?? "pickle";
+  try {
+    return evaluate(bytes, opts, name);
+  } catch (e) {
+    // Reconstructions (numpy arrays, dtypes, ...) report problems without knowing the file.
+    if (e instanceof UserError && !e.message.startsWith(name)) {
+      throw new UserError(printable(`${name}: ${e.message}`));
+    }
+    throw e;
+  }
+}
+
+/** The opcode loop of {@link unpickle}. */
+function evaluate(bytes: Uint8Array, opts: UnpickleOptions, name: string): Unpickled {
   const budget = opts.budget ?? new FileBudget(name, bytes.length);
   /** Counts one new container against the budget and returns it. */
   const made = <T>(c: T): T => (budget.charge(CONTAINERS, 1), c);
