@@ -16,7 +16,7 @@ export const USAGE = `sg3 generate --outdir DIR (--seeds LIST | --projected-w FI
   Writes DIR/seedNNNN.png per seed (or DIR/projNN.png per given vector), as gen_images.py.
   --network FILE|URL|NAME  official .pkl snapshot, URL or short name (stylegan3-t-ffhq-1024x1024, ...)
   --which G|G_ema          which generator of the snapshot (default G_ema)
-  --cfg stylegan3-t|stylegan3-r --res N [--cbase N --cmax N --init-seed N]
+  --cfg stylegan3-t|stylegan3-r|stylegan2 --res N [--cbase N --cmax N --init-seed N]
                            a random-initialised network instead (default without --network:
                            ${EMBEDDED_DEFAULT.cfg} ${EMBEDDED_DEFAULT.res}x${EMBEDDED_DEFAULT.res}, cbase ${EMBEDDED_DEFAULT.cbase}, cmax ${EMBEDDED_DEFAULT.cmax})
   --seeds 0-3,7            seeds; z = numpy RandomState(seed).randn(1, z_dim)
@@ -27,7 +27,8 @@ export const USAGE = `sg3 generate --outdir DIR (--seeds LIST | --projected-w FI
   --class N                class index of a conditional network (required there)
   --translate X,Y          input translation (fractions of the image), StyleGAN3 only (default 0,0)
   --rotate DEG             input rotation in degrees, StyleGAN3 only (default 0)
-  --noise-mode const|random|none  accepted for compatibility; StyleGAN3 has no noise inputs
+  --noise-mode const|random|none  StyleGAN2 noise inputs (default const, as gen_images.py; random: drawn
+                           from each image's seed, not torch's stream); StyleGAN3 has none
   --batch N                images per GPU batch (default 4)
   --fp16                   run the highest-resolution layers in float16 (needs shader-f16)
 ${GPU_HELP}
@@ -65,10 +66,16 @@ export async function run(args: string[]): Promise<number> {
     translate: parsePair("translate", v.translate, [0, 0]),
     rotate: numberOption("rotate", v.rotate, 0),
     batch: intOption("batch", v.batch, 4, 1),
+    noiseMode: v["noise-mode"] as GenerateRequest["noiseMode"],
   };
   if (v.seeds !== undefined) req.seeds = parseRangeList("seeds", v.seeds);
 
   const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
+  if (chosen.net.arch === "stylegan2" && (v.translate !== undefined || v.rotate !== undefined)) {
+    throw new UserError(
+      "--translate/--rotate move StyleGAN3's input transform; StyleGAN2 networks have none",
+    );
+  }
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
   const latentFile = v["projected-w"] ?? v.z;

@@ -1,7 +1,7 @@
 /**
  * The options every network-using command shares: `--network` (a local .pkl, an http(s) URL or an official
  * short name such as stylegan3-t-ffhq-1024x1024; `--which G|G_ema`) or a random-initialised network
- * (`--cfg stylegan3-t|stylegan3-r --res N`, `--cbase`/`--cmax` for small test configs).
+ * (`--cfg stylegan3-t|stylegan3-r|stylegan2 --res N`, `--cbase`/`--cmax` for small test configs).
  */
 import { UserError } from "../errors.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
@@ -79,10 +79,12 @@ export async function chooseNetwork(v: NetworkValues, fallbackCfg?: NetworkValue
   }
   const c = v.cfg !== undefined ? v : fallbackCfg;
   if (!c?.cfg) {
-    throw new UserError("no network: give --network FILE|URL|NAME or --cfg stylegan3-t|stylegan3-r");
+    throw new UserError(
+      "no network: give --network FILE|URL|NAME or --cfg stylegan3-t|stylegan3-r|stylegan2",
+    );
   }
-  if (c.cfg !== "stylegan3-t" && c.cfg !== "stylegan3-r") {
-    throw new UserError(`--cfg: expected stylegan3-t or stylegan3-r, got "${c.cfg}"`);
+  if (c.cfg !== "stylegan3-t" && c.cfg !== "stylegan3-r" && c.cfg !== "stylegan2") {
+    throw new UserError(`--cfg: expected stylegan3-t, stylegan3-r or stylegan2, got "${c.cfg}"`);
   }
   const res = intOption("res", v.res ?? c.res, 256, 16);
   if (Math.log2(res) % 1 !== 0) {

@@ -166,6 +166,9 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
+  if (motionKind && chosen.net.arch === "stylegan2") {
+    throw new UserError("--motion moves StyleGAN3's input transform; StyleGAN2 networks have none");
+  }
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
   try {

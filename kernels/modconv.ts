@@ -13,7 +13,13 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
-import { convGemm, type ConvVariant, type ConvWeight, packConvWeight } from "./conv_gemm.ts";
+import {
+  convGemm,
+  type ConvGemmOptions,
+  type ConvVariant,
+  type ConvWeight,
+  packConvWeight,
+} from "./conv_gemm.ts";
 
 /** A convolution weight prepared for {@link modulatedConv2d}. */
 export interface ModConvWeight {
@@ -132,6 +138,8 @@ export interface ModConvOptions {
   outDtype?: DType;
   /** The convolution's tile (default: the tuned or default one). */
   variant?: ConvVariant;
+  /** bias_act fused into the convolution (StyleGAN2's layers), and where the result goes. */
+  epilogue?: Pick<ConvGemmOptions, "bias" | "act" | "gain" | "clamp" | "noise" | "accumulate" | "into">;
 }
 
 /** modulated_conv2d(x, w, styles [N, I], demodulate, padding, input_gain) of networks_stylegan3.py. */
@@ -150,6 +158,7 @@ export function modulatedConv2d(
     dcoef,
     outDtype: opts.outDtype,
     variant: opts.variant,
+    ...opts.epilogue,
   });
   // Buffers may be destroyed once the work using them is submitted.
   gpu.flush();

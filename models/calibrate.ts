@@ -26,9 +26,14 @@ export interface CalibrationOptions {
   targetStd?: number;
 }
 
-/** Sets every synthesis layer's `magnitude_ema` in `net` (in place) as described above. */
+/**
+ * Sets every synthesis layer's `magnitude_ema` in `net` (in place) as described above. StyleGAN2 networks
+ * have no magnitude_ema (demodulation keeps their activations at unit scale); there the ToRGB weights are
+ * scaled so that images have standard deviation `targetStd` (the image is linear in them, biases being 0).
+ */
 export async function calibrateMagnitudes(gpu: Gpu, net: NetworkDescription, opts: CalibrationOptions = {}) {
   const samples = opts.samples ?? 4;
+  if (net.arch === "stylegan2") return await calibrateToRGB(gpu, net, samples, opts);
   const gen = Generator.create(gpu, net);
   const capture = new Map<string, Tensor>();
   const ws = gen.mapping(new RandomState(opts.seed ?? 99).randn(samples * gen.zDim), samples);
@@ -48,6 +53,19 @@ export async function calibrateMagnitudes(gpu: Gpu, net: NetworkDescription, opt
   const torgb = net.tensors.get(`synthesis.${layerNames[layerNames.length - 1]}.magnitude_ema`)!;
   torgb.data[0] *= (std / (opts.targetStd ?? 0.5)) ** 2;
   capture.forEach((t) => t.destroy());
+  ws.destroy();
+  gen.destroy();
+}
+
+async function calibrateToRGB(gpu: Gpu, net: NetworkDescription, samples: number, opts: CalibrationOptions) {
+  const gen = Generator.create(gpu, net);
+  const ws = gen.mapping(new RandomState(opts.seed ?? 99).randn(samples * gen.zDim), samples);
+  const img = gen.synthesis(ws);
+  const k = (opts.targetStd ?? 0.5) / geometricMeanStd(await readTensor(gpu, img), samples);
+  for (const [name, t] of net.tensors) {
+    if (/\.torgb\.(weight|bias)$/.test(name)) t.data.forEach((v, i) => t.data[i] = v * k);
+  }
+  img.destroy();
   ws.destroy();
   gen.destroy();
 }

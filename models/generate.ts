@@ -1,14 +1,14 @@
 /**
  * Image generation as gen_images.py does it: z = RandomState(seed).randn(1, z_dim), a one-hot label for
- * conditional networks, ws = mapping(z, c, psi, cutoff), the input transform buffer set to
- * inv(make_transform(translate, rotate)), img = synthesis(ws), then (img * 127.5 + 128).clamp(0, 255)
- * to uint8. Samples are batched on the GPU; results come out in input order.
+ * conditional networks, ws = mapping(z, c, psi, cutoff), for StyleGAN3 the input transform buffer set to
+ * inv(make_transform(translate, rotate)), img = synthesis(ws, noise_mode), then (img * 127.5 + 128).clamp(0,
+ * 255) to uint8. Samples are batched on the GPU; results come out in input order.
  */
 import { UserError } from "../errors.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { type Image8, toImage8 } from "../formats/png.ts";
-import type { Generator } from "./generator.ts";
+import type { Generator, NoiseMode } from "./generator.ts";
 import { zFromSeed } from "./latents.ts";
 import { invert3x3, makeTransform } from "./transform.ts";
 
@@ -26,6 +26,8 @@ export interface GenerateRequest {
   classIdx?: number;
   translate?: [number, number];
   rotate?: number;
+  /** StyleGAN2 noise inputs (default const, as gen_images.py); "random" draws from each image's seed. */
+  noiseMode?: NoiseMode;
   batch?: number;
 }
 
@@ -63,7 +65,13 @@ export async function* generateImages(
   const count = req.ws?.count ?? req.zs?.count ?? req.seeds?.length ?? 0;
   // Batches larger than the GPU's maxBufferSize allows for the largest activation are split.
   const batch = Math.max(1, Math.min(req.batch ?? 1, gen.maxBatch));
-  const transform = Float32Array.from(invert3x3(makeTransform(req.translate ?? [0, 0], req.rotate ?? 0)));
+  const [tx, ty] = req.translate ?? [0, 0];
+  if (!gen.hasInputTransform && (tx !== 0 || ty !== 0 || (req.rotate ?? 0) !== 0)) {
+    throw new UserError(
+      "this network has no input transform: translation and rotation apply to StyleGAN3 only",
+    );
+  }
+  const transform = Float32Array.from(invert3x3(makeTransform([tx, ty], req.rotate ?? 0)));
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);
     let ws;
@@ -84,7 +92,11 @@ export async function* generateImages(
         cutoff: req.cutoff ?? null,
       });
     }
-    const img = gen.synthesis(ws, { transforms: repeat(transform, n) });
+    const img = gen.synthesis(ws, {
+      transforms: gen.hasInputTransform ? repeat(transform, n) : undefined,
+      noiseMode: req.noiseMode,
+      noiseSeeds: req.seeds?.slice(start, start + n),
+    });
     const data = await readTensor(gpu, img);
     ws.destroy();
     img.destroy();

@@ -9,14 +9,19 @@ import type { ModuleInfo, NamedTensor, NetworkDescription } from "./network.ts";
 import { generatorKwargs, type SynthesisLayerAttrs, synthesisLayout, type TrainOptions } from "./config.ts";
 import { layerFilters } from "./filters.ts";
 import { RandomState } from "./latents.ts";
-
-/** Options of `randomNetwork`: train.py's (see TrainOptions) plus the seed of the weights (default 0). */
-export interface RandomNetworkOptions extends TrainOptions {
-  seed?: number;
-}
+import { randomStyleGAN2, type StyleGAN2Options } from "./random_init_sg2.ts";
 
 /**
- * Builds a random-initialised StyleGAN3-T or -R generator as train.py configures it (z_dim = w_dim = 512,
+ * Options of `randomNetwork`: train.py's (see TrainOptions) plus the seed of the weights (default 0); for
+ * `cfg: "stylegan2"` those of models/random_init_sg2.ts.
+ */
+export type RandomNetworkOptions =
+  | (TrainOptions & { seed?: number })
+  | (StyleGAN2Options & { cfg: "stylegan2" });
+
+/**
+ * Builds a random-initialised StyleGAN3-T or -R generator (StyleGAN2: models/random_init_sg2.ts) as train.py
+ * configures it (z_dim = w_dim = 512,
  * 2 mapping layers, channel_base 32768 / channel_max 512, doubled for R; `cbase`/`cmax` are train.py's
  * --cbase/--cmax). Weights follow the constructors: FC weights N(0, 1) * weight_init / lr_multiplier, biases
  * bias_init / lr_multiplier, conv weights N(0, 1), conv biases 0, magnitude_ema 1, w_avg 0, transform I,
@@ -25,6 +30,7 @@ export interface RandomNetworkOptions extends TrainOptions {
  * images are nearly constant until magnitude_ema is calibrated.
  */
 export function randomNetwork(opts: RandomNetworkOptions): NetworkDescription {
+  if (opts.cfg === "stylegan2") return randomStyleGAN2(opts);
   const kw = generatorKwargs(opts);
   const { z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, ...synthesisKwargs } = kw;
   const layout = synthesisLayout({ w_dim, img_resolution, img_channels, ...synthesisKwargs });

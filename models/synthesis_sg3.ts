@@ -1,0 +1,158 @@
+/**
+ * The StyleGAN3 synthesis network (training/networks_stylegan3.py SynthesisNetwork) on the GPU: a
+ * Fourier-feature input from ws[0] (through the input transform), then per layer styles = affine(ws[i + 1])
+ * (ToRGB: times 1/sqrt(in_channels k^2)), modulated conv (demodulated except ToRGB, input_gain =
+ * magnitude_ema^-1/2, padding k - 1), filtered leaky ReLU (gain sqrt 2 and slope 0.2; ToRGB gain 1, slope
+ * 1), clamp conv_clamp, and output_scale on the last layer. With fp16, the layers the network marks use_fp16
+ * keep their activations in float16 (computing in float32), as the official code does on CUDA.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { DType, Tensor } from "../gpu/tensor.ts";
+import { type Fc, type NetworkWeights, num, pair, runFc } from "./weights.ts";
+import type { Synthesis, SynthesisOptions } from "./synthesis.ts";
+import { type ModConvWeight, modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
+import { filteredLrelu, type FirFilter, prepareFilter } from "../kernels/filtered_lrelu.ts";
+import { type FourierInput, prepareFourierInput, synthesisInput } from "../kernels/fourier.ts";
+
+interface Layer {
+  name: string;
+  affine: Fc;
+  styleScale: number;
+  conv: ModConvWeight;
+  padding: number;
+  inputGain: number;
+  bias: Tensor;
+  fu: FirFilter;
+  fd: FirFilter;
+  up: number;
+  down: number;
+  filterPadding: [number, number, number, number];
+  gain: number;
+  slope: number;
+  clamp: number | null;
+  dtype: DType;
+  /** Bytes per image of the layer's larger output (convolution or filtered lrelu). */
+  sampleBytes: number;
+}
+
+/** A StyleGAN3 synthesis network with its weights on the GPU. */
+export class StyleGAN3Synthesis implements Synthesis {
+  readonly numWs: number;
+  readonly activationBytes: number;
+  readonly transform: Float32Array;
+  readonly #inputAffine: Fc;
+  readonly #input: FourierInput;
+  readonly #layers: Layer[];
+  readonly #outputScale: number;
+
+  /** Uploads the synthesis weights of `w` (a StyleGAN3 network); fp16 as in {@link GeneratorOptions}. */
+  constructor(readonly gpu: Gpu, w: NetworkWeights, opts: { fp16?: boolean }) {
+    const net = w.net;
+    const synthesis = w.attrs("synthesis");
+    this.numWs = num(w.attrs("mapping").num_ws ?? synthesis.num_ws);
+    this.#outputScale = num(synthesis.output_scale ?? 1);
+    const inp = w.attrs("synthesis.input");
+    const size = pair(inp.size);
+    this.#inputAffine = w.fc("synthesis.input.affine");
+    const input = prepareFourierInput(
+      gpu,
+      w.tensor("synthesis.input.freqs").data,
+      w.tensor("synthesis.input.phases").data,
+      w.tensor("synthesis.input.weight").data,
+      size,
+      num(inp.sampling_rate),
+      num(inp.bandwidth),
+    );
+    w.own(input.freqs, input.phases, input.weight.packed, input.grid);
+    this.#input = input;
+    this.transform = w.tensor("synthesis.input.transform").data;
+
+    const names = synthesis.layer_names as string[];
+    this.#layers = names.map((name) => {
+      const path = `synthesis.${name}`;
+      const a = w.attrs(path);
+      const torgb = a.is_torgb === true;
+      const weight = w.tensor(`${path}.weight`);
+      const k = weight.shape[3];
+      const conv = prepareModConvWeight(gpu, weight.data, weight.shape, !torgb);
+      w.own(conv.weight.packed, ...(conv.wsq ? [conv.wsq] : []));
+      const filter = (which: string, gain: number) => {
+        const f = net.tensors.get(`${path}.${which}`);
+        const prepared = prepareFilter(gpu, f?.data ?? null, f?.shape ?? null, gain);
+        w.own(prepared.tensor);
+        return prepared;
+      };
+      const up = num(a.up_factor), down = num(a.down_factor);
+      const pad = (a.padding as number[]).map(num) as [number, number, number, number];
+      const clamp = a.conv_clamp === null || a.conv_clamp === undefined ? null : num(a.conv_clamp);
+      const dtype: DType = opts.fp16 && a.use_fp16 === true ? "f16" : "f32";
+      const [iw, ih] = pair(a.in_size), [ow, oh] = pair(a.out_size);
+      const co = num(a.out_channels), eb = dtype === "f16" ? 2 : 4;
+      return {
+        name,
+        affine: w.fc(`${path}.affine`),
+        styleScale: torgb ? 1 / Math.sqrt(num(a.in_channels) * k * k) : 1,
+        conv,
+        padding: k - 1,
+        inputGain: Math.fround(1 / Math.sqrt(w.tensor(`${path}.magnitude_ema`).data[0])),
+        bias: w.upload(`${path}.bias`),
+        fu: filter("up_filter", up * up),
+        fd: filter("down_filter", 1),
+        up,
+        down,
+        filterPadding: pad,
+        gain: torgb ? 1 : Math.SQRT2,
+        slope: torgb ? 1 : 0.2,
+        clamp,
+        dtype,
+        sampleBytes: Math.max(co * (iw + k - 1) * (ih + k - 1) * eb, co * ow * oh * 4),
+      };
+    });
+    this.activationBytes = Math.max(
+      input.phases.size * size[0] * size[1] * 4,
+      ...this.#layers.map((l) => l.sampleBytes),
+    );
+  }
+
+  /** Images [N, img_channels, res, res] float32 (unclamped) from ws [N, num_ws, w_dim]. */
+  run(ws: Tensor, opts: SynthesisOptions): Tensor {
+    const gpu = this.gpu;
+    const n = ws.shape[0];
+    const user = opts.transforms ?? new Float32Array(n * 9).map((_, i) => this.transform[i % 9]);
+    if (user.length !== n * 9) throw new Error(`synthesis: ${user.length} transform values for ${n} samples`);
+    const wDim = ws.shape[2];
+    const rowOf = (i: number) => ({ n, xStride: this.numWs * wDim, xOffset: i * wDim });
+    const transforms = gpu.upload(user, [n, 9]);
+    const t = runFc(gpu, ws, this.#inputAffine, rowOf(0));
+    let x = synthesisInput(gpu, this.#input, t, transforms);
+    const done = (name: string, prev: Tensor | null, ...temps: Tensor[]) => {
+      gpu.flush();
+      temps.forEach((v) => v.destroy());
+      if (opts.capture) opts.capture.set(name, x);
+      else prev?.destroy();
+    };
+    done("input", null, t, transforms);
+    this.#layers.forEach((l, i) => {
+      const last = i === this.#layers.length - 1;
+      const styles = runFc(gpu, ws, l.affine, rowOf(i + 1), l.styleScale);
+      const y = modulatedConv2d(gpu, x, l.conv, styles, {
+        inputGain: l.inputGain,
+        padding: l.padding,
+        outDtype: l.dtype,
+      });
+      const prev = x;
+      x = filteredLrelu(gpu, y, l.bias, l.fu, l.fd, {
+        up: l.up,
+        down: l.down,
+        padding: l.filterPadding,
+        gain: l.gain,
+        slope: l.slope,
+        clamp: l.clamp,
+        outScale: last ? this.#outputScale : 1,
+        outDtype: last ? "f32" : l.dtype,
+      });
+      done(l.name, prev, styles, y);
+    });
+    return x;
+  }
+}
