@@ -189,31 +189,73 @@ Deno.test("sampledMetrics and eqResults: audit-mode metrics in official order, P
   assert.ok(Number.isNaN(rows[1].value));
 });
 
-// The whole pipeline: sg3's Generator on the official snapshots. Four syntheses per sample are slow on a
-// software GPU, so by default only the first audit sample's sums are checked; SG3_FULL_EQ=1 runs all 8
-// samples and checks the PSNRs of expected.json.
-const FULL = Deno.env.get("SG3_FULL_EQ") === "1";
-for (const net of ["tiny-t", "tiny-r"]) {
-  const what = FULL
-    ? "all 8 samples reproduce expected.json"
-    : "sample 0 reproduces its sums (SG3_FULL_EQ=1: all)";
-  fixtureTest(`equivariance audit on ${net}.pkl with sg3's generator: ${what}`, `sg3/${net}/eq`, async () => {
-    const gpu = await testGpu();
-    const gen = Generator.create(gpu, await loadNetwork(fixture("sg3", `${net}.pkl`)));
-    const { text, expected, perSample } = audit(net);
-    const samples = parseTransforms(text, "transforms.json", gen.zDim, gen.cDim).slice(0, FULL ? 8 : 1);
-    const batch = await evaluateBatch(gpu, gen, samples, EQ_METRICS);
-    gen.destroy();
-    const worst = EQ_METRICS.map((m, j) => checkPerSample(batch[m]!, perSample, j, `${net} ${m}`));
-    const diffs = FULL ? checkPsnr(batch, expected, net) : [];
-    console.log(
-      `${net} (sg3 generator, ${samples.length} samples): |dPSNR| ${
-        diffs.map((d) => d.toExponential(1)).join(", ")
-      }` +
-        ` dB; worst per-sample num rel err ${worst.map((w) => w.toExponential(1)).join(", ")}`,
-    );
-  }, GPU_TEST);
+// The whole pipeline: sg3's Generator on the official snapshots, all 8 audit samples (with the class labels of
+// transforms.json for the conditional network): per-sample sums and the PSNRs of expected.json.
+for (const net of NETS) {
+  fixtureTest(
+    `equivariance audit on ${net}.pkl with sg3's generator: all 8 samples reproduce expected.json`,
+    `sg3/${net}/eq`,
+    async () => {
+      const gpu = await testGpu();
+      const gen = Generator.create(gpu, await loadNetwork(fixture("sg3", `${net}.pkl`)));
+      const { text, expected, perSample } = audit(net);
+      const samples = parseTransforms(text, "transforms.json", gen.zDim, gen.cDim);
+      assert.equal(samples.length, 8);
+      if (net === "tiny-t-cond") {
+        // The audit's labels: one-hot class i % c_dim (manifest eq_procedure), as transforms.json lists them.
+        assert.equal(gen.cDim, 5);
+        assert.deepEqual(samples.map((s) => s.classIdx), [0, 1, 2, 3, 4, 0, 1, 2]);
+      } else assert.ok(samples.every((s) => s.classIdx === null));
+      const batch = await evaluateBatch(gpu, gen, samples, EQ_METRICS);
+      gen.destroy();
+      const worst = EQ_METRICS.map((m, j) => checkPerSample(batch[m]!, perSample, j, `${net} ${m}`));
+      const diffs = checkPsnr(batch, expected, net);
+      console.log(
+        `${net} (sg3 generator, ${samples.length} samples): |dPSNR| ${
+          diffs.map((d) => d.toExponential(1)).join(", ")
+        }` +
+          ` dB; worst per-sample num rel err ${worst.map((w) => w.toExponential(1)).join(", ")}`,
+      );
+    },
+    GPU_TEST,
+  );
 }
+
+// The same audit through the command line: `sg3 eq-metrics --transforms` prints expected.json's PSNRs.
+fixtureTest(
+  "sg3 eq-metrics --transforms on the fixture audits prints expected.json's PSNRs (tiny-t, tiny-r, tiny-t-cond)",
+  "sg3",
+  async () => {
+    for (const net of NETS) {
+      const dir = fixture("sg3", net, "eq");
+      const { expected } = audit(net);
+      const r = await runMain([
+        "eq-metrics",
+        "--network",
+        fixture("sg3", `${net}.pkl`),
+        "--transforms",
+        `${dir}/transforms.json`,
+        "--batch",
+        "3",
+        "--json",
+        "--quiet",
+      ]);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      const out = JSON.parse(r.out.split("\n")[0]);
+      assert.deepEqual(out.results.map((x: { metric: string }) => x.metric), EQ_METRICS);
+      const diffs = out.results.map((x: { metric: EqMetric; value: number; num_samples: number }) => {
+        assert.equal(x.num_samples, 8, `${net} ${x.metric}`);
+        const d = Math.abs(x.value - expected[x.metric]);
+        assert.ok(d <= 0.01, `${net} ${x.metric}: ${x.value} dB vs ${expected[x.metric]} dB`);
+        return d;
+      });
+      console.log(
+        `${net} via the CLI: |dPSNR| ${diffs.map((d: number) => d.toExponential(1)).join(", ")} dB`,
+      );
+    }
+  },
+  GPU_TEST,
+);
 
 Deno.test("RandomSamples: seeded, one transform per group of 4, t_int on the pixel grid, within bounds", () => {
   const opts = {

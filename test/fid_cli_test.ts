@@ -2,11 +2,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { zipSync } from "fflate";
 import { encode as encodeJpeg } from "jpeg-js";
-import { GPU_TEST } from "./gpu.ts";
-import { sg3 } from "./cli.ts";
+import { GPU_TEST, testGpu } from "./gpu.ts";
+import { runMain, sg3 } from "./cli.ts";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
 import { Dataset } from "../formats/dataset.ts";
-import { encodePng } from "../formats/png.ts";
+import { encodePng, toImage8 } from "../formats/png.ts";
+import { readNpy, toFloat64 } from "../formats/npy.ts";
+import { readTensor } from "../gpu/readback.ts";
+import { loadNetwork } from "../formats/snapshot.ts";
+import { Generator } from "../models/generator.ts";
+import { zFromSeeds } from "../models/latents.ts";
 
 const STATS1 = () => fixture("inception/fid/d64_n500_set1_stats_pytorchfid.npz");
 const STATS2 = () => fixture("inception/fid/d64_n500_set2_stats_uncompressed.npz");
@@ -141,4 +146,142 @@ Deno.test(
     assert.equal([...Deno.readDirSync(join(dir, "cache", "fid-stats"))].length, 1);
     Deno.removeSync(dir, { recursive: true });
   },
+);
+
+/** Row i of a fixture feature file as float64. */
+function featureRow(path: string, i: number): Float64Array {
+  const a = readNpy(fixture(path));
+  const d = a.shape[1];
+  return toFloat64(a).subarray(i * d, (i + 1) * d);
+}
+
+const dot = (u: ArrayLike<number>, v: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < u.length; i++) s += u[i] * v[i];
+  return s;
+};
+const l1 = (u: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < u.length; i++) s += Math.abs(u[i]);
+  return s;
+};
+/** Bound on |u'.v' - u.v| when every component of u and v is off by at most eu and ev. */
+const dotErr = (u: ArrayLike<number>, eu: number, v: ArrayLike<number>, ev: number) =>
+  l1(u) * ev + l1(v) * eu + u.length * eu * ev;
+
+/** A folder holding the given 299x299 fixture images (inception/images/img<i>_299.png). */
+function imageFolder(root: string, name: string, images: number[]): string {
+  const dir = join(root, name);
+  Deno.mkdirSync(dir);
+  for (const i of images) {
+    Deno.copyFileSync(fixture(`inception/images/img${i}_299.png`), join(dir, `img${i}.png`));
+  }
+  return dir;
+}
+
+// Two folders of two 299x299 fixture images each, through the whole command (PNG decoding, the stylegan3
+// preset, the fixture's PRNG detector, statistics with the 1/N covariance, the distance; KID on the GPU).
+// The reference comes from the official pool3 features of those images (pipeline_nvidia_preproc_pool3_all8:
+// pytorch-fid's network with NVIDIA's preprocessing) and the FID and KID formulas written out for two
+// images a side: with 1/N covariances S = a a^T, a = (f1 - f2) / 2, so tr sqrt(S1 S2) = |a . b| and
+// FID = |mu1 - mu2|^2 + |a|^2 + |b|^2 - 2 |a . b|; KID with m = N = 2 uses every row once:
+// KID = [2 k(x1, x2) + 2 k(y1, y2) - sum_ij k(x_i, y_j)] / 2, k(x, y) = (x . y / d + 1)^3. The tolerance is
+// what the features' own tolerance (abs 1e-4 per value, test/inception_test.ts) allows each term to move.
+fixtureTest(
+  "sg3 fid folder vs folder (stylegan3 preset): FID and KID match the formulas on the official features",
+  "inception",
+  async () => {
+    const root = Deno.makeTempDirSync();
+    const real = imageFolder(root, "real", [0, 1]), gen = imageFolder(root, "gen", [2, 3]);
+    const r = await runMain([
+      "fid",
+      ...[
+        "--data",
+        real,
+        "--data",
+        gen,
+        "--detector",
+        "test-prng",
+        "--kid",
+        "--no-cache",
+        "--json",
+        "--quiet",
+      ],
+    ]);
+    Deno.removeSync(root, { recursive: true });
+    assert.equal(r.code, 0, r.err.join("\n"));
+    const out = JSON.parse(r.out);
+    const f = [0, 1, 2, 3].map((i) =>
+      featureRow("inception/features/pipeline_nvidia_preproc_pool3_all8.npy", i)
+    );
+    const d = f[0].length, eps = 1e-4;
+    const a = f[0].map((v, j) => (v - f[1][j]) / 2), b = f[2].map((v, j) => (v - f[3][j]) / 2);
+    const dmu = f[0].map((v, j) => (v + f[1][j] - f[2][j] - f[3][j]) / 2);
+    const fid = dot(dmu, dmu) + dot(a, a) + dot(b, b) - 2 * Math.abs(dot(a, b));
+    // a and b are off by at most eps per value, dmu by 2 eps.
+    const fidTol = dotErr(dmu, 2 * eps, dmu, 2 * eps) + dotErr(a, eps, a, eps) + dotErr(b, eps, b, eps) +
+      2 * dotErr(a, eps, b, eps);
+    const k = (x: Float64Array, y: Float64Array) => (dot(x, y) / d + 1) ** 3;
+    // |k' - k| <= 3 (|s| + 1 + ds)^2 ds for s = x . y / d moved by at most ds.
+    const kErr = (x: Float64Array, y: Float64Array) => {
+      const s = dot(x, y) / d, ds = dotErr(x, eps, y, eps) / d;
+      return 3 * (Math.abs(s) + 1 + ds) ** 2 * ds;
+    };
+    const [y1, y2, x1, x2] = f;
+    const cross = [[x1, y1], [x1, y2], [x2, y1], [x2, y2]] as const;
+    const kid = (2 * k(x1, x2) + 2 * k(y1, y2) - cross.reduce((s, [x, y]) => s + k(x, y), 0)) / 2;
+    const kidTol = (2 * kErr(x1, x2) + 2 * kErr(y1, y2) + cross.reduce((s, [x, y]) => s + kErr(x, y), 0)) / 2;
+    console.log(
+      `FID ${out.fid} vs ${fid} (diff ${Math.abs(out.fid - fid).toExponential(2)}, bound ${
+        fidTol.toExponential(2)
+      }); ` +
+        `KID ${out.kid} vs ${kid} (diff ${Math.abs(out.kid - kid).toExponential(2)}, bound ${
+          kidTol.toExponential(2)
+        })`,
+    );
+    assert.ok(Math.abs(out.fid - fid) <= fidTol, `FID ${out.fid} vs ${fid} (bound ${fidTol})`);
+    assert.ok(Math.abs(out.kid - kid) <= kidTol, `KID ${out.kid} vs ${kid} (bound ${kidTol})`);
+  },
+  GPU_TEST,
+);
+
+// Generator against a folder: tiny-t.pkl's first image of --seed 0 is gen_images.py's seed 0 (z is the first
+// z_dim draws of RandomState(0)), whose official uint8 image the fixtures hold. sg3's own image of it is
+// checked equal to the official one here, so the command must give the same FID as for a folder holding
+// the official image (the only difference is the route: GPU quantisation vs a decoded PNG).
+fixtureTest(
+  "sg3 fid generator vs folder equals folder vs folder on the official image of the same latent",
+  "sg3",
+  async () => {
+    const u8 = readNpy(fixture("sg3/tiny-t/u8-seed0-psi1.npy"));
+    const [, h, w, c] = u8.shape;
+    // sg3's generator draws this image equal to the official uint8 image (no one-level differences here).
+    const gpu = await testGpu();
+    const g = Generator.create(gpu, await loadNetwork(fixture("sg3", "tiny-t.pkl")));
+    const img = g.synthesis(g.mapping(zFromSeeds([0], g.zDim), 1));
+    assert.deepEqual(toImage8(await readTensor(gpu, img), img.shape).data, u8.data);
+    img.destroy();
+    g.destroy();
+
+    const root = Deno.makeTempDirSync();
+    const real = imageFolder(root, "real", [0]);
+    Deno.mkdirSync(join(root, "official"));
+    Deno.writeFileSync(
+      join(root, "official", "seed0000.png"),
+      encodePng({ width: w, height: h, channels: c, data: u8.data as Uint8Array }),
+    );
+    const common = ["--data", real, "--detector", "test-prng", "--no-cache", "--json", "--quiet"];
+    const viaNet = await runMain([
+      "fid",
+      ...["--network", fixture("sg3", "tiny-t.pkl"), "--num", "1", "--seed", "0", ...common],
+    ]);
+    const viaFolder = await runMain(["fid", "--data", join(root, "official"), ...common]);
+    Deno.removeSync(root, { recursive: true });
+    assert.equal(viaNet.code, 0, viaNet.err.join("\n"));
+    assert.equal(viaFolder.code, 0, viaFolder.err.join("\n"));
+    const [a, b] = [JSON.parse(viaNet.out).fid, JSON.parse(viaFolder.out).fid];
+    console.log(`generator ${a}, folder ${b} (rel diff ${(Math.abs(a - b) / b).toExponential(2)})`);
+    assert.ok(Number.isFinite(a) && Math.abs(a - b) <= 1e-9 * b, `${a} vs ${b}`);
+  },
+  GPU_TEST,
 );
