@@ -146,22 +146,119 @@ fixtureTest("d=2048, N=3000: FID of regenerated feature sets in seconds", "incep
   );
 });
 
-// About 28 G multiply-adds in float64: only with SG3_FULL_FID=1.
-if (Deno.env.get("SG3_FULL_FID") === "1") {
-  fixtureTest(
-    "d=2048, N=3000: KID in float64",
-    "inception",
-    () => {
-      const ref = manifest("inception").fid_reference.d2048_n3000;
-      const [x, y] = sets(3000, 2048);
-      const kid = kernelInceptionDistance(x, 3000, y, 3000, 2048, { numSubsets: 1, maxSubsetSize: 3000 });
-      console.log(
-        `kid ${kid} (rel err ${relErr(kid, ref.kid_stylegan3_formula_subset_size_N).toExponential(2)})`,
-      );
-      assert.ok(relErr(kid, ref.kid_stylegan3_formula_subset_size_N) < 1e-9, `kid ${kid}`);
-    },
+// About 28 G multiply-adds in float64 (~15 s on one core).
+fixtureTest("d=2048, N=3000: KID in float64", "inception", () => {
+  const ref = manifest("inception").fid_reference.d2048_n3000;
+  const [x, y] = sets(3000, 2048);
+  const kid = kernelInceptionDistance(x, 3000, y, 3000, 2048, { numSubsets: 1, maxSubsetSize: 3000 });
+  console.log(
+    `kid ${kid} (rel err ${relErr(kid, ref.kid_stylegan3_formula_subset_size_N).toExponential(2)})`,
   );
+  assert.ok(relErr(kid, ref.kid_stylegan3_formula_subset_size_N) < 1e-9, `kid ${kid}`);
+});
+
+// The CLI's KID path (GPU Gram matrices of gathered subsets) at the detector's d = 2048 with subsets smaller
+// than N, against the float64 sums over the same subsets (the same seeded draw): ~1e-5 relative, as
+// kernelInceptionDistanceGpu documents. Small subsets: the float32 Gram on llvmpipe is slow.
+fixtureTest(
+  "d=2048, N=3000: KID on the GPU with subsets of 96 agrees with float64",
+  "inception",
+  async () => {
+    const [x, y] = sets(3000, 2048);
+    const gpu = await testGpu();
+    const opts = { numSubsets: 3, maxSubsetSize: 96, seed: 5 };
+    const cpu = kernelInceptionDistance(x, 3000, y, 3000, 2048, opts);
+    const gpuKid = await kernelInceptionDistanceGpu(
+      gpu,
+      Float32Array.from(x),
+      3000,
+      Float32Array.from(y),
+      3000,
+      2048,
+      opts,
+    );
+    // Another seed draws other subsets, so another value.
+    const other = kernelInceptionDistance(x, 3000, y, 3000, 2048, { ...opts, seed: 6 });
+    console.log(
+      `GPU ${gpuKid}, float64 ${cpu} (rel ${relErr(gpuKid, cpu).toExponential(2)}); seed 6: ${other}`,
+    );
+    assert.ok(relErr(gpuKid, cpu) < 1e-5, `${gpuKid} vs ${cpu}`);
+    assert.notEqual(other, cpu);
+  },
+  GPU_TEST,
+);
+
+// KID's subset sampling (m < N rows drawn without replacement on each side) makes each subset's value an
+// unbiased estimate of the all-rows value (a U-statistic): E[KID_m] = KID_N. 6000 single-subset values
+// (m = 40 of 500) must average to the official all-rows number within 4 standard errors of their mean.
+fixtureTest(
+  "d=64, N=500: subsets of 40 average to the official all-rows KID (unbiased sampling)",
+  "inception",
+  () => {
+    const want = manifest("inception").fid_reference.d64_n500.kid_stylegan3_formula_subset_size_N;
+    const [x, y] = sets(500, 64);
+    const n = 6000;
+    const v = Array.from(
+      { length: n },
+      (_, s) => kernelInceptionDistance(x, 500, y, 500, 64, { numSubsets: 1, maxSubsetSize: 40, seed: s }),
+    );
+    const mean = v.reduce((a, b) => a + b, 0) / n;
+    const se = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) / n);
+    console.log(`mean ${mean} +- ${se} (standard error) vs ${want}: ${((mean - want) / se).toFixed(2)} SE`);
+    assert.ok(Math.abs(mean - want) <= 4 * se, `mean ${mean} vs ${want} (SE ${se})`);
+  });
+    assert.notEqual(one, v[1]);
+  },
+);
+
+/**
+ * The Inception Score written out as StyleGAN3's metrics/inception_score.py computes it, in float64: softmax
+ * of each row (log-softmax via log-sum-exp), parts [i n / s, (i + 1) n / s), per part
+ * exp(mean_i sum_c p_ic (log p_ic - log mean_i p_ic)), then the mean and the population std of the parts.
+ */
+function referenceIs(logits: Float64Array, n: number, k: number, splits: number): [number, number] {
+  const logp = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const row = logits.subarray(i * k, (i + 1) * k);
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+    for (let c = 0; c < k; c++) logp[i * k + c] = row[c] - lse;
+  }
+  const scores = [];
+  for (let s = 0; s < splits; s++) {
+    const lo = Math.floor(s * n / splits), hi = Math.floor((s + 1) * n / splits);
+    let kl = 0;
+    for (let c = 0; c < k; c++) {
+      let pbar = 0;
+      for (let i = lo; i < hi; i++) pbar += Math.exp(logp[i * k + c]);
+      pbar /= hi - lo;
+      for (let i = lo; i < hi; i++) kl += Math.exp(logp[i * k + c]) * (logp[i * k + c] - Math.log(pbar));
+    }
+    scores.push(Math.exp(kl / (hi - lo)));
+  }
+  const mean = scores.reduce((a, b) => a + b, 0) / splits;
+  return [mean, Math.sqrt(scores.reduce((a, b) => a + (b - mean) ** 2, 0) / splits)];
 }
+
+fixtureTest(
+  "Inception Score of the official no-bias logits (NVIDIA layout, 8 images) matches the formula",
+  "inception",
+  () => {
+    const a = readNpy(fixture("inception/features/gamma1_nvidia_preproc_logits_nobias_all8.npy"));
+    const [n, k] = a.shape;
+    const logits = toFloat64(a);
+    for (const splits of [1, 2, 4]) {
+      const got = inceptionScore(a.data as Float32Array, n, k, splits);
+      const [mean, std] = referenceIs(logits, n, k, splits);
+      console.log(`${splits} splits: IS ${got.mean} +- ${got.std} (reference ${mean} +- ${std})`);
+      assert.ok(relErr(got.mean, mean) < 1e-9, `${splits} splits: mean ${got.mean} vs ${mean}`);
+      assert.ok(Math.abs(got.std - std) <= 1e-9 * mean, `${splits} splits: std ${got.std} vs ${std}`);
+      assert.ok(mean > 1, "the images' predictions differ, so the score exceeds 1");
+    }
+    // The official 10 splits need at least 10 images (numpy would average empty parts into NaN).
+    assert.throws(() => inceptionScore(a.data as Float32Array, n, k), /at least 10 images/);
+  },
+);
 
 Deno.test("inception score of uniform and one-hot predictions", () => {
   // Identical rows: p = mean, KL = 0, IS = 1.
