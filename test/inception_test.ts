@@ -1,7 +1,7 @@
 /**
  * The Inception network against the reference implementations' features, with the fixture's PRNG
- * weights. By default a few images (llvmpipe runs ~6 GFLOP per image slowly); SG3_FULL_INCEPTION=1
- * checks all 8 fixture images under every preset.
+ * weights: all 8 fixture images (299 px, and 64 and 256 px where the presets resize) under every preset,
+ * and the NVIDIA-layout network with and without its output bias (the Inception Score's logits).
  */
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { assertClose, compare } from "./reference.ts";
@@ -13,7 +13,6 @@ import { readNpy, toFloat64 } from "../formats/npy.ts";
 import type { Gpu } from "../gpu/device.ts";
 
 const TOL = { abs: 1e-4 };
-const FULL = Deno.env.get("SG3_FULL_INCEPTION") === "1";
 
 let net: Inception | null = null;
 function network(gpu: Gpu): Inception {
@@ -71,12 +70,10 @@ const PIPELINES: Record<Preset, string[]> = {
   "clean-fid": ["pipeline_cleanfid_clean_preproc"],
 };
 
-/** (image index, preset) pairs: by default one resized image per resizing preset. */
-const CASES: [number, Preset][] = FULL
-  ? [0, 1, 2, 3, 4, 5, 6, 7].flatMap((i) =>
-    (Object.keys(PIPELINES) as Preset[]).map((p) => [i, p] as [number, Preset])
-  )
-  : [[4, "stylegan3"]];
+/** (image index, preset) pairs: every image under every preset. */
+const CASES: [number, Preset][] = [0, 1, 2, 3, 4, 5, 6, 7].flatMap((i) =>
+  (Object.keys(PIPELINES) as Preset[]).map((p) => [i, p] as [number, Preset])
+);
 
 fixtureTest(
   `preset pipelines match the references' pool3 features (${CASES.length} cases)`,
@@ -108,39 +105,37 @@ fixtureTest(
   GPU_TEST,
 );
 
-if (FULL) {
-  fixtureTest(
-    "NVIDIA layout (gamma 1): pool3, logits and logits without bias of all images",
-    "inception",
-    async () => {
-      const gpu = await testGpu();
-      const nv = new Map<string, Float32Array>();
-      for (const [k, v] of fixtureStateDict({ gammaOne: true })) {
-        const name = nvidiaKey(k);
-        if (name) nv.set(name, v);
+fixtureTest(
+  "NVIDIA layout (gamma 1): pool3, logits and logits without bias of all images",
+  "inception",
+  async () => {
+    const gpu = await testGpu();
+    const nv = new Map<string, Float32Array>();
+    for (const [k, v] of fixtureStateDict({ gammaOne: true })) {
+      const name = nvidiaKey(k);
+      if (name) nv.set(name, v);
+    }
+    const net = Inception.create(gpu, fromNvidia((k) => nv.get(k)));
+    for (let i = 0; i < 8; i++) {
+      const { bytes, size } = image(i);
+      const x = preprocess(gpu, bytes, 1, size, size, 3, "stylegan3");
+      // With the output bias for every image; without it (the Inception Score's logits) for the first.
+      for (const bias of i === 0 ? [true, false] : [true]) {
+        const out = net.forward(x, { logits: true, outputBias: bias });
+        const tag = bias ? "logits" : "logits_nobias";
+        const logits = await readTensor(gpu, out.logits!);
+        assertClose(logits, row(`inception/features/gamma1_nvidia_preproc_${tag}_all8.npy`, i), TOL, tag);
+        const pool3 = await readTensor(gpu, out.pool3);
+        const expected = row("inception/features/gamma1_nvidia_preproc_pool3_all8.npy", i);
+        assertClose(pool3, expected, TOL);
+        console.log(
+          `NVIDIA layout image ${i} ${tag}: pool3 max abs error ${
+            compare(pool3, expected).maxAbs.toExponential(2)
+          }`,
+        );
       }
-      const net = Inception.create(gpu, fromNvidia((k) => nv.get(k)));
-      for (let i = 0; i < 8; i++) {
-        const { bytes, size } = image(i);
-        const x = preprocess(gpu, bytes, 1, size, size, 3, "stylegan3");
-        // With the output bias for every image; without it (the Inception Score's logits) for the first.
-        for (const bias of i === 0 ? [true, false] : [true]) {
-          const out = net.forward(x, { logits: true, outputBias: bias });
-          const tag = bias ? "logits" : "logits_nobias";
-          const logits = await readTensor(gpu, out.logits!);
-          assertClose(logits, row(`inception/features/gamma1_nvidia_preproc_${tag}_all8.npy`, i), TOL, tag);
-          const pool3 = await readTensor(gpu, out.pool3);
-          const expected = row("inception/features/gamma1_nvidia_preproc_pool3_all8.npy", i);
-          assertClose(pool3, expected, TOL);
-          console.log(
-            `NVIDIA layout image ${i} ${tag}: pool3 max abs error ${
-              compare(pool3, expected).maxAbs.toExponential(2)
-            }`,
-          );
-        }
-      }
-      net.destroy();
-    },
-    GPU_TEST,
-  );
-}
+    }
+    net.destroy();
+  },
+  GPU_TEST,
+);
