@@ -193,3 +193,69 @@ Deno.test({
   assert.ok(maxDiff(none, konst) > 1e-3 && maxDiff(konst, first) > 1e-3 && maxDiff(none, first) > 1e-3);
   gen.destroy();
 });
+
+fixtureTest(
+  "sg3 video and sg3 fid --network run tiny-sg2 end to end; --motion is refused",
+  "sg3",
+  async () => {
+    const dir = Deno.makeTempDirSync();
+    try {
+      const pkl = fixture("sg3", "tiny-sg2.pkl");
+      const mp4 = join(dir, "lerp.mp4");
+      const video = await sg3(
+        "video",
+        "--network",
+        pkl,
+        "--seeds",
+        "0-3",
+        "--grid",
+        "2x1",
+        "--w-frames",
+        "3",
+        "--output",
+        mp4,
+        "--quiet",
+      );
+      assert.equal(video.code, 0, video.stderr);
+      assert.ok(Deno.statSync(mp4).size > 1000);
+      const motion = await sg3(
+        "video",
+        "--network",
+        pkl,
+        "--seeds",
+        "0",
+        "--motion",
+        "rotate",
+        "--output",
+        mp4,
+      );
+      assert.equal(motion.code, 2);
+      assert.match(motion.stderr, /StyleGAN2 networks have none/);
+      const imgs = join(dir, "imgs");
+      assert.equal(
+        (await sg3("generate", "--network", pkl, "--seeds", "3-4", "--outdir", imgs, "--quiet")).code,
+        0,
+      );
+      const fid = await sg3(
+        "fid",
+        "--network",
+        pkl,
+        "--data",
+        imgs,
+        "--num",
+        "2",
+        "--detector",
+        "test-prng",
+        "--json",
+        "--quiet",
+        "--no-cache",
+      );
+      assert.equal(fid.code, 0, fid.stderr);
+      const value = JSON.parse(fid.stdout.trim().split("\n").pop()!).fid;
+      assert.ok(Number.isFinite(value) && value > 0, fid.stdout);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+  GPU_TEST,
+);
