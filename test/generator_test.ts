@@ -4,7 +4,7 @@
  * of 3, with the manifest's tolerances. fp16 (where the adapter has shader-f16) is checked against float32.
  */
 import assert from "node:assert/strict";
-import { fixture, fixtureTest } from "./fixtures.ts";
+import { fixture, fixtureTest, manifest } from "./fixtures.ts";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { assertClose, assertU8Close, compare } from "./reference.ts";
 import { readNpy, toFloat64 } from "../formats/npy.ts";
@@ -15,6 +15,8 @@ import { loadNetwork } from "../formats/snapshot.ts";
 import { Generator } from "../models/generator.ts";
 import { zFromSeeds } from "../models/latents.ts";
 import { invert3x3, makeTransform } from "../models/transform.ts";
+import { labels } from "../models/generate.ts";
+import { existsSync } from "node:fs";
 
 const SEEDS = [0, 1, 42, 1000];
 const TOL = { ws: 1e-5, img: 1e-4 };
@@ -35,10 +37,11 @@ async function setup(name: string) {
   return { gpu, g: Generator.create(gpu, net) };
 }
 
+/** z per seed and gen_images.py's labels (class seed % c_dim, as the fixtures were made; see c-seed*.npy). */
 function inputs(g: Generator, seeds: number[]) {
   const z = zFromSeeds(seeds, g.zDim);
   const c = g.cDim ? new Float32Array(seeds.length * g.cDim) : undefined;
-  seeds.forEach((s, i) => c && (c[i * g.cDim + (s % g.cDim)] = 1));
+  seeds.forEach((s, i) => c?.set(labels(g, 1, s % g.cDim)!, i * g.cDim));
   return { z, c };
 }
 
@@ -64,6 +67,50 @@ function cropSample0(v: Float32Array, crop: { c: number; h: number; w: number } 
   }
   return out;
 }
+
+/**
+ * Where the fixture keeps only a crop of a layer's output, it also keeps per-channel [mean, std, min, max]
+ * over H and W of the whole tensor (`<layer>.stats.npy`, float64; std over the N values, with 1 / N):
+ * compared with the manifest's act_stats tolerance, abs 1e-4 * max(1, |value|) per entry.
+ */
+function checkStats(net: string, layer: string, v: Float32Array, crop: { c: number; h: number; w: number }) {
+  const path = fixture("sg3", net, "act-seed0-psi1", `${layer}.stats.npy`);
+  if (!existsSync(path)) return;
+  const ref = npy(net, `act-seed0-psi1/${layer}.stats.npy`);
+  const n = crop.h * crop.w;
+  assert.equal(ref.length, 4 * crop.c, `${net} ${layer} stats shape`);
+  for (let ch = 0; ch < crop.c; ch++) {
+    const x = v.subarray(ch * n, (ch + 1) * n);
+    let sum = 0, min = Infinity, max = -Infinity;
+    for (const t of x) (sum += t, min = Math.min(min, t), max = Math.max(max, t));
+    const mean = sum / n;
+    let ss = 0;
+    for (const t of x) ss += (t - mean) ** 2;
+    const got = [mean, Math.sqrt(ss / n), min, max];
+    got.forEach((g, k) => {
+      const want = ref[ch * 4 + k];
+      assert.ok(
+        Math.abs(g - want) <= 1e-4 * Math.max(1, Math.abs(want)),
+        `${net} ${layer} channel ${ch} ${["mean", "std", "min", "max"][k]}: ${g} vs ${want}`,
+      );
+    });
+  }
+}
+
+fixtureTest(
+  "tiny-t-cond labels: one-hot class seed % c_dim equal to the official c-seed*.npy",
+  "sg3",
+  async () => {
+    const { g } = await setup("tiny-t-cond");
+    for (const s of SEEDS) {
+      const ref = readNpy(fixture("sg3", "tiny-t-cond", `c-seed${s}.npy`));
+      assert.deepEqual(ref.shape, [1, g.cDim]);
+      assert.deepEqual(labels(g, 1, s % g.cDim), ref.data, `seed ${s}`);
+    }
+    g.destroy();
+  },
+  GPU_TEST,
+);
 
 for (const name of ["tiny-t", "tiny-r", "tiny-t-cond"]) {
   fixtureTest(`generator ${name}: z and ws for 4 seeds at psi 1 and 0.7`, "sg3", async () => {
@@ -108,6 +155,7 @@ for (const name of ["tiny-t", "tiny-r", "tiny-t-cond"]) {
         const sample0 = (await readTensor(gpu, t)).subarray(0, t.size / seeds.length);
         const tol = { abs: 1e-4 * Math.max(1, absmax(ref)) };
         assertClose(cropSample0(sample0, crop), scaled, tol, `${name} ${layer}`);
+        if (crop) checkStats(name, layer, sample0, crop);
         if (t !== img) t.destroy();
       }
       const imgv = await readTensor(gpu, img);
@@ -151,8 +199,17 @@ for (const name of ["tiny-t", "tiny-r", "tiny-t-cond"]) {
       const cases = [["t0.3_0.1-r10", [0.3, 0.1], 10], ["t-0.125_0.25-r0", [-0.125, 0.25], 0]] as const;
       const transforms = new Float32Array(18);
       cases.forEach(([tag, t, r], i) => {
-        const m = Float32Array.from(invert3x3(makeTransform([t[0], t[1]], r)));
-        assertClose(m, npy(name, `transform-${tag}.npy`), { abs: 1e-7 }, `transform ${tag}`);
+        const m64 = invert3x3(makeTransform([t[0], t[1]], r));
+        const m = Float32Array.from(m64);
+        // The stored float32 buffer, exactly (the manifest's tolerance "exact"). Compared as numbers: sg3's
+        // inverse has -0 where numpy's (LAPACK) has +0 in the bottom row, which changes no product.
+        const ref = readNpy(fixture("sg3", name, `transform-${tag}.npy`)).data as Float32Array;
+        m.forEach((v, k) => assert.ok(v === ref[k], `transform ${tag} [${k}]: ${v} vs ${ref[k]}`));
+        // The float64 inverse the manifest records (m_f64) to the last bit or two of a double.
+        const entry = manifest("sg3").files.find((f: { path: string }) =>
+          f.path === `${name}/transform-${tag}.npy`
+        );
+        assertClose(m64, entry.m_f64.flat(), { abs: 2.3e-16 }, `transform ${tag} float64`);
         transforms.set(m, i * 9);
       });
       const two = inputs(g, [0, 0]);
