@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--json] [--quick] [--cfg stylegan3-t,stylegan3-r] [--res N] [--cbase N] [--cmax N]
+ * `deno task bench [--json] [--quick] [--cfg stylegan3-t,stylegan3-r,stylegan2] [--res N] [--cbase N] [--cmax N]
  * [--batch 1,4] [--reps N] [--fp16] [--no-inception] [--eq] [--adapter NAME]`: timings on the current
  * adapter. Speed is shown here, never by a timed test.
  *
@@ -103,7 +103,9 @@ async function measure(what: string, batch: number, run: () => Promise<void>, un
 }
 
 for (const cfg of values.cfg.split(",")) {
-  if (cfg !== "stylegan3-t" && cfg !== "stylegan3-r") throw new Error(`--cfg: unknown ${cfg}`);
+  if (cfg !== "stylegan3-t" && cfg !== "stylegan3-r" && cfg !== "stylegan2") {
+    throw new Error(`--cfg: unknown ${cfg}`);
+  }
   const net = randomNetwork({ cfg, res, cbase, cmax });
   await calibrateMagnitudes(gpu, net);
   const gen = Generator.create(gpu, net, { fp16: values.fp16 });
@@ -118,7 +120,7 @@ for (const cfg of values.cfg.split(",")) {
       img.destroy();
     });
   }
-  if (values.eq) {
+  if (values.eq && gen.hasInputTransform) {
     const batch = batches[batches.length - 1];
     const samples = new RandomSamples({
       seed: 0,

@@ -63,6 +63,7 @@ export function affineTheta(mat: ArrayLike<number>, w: number, h: number, p: num
 
 const ROTATE = /* wgsl */ `
 // filt: [N, k, k], theta: [N, 6], mask: [N, 1, H, W].
+fn x_at(i: u32) -> f32 { return x[i]; }
 ${UPFIRDN_AT}
 // affine_grid's coordinates as PyTorch rounds them: linspace(-1, 1, size) (from both ends towards the
 // middle) times (size - 1), divided by size.

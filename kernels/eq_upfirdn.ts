@@ -13,9 +13,9 @@ import { grid1d, main1d } from "./grid.ts";
 const WG = 256;
 
 /**
- * WGSL: the upfirdn2d value at output pixel (oy, ox) of one image plane. Reads the globals `x` (images)
- * and `filt` (filters) declared by the including kernel; `xo` and `fo` are the plane's and the filter's
- * element offsets. Only the taps that land on real (non-inserted) pixels are visited.
+ * WGSL: the upfirdn2d value at output pixel (oy, ox) of one image plane. Reads the images through
+ * `x_at(i)` and the global `filt` (filters), both provided by the including kernel; `xo` and `fo` are the
+ * plane's and the filter's element offsets. Only the taps that land on real (non-inserted) pixels are visited.
  */
 export const UPFIRDN_AT = /* wgsl */ `
 struct Up { up: i32, padx: i32, pady: i32, fw: i32, fh: i32, iw: i32, ih: i32, gain: f32 }
@@ -32,7 +32,7 @@ fn upfirdn_at(u: Up, xo: u32, fo: u32, oy: i32, ox: i32) -> f32 {
     for (var kx = first_tap(rx, u.up); kx < u.fw; kx += u.up) {
       let sx = (rx + kx) / u.up;
       if (sx < 0 || sx >= u.iw) { continue; }
-      acc += x[xrow + u32(sx)] * filt[frow - u32(kx)];
+      acc += x_at(xrow + u32(sx)) * filt[frow - u32(kx)];
     }
   }
   return acc * u.gain;
@@ -47,20 +47,22 @@ export interface UpfirdnOptions {
 }
 
 const KERNEL = /* wgsl */ `
+fn x_at(i: u32) -> f32 { return ld_x(i); }
 ${UPFIRDN_AT}
-${main1d("i", "p.n * p.c * p.oh * p.ow")}
+${main1d("i", "p.count * p.c * p.oh * p.ow")}
   let ox = i32(i % p.ow);
   let oy = i32((i / p.ow) % p.oh);
   let plane = i / (p.ow * p.oh);
-  let sample = plane / p.c;
+  let sample = p.n0 + plane / p.c;
   let u = Up(p.up, p.padx, p.pady, p.fw, p.fh, p.iw, p.ih, p.gain);
   let fo = select(0u, sample, p.nf > 1u) * u32(p.fw * p.fh);
-  out[i] = upfirdn_at(u, plane * u32(p.iw * p.ih), fo, oy, ox);
+  st_out(i, upfirdn_at(u, plane * u32(p.iw * p.ih), fo, oy, ox));
 }`;
 
 /**
  * upfirdn2d of x [N, C, H, W] with filters [F, fh, fw] (F = 1: one filter for all; F = N: one per sample).
- * Returns [N, C, H * up + pady0 + pady1 - fh + 1, W * up + padx0 + padx1 - fw + 1].
+ * Returns [N, C, H * up + pady0 + pady1 - fh + 1, W * up + padx0 + padx1 - fw + 1]. Samples larger than one
+ * storage binding are bound piecewise (split buffers).
  */
 export function upfirdn2d(gpu: Gpu, x: Tensor, filters: Tensor, opts: UpfirdnOptions): Tensor {
   const [n, c, h, w] = x.shape;
@@ -72,8 +74,8 @@ export function upfirdn2d(gpu: Gpu, x: Tensor, filters: Tensor, opts: UpfirdnOpt
   const out = gpu.tensor([n, c, oh, ow]);
   runProgram(gpu, {
     name: "upfirdn2d",
+    items: n,
     params: {
-      n: ["u32", n],
       c: ["u32", c],
       oh: ["u32", oh],
       ow: ["u32", ow],
@@ -88,13 +90,13 @@ export function upfirdn2d(gpu: Gpu, x: Tensor, filters: Tensor, opts: UpfirdnOpt
       gain: ["f32", opts.gain ?? 1],
     },
     buffers: [
-      { name: "x", data: x },
+      { name: "x", data: x, split: true },
       { name: "filt", data: filters },
-      { name: "out", data: out, access: "read_write" },
+      { name: "out", data: out, access: "read_write", split: true },
     ],
     workgroupSize: WG,
     source: KERNEL,
-    workgroups: grid1d(n * c * oh * ow, WG, gpu.maxWorkgroups),
+    workgroups: (count) => grid1d(count * c * oh * ow, WG, gpu.maxWorkgroups),
   });
   return out;
 }

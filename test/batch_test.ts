@@ -9,6 +9,7 @@ import { readTensor } from "../gpu/readback.ts";
 import { chunkRanges, itemRuns } from "../gpu/split.ts";
 import { modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
 import { filteredLrelu, prepareFilter } from "../kernels/filtered_lrelu.ts";
+import { upfirdn2d } from "../kernels/eq_upfirdn.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 import { modulatedConv2dRef } from "./ref/modconv.ts";
 
@@ -69,5 +70,23 @@ Deno.test(
     const split = await readTensor(real, filteredLrelu(gpu, y, bias, fu, fd, opts));
     const whole = await readTensor(real, filteredLrelu(real, y, bias, fu, fd, opts));
     assert.deepEqual(split, whole);
+  },
+);
+
+Deno.test(
+  { name: "upfirdn2d with samples split into runs and bindings equals the whole run", ...GPU_TEST },
+  async () => {
+    const real = await testGpu();
+    const gpu = withBindingLimit(real, 8192);
+    if (gpu.device.limits.maxStorageBuffersPerShaderStage < 19) return;
+    const shape = [3, 5, 13, 11];
+    const x = real.upload(randomF32(shape.reduce((a, b) => a * b), 61), shape);
+    for (const nf of [1, 3]) {
+      const filters = real.upload(randomF32(nf * 16, 62 + nf), [nf, 4, 4]);
+      const opts = { up: 2, padding: [3, 2, 3, 2] as [number, number, number, number], gain: 4 };
+      const split = await readTensor(real, upfirdn2d(gpu, x, filters, opts));
+      const whole = await readTensor(real, upfirdn2d(real, x, filters, opts));
+      assert.deepEqual(split, whole);
+    }
   },
 );
