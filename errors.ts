@@ -4,7 +4,26 @@
  */
 export class UserError extends Error {
   override name = "UserError";
+
+  /**
+   * @param message the problem, in the library's terms (no command-line flag names)
+   * @param option the command-line option the problem concerns, if any (e.g. "fp16"): the CLI turns it into
+   *   flag advice (cli/main.ts), library callers can ignore it
+   */
+  constructor(message: string, readonly option?: UserErrorOption) {
+    super(message);
+  }
 }
+
+/** The options a library error can concern; cli/main.ts words the advice for each. */
+export type UserErrorOption =
+  | "fp16"
+  | "fps"
+  | "encoder"
+  | "class"
+  | "seeds"
+  | "num-keyframes"
+  | "data-labels";
 
 /** A metric fell below a gate bound given on the command line; exit code 1. */
 export class GateFailure extends Error {

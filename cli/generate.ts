@@ -78,6 +78,9 @@ export async function run(args: string[]): Promise<number> {
   }
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
+  if (req.classIdx !== undefined && gen.cDim === 0) {
+    console.warn("warning: --class is ignored on an unconditional network");
+  }
   const latentFile = v["projected-w"] ?? v.z;
   if (latentFile !== undefined) {
     const lat = readLatents(latentFile, gen);

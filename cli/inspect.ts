@@ -5,6 +5,7 @@
  */
 import { parse } from "./args.ts";
 import { UserError } from "../errors.ts";
+import { transferReporter } from "./progress.ts";
 import { readSnapshot } from "../formats/snapshot.ts";
 import { guard } from "../formats/torch.ts";
 import { inspectReport, type LayerRow } from "../models/inspect.ts";
@@ -77,7 +78,7 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UserError(`expected one network file\n${USAGE}`.split("\n")[0]);
   const which = values.which ?? "G_ema";
   if (which !== "G_ema" && which !== "G") throw new UserError(`--which: expected G_ema or G, got "${which}"`);
-  const snap = await readSnapshot(positionals[0]);
+  const snap = await readSnapshot(positionals[0], { report: transferReporter() });
   const report = guard(snap.name, () => inspectReport(snap, which));
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return 0;

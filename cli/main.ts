@@ -2,7 +2,24 @@
  * The `sg3` command: dispatches to one module per subcommand and turns errors into exit codes:
  * 0 success, 1 a metric gate failed, 2 bad input, arguments or device (one line, no stack trace).
  */
-import { GateFailure, UserError } from "../errors.ts";
+import { GateFailure, UserError, type UserErrorOption } from "../errors.ts";
+
+/** How each option a library error concerns becomes advice: [prefix, suffix] around the message. */
+const ADVICE: Record<UserErrorOption, [string, string]> = {
+  fp16: ["", "; run without --fp16"],
+  fps: ["--fps: ", ""],
+  encoder: ["--encoder ffmpeg: ", ""],
+  class: ["--class: ", ""],
+  seeds: ["--seeds: ", ""],
+  "num-keyframes": ["", ", or give --num-keyframes"],
+  "data-labels": ["", "; give it with --data"],
+};
+
+/** The one line printed for a UserError: its message with the CLI's advice for the option it concerns. */
+export function userErrorLine(e: UserError): string {
+  const [prefix, suffix] = e.option ? ADVICE[e.option] : ["", ""];
+  return `${prefix}${e.message}${suffix}`;
+}
 
 interface Command {
   USAGE: string;
@@ -47,7 +64,7 @@ export async function main(args: string[]): Promise<number> {
     return await command.run(rest);
   } catch (e) {
     if (e instanceof UserError) {
-      console.error(`sg3 ${name}: ${e.message}`);
+      console.error(`sg3 ${name}: ${userErrorLine(e)}`);
       return 2;
     }
     if (e instanceof GateFailure) {

@@ -4,9 +4,10 @@
  * (`--cfg stylegan3-t|stylegan3-r|stylegan2 --res N`, `--cbase`/`--cmax` for small test configs).
  */
 import { UserError } from "../errors.ts";
+import { transferReporter } from "./progress.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
 import { randomNetwork } from "../models/random_init.ts";
-import type { NetworkDescription } from "../models/network.ts";
+import type { NetworkDescription } from "../formats/network.ts";
 import { intOption } from "./args.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Generator, type GeneratorOptions } from "../models/generator.ts";
@@ -72,7 +73,11 @@ export async function chooseNetwork(v: NetworkValues, fallbackCfg?: NetworkValue
     if (which !== "G" && which !== "G_ema") {
       throw new UserError(`--which: expected G or G_ema, got "${which}"`);
     }
-    return { net: await loadNetwork(v.network, { which }), label: v.network, random: false };
+    return {
+      net: await loadNetwork(v.network, { which, report: transferReporter() }),
+      label: v.network,
+      random: false,
+    };
   }
   if (v.which !== undefined) {
     throw new UserError("--which needs --network (it picks G or G_ema of a snapshot)");

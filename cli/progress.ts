@@ -3,6 +3,8 @@
  * otherwise (CI logs) it prints a line at most every few seconds and at the end.
  */
 
+import type { TransferReporter } from "../formats/download.ts";
+
 /** Formats seconds as h:mm:ss or m:ss. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
@@ -57,4 +59,14 @@ export class Progress {
     const text = this.line(now);
     Deno.stderr.writeSync(this.#enc.encode(this.#tty ? `\r\x1b[2K${text}` : `${text}\n`));
   }
+}
+
+/** A download reporter drawing {@link Progress} bars and notes on stderr (nothing when `quiet`). */
+export function transferReporter(quiet = false): TransferReporter {
+  return {
+    bar: (label, total, unit) => new Progress(label, total, unit, quiet),
+    note: (message) => {
+      if (!quiet) console.error(message);
+    },
+  };
 }

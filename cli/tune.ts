@@ -8,7 +8,8 @@ import { chooseNetwork, EMBEDDED_DEFAULT, NETWORK_OPTIONS, openGenerator } from 
 import { UserError } from "../errors.ts";
 import { Gpu } from "../gpu/device.ts";
 import { readBytes } from "../gpu/readback.ts";
-import { type TuneEntry, tuneWith } from "../gpu/tuner.ts";
+import type { TuneEntry } from "../gpu/tuner.ts";
+import { tuneWith } from "../gpu/tune.ts";
 import { RandomState } from "../models/latents.ts";
 import { Inception, preprocess } from "../models/inception.ts";
 import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";

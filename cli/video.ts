@@ -11,11 +11,11 @@ import { Mp4Writer } from "../formats/mp4.ts";
 import { openVideo, type VideoWriter } from "../formats/video_file.ts";
 import { writePng } from "../formats/png.ts";
 import type { Generator } from "../models/generator.ts";
-import { roundHalfEven } from "../kernels/eq_translate.ts";
 import { circularZ, type InterpKind, type KeyframeSeeds, keyframeSeeds } from "../models/interpolation.ts";
 import { readLatents, zFromSeeds } from "../models/latents.ts";
 import { DEFAULT_SPEED, type Motion, type MotionKind } from "../models/motion.ts";
 import {
+  durationFrames,
   fixedSource,
   keyframeVideo,
   mapToHost,
@@ -210,10 +210,10 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
     cutoff: v["trunc-cutoff"] === undefined ? null : intOption("trunc-cutoff", v["trunc-cutoff"], 0, 0),
     classIdx: v.class === undefined ? undefined : intOption("class", v.class, 0, 0),
   };
-  const durationFrames = (fallbackSec?: number) => {
+  const frameCount = (fallbackSec?: number) => {
     const sec = numberOption("duration-sec", v["duration-sec"], fallbackSec ?? NaN);
     if (!(sec > 0)) throw new UserError(`--duration-sec: expected a positive number of seconds`);
-    const frames = roundHalfEven(sec * l.fps);
+    const frames = durationFrames(sec, l.fps);
     if (frames < 1) throw new UserError(`--duration-sec ${sec} at ${l.fps} fps is less than one frame`);
     return frames;
   };
@@ -238,7 +238,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
       direction: numberOption("direction", v.direction, 0),
       radius: numberOption("radius", v.radius, 0.125),
     };
-    const frames = durationFrames(4);
+    const frames = frameCount(4);
     return {
       ...base,
       frames,
@@ -249,7 +249,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
   }
 
   if (v.circular) {
-    const frames = durationFrames(10);
+    const frames = frameCount(10);
     return {
       ...base,
       frames,
@@ -285,7 +285,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
     rows = space === "z" ? z : await mapToHost(gpu, gen, z, order.seeds.length, mapping, l.batch);
   }
   const timing = v["duration-sec"] !== undefined
-    ? { frames: durationFrames() }
+    ? { frames: frameCount() }
     : { wFrames: intOption("w-frames", v["w-frames"], 120, 1) };
   const dim = space === "w" ? perW : gen.zDim;
   const rowDim = space === "w" ? gen.wDim : gen.zDim;

@@ -74,7 +74,7 @@ export class ApngWriter {
 
   /** Starts an animation at `path` (its folder is created); it loops forever at `fps` frames per second. */
   static open(path: string, o: { width: number; height: number; fps: number }): ApngWriter {
-    if (!(o.fps > 0 && o.fps <= 655)) throw new UserError(`--fps: APNG needs 0 < fps <= 655, got ${o.fps}`);
+    if (!(o.fps > 0 && o.fps <= 655)) throw new UserError(`APNG needs 0 < fps <= 655, got ${o.fps}`, "fps");
     return new ApngWriter(path, o.width, o.height, o.fps, tempPathFor(path));
   }
 

@@ -8,7 +8,6 @@
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
-import { Progress } from "../cli/progress.ts";
 
 /** Where NVIDIA publishes the StyleGAN3 networks. */
 export const OFFICIAL_BASE_URL =
@@ -51,10 +50,18 @@ export async function cachePathFor(url: string): Promise<string> {
   return join(cacheDir(), `${hash}-${base}`);
 }
 
+/** Where a download reports: a progress bar per transfer and one-line notes (the CLI draws them). */
+export interface TransferReporter {
+  /** Starts a bar of `total` units labelled `label`. */
+  bar(label: string, total: number, unit: string): { tick(n: number): void; finish(): void };
+  /** A one-line note, e.g. that another process holds the download lock. */
+  note(message: string): void;
+}
+
 /** Options of `download`. */
 export interface DownloadOptions {
-  /** No progress bar. */
-  quiet?: boolean;
+  /** Progress bar and notes; none when absent. */
+  report?: TransferReporter;
   /**
    * A lock file not refreshed for this long (ms) belongs to a process that died (its holder refreshes
    * it several times per period while it lives) and is taken over. Default 30 s.
@@ -120,8 +127,8 @@ async function acquireLock(path: string, url: string, opts: DownloadOptions): Pr
       } catch { /* another waiter removed it first */ }
       continue;
     }
-    if (!told && !opts.quiet) {
-      console.error(`waiting for another sg3 process downloading ${url} (lock ${path})`);
+    if (!told) {
+      opts.report?.note(`waiting for another sg3 process downloading ${url} (lock ${path})`);
       told = true;
     }
     await new Promise((r) => setTimeout(r, Math.min(200, staleMs / 4)));
@@ -175,12 +182,8 @@ async function fetchInto(url: string, dest: string, opts: DownloadOptions): Prom
   const length = Number(res.headers.get("content-length") ?? NaN);
   const total = have + (Number.isFinite(length) ? length : 0);
   const mib = (b: number) => Math.round(b / 2 ** 20);
-  const progress = new Progress(
-    `downloading ${url.split("/").pop()}`,
-    Math.max(1, mib(total)),
-    "MiB",
-    opts.quiet,
-  );
+  const progress = opts.report?.bar(`downloading ${url.split("/").pop()}`, Math.max(1, mib(total)), "MiB") ??
+    { tick: () => {}, finish: () => {} };
   progress.tick(mib(have));
   const file = await Deno.open(partial, { write: true, create: true, append: resumed, truncate: !resumed });
   let got = have;

@@ -80,12 +80,12 @@ export class Mp4Writer {
       throw new UserError(`video size ${width}x${height}: yuv420p needs an even width and height`);
     }
     if (!(fps > 0) || !Number.isFinite(fps)) {
-      throw new UserError(`--fps: expected a positive number, got ${fps}`);
+      throw new UserError(`expected a positive frame rate, got ${fps}`, "fps");
     }
     const choice = options.encoder ?? "auto";
     const ffmpeg = choice === "wasm" ? null : findFfmpeg();
     if (choice === "ffmpeg" && !ffmpeg) {
-      throw new UserError("--encoder ffmpeg: no ffmpeg on PATH (or $SG3_FFMPEG)");
+      throw new UserError("no ffmpeg on PATH (or $SG3_FFMPEG)", "encoder");
     }
     const tmp = tempPathFor(path);
     const enc = ffmpeg ? ffmpegEncoder(ffmpeg, tmp, options) : await wasmEncoder(tmp, options);

@@ -6,7 +6,7 @@
  * pipe are parsed as data (their tensors are never materialised) and otherwise skipped.
  */
 import { UserError } from "../errors.ts";
-import type { Architecture, ModuleInfo, NamedTensor, NetworkDescription } from "../models/network.ts";
+import type { Architecture, ModuleInfo, NamedTensor, NetworkDescription } from "./network.ts";
 import { FileBudget } from "./budget.ts";
 import { PyDict, PyObject, toPlain } from "./pickle.ts";
 import {
@@ -17,7 +17,7 @@ import {
   readTorchBytes,
   tensorToFloat32,
 } from "./torch.ts";
-import { resolveNetworkPath } from "./download.ts";
+import { resolveNetworkPath, type TransferReporter } from "./download.ts";
 
 /** A parsed snapshot: its top-level entries (raw unpickled values) and the file name for messages. */
 export interface Snapshot {
@@ -37,8 +37,11 @@ export function parseSnapshot(bytes: Uint8Array, name: string): Snapshot {
   return { name, parts };
 }
 
-/** Reads and parses a snapshot from a local path, URL or official short name (`quiet`: no download bar). */
-export async function readSnapshot(pathOrUrl: string, opts: { quiet?: boolean } = {}): Promise<Snapshot> {
+/** Reads and parses a snapshot from a local path, URL or official short name (`report`: download progress). */
+export async function readSnapshot(
+  pathOrUrl: string,
+  opts: { report?: TransferReporter } = {},
+): Promise<Snapshot> {
   const path = await resolveNetworkPath(pathOrUrl, opts);
   return parseSnapshot(await readFileBytes(path), path);
 }
@@ -128,8 +131,8 @@ export function describeNetwork(module: unknown, name: string): NetworkDescripti
 export interface LoadNetworkOptions {
   /** Which generator of a training snapshot to use; default "G_ema" (as gen_images.py). */
   which?: "G_ema" | "G";
-  /** No progress bar while downloading. */
-  quiet?: boolean;
+  /** Download progress and notes (none when absent). */
+  report?: TransferReporter;
 }
 
 /** Picks the generator part of a snapshot, with a clear error when it is absent. */
@@ -153,6 +156,6 @@ export async function loadNetwork(
   pathOrUrl: string,
   opts: LoadNetworkOptions = {},
 ): Promise<NetworkDescription> {
-  const snap = await readSnapshot(pathOrUrl, { quiet: opts.quiet });
+  const snap = await readSnapshot(pathOrUrl, { report: opts.report });
   return describeNetwork(snapshotGenerator(snap, opts.which ?? "G_ema"), snap.name);
 }

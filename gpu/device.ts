@@ -127,7 +127,7 @@ export class Gpu {
   /** Allocates an uninitialised (zero-filled by WebGPU) tensor. */
   tensor(shape: readonly number[], dtype: DType = "f32"): Tensor {
     if (dtype === "f16" && !this.f16) {
-      throw new UserError("this adapter has no shader-f16 support; run without --fp16");
+      throw new UserError("this adapter has no shader-f16 support for float16 tensors", "fp16");
     }
     const bytes = Math.max(4, Math.ceil((numel(shape) * dtypeBytes(dtype)) / 4) * 4);
     if (bytes > this.maxBuffer) {

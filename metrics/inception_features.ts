@@ -98,7 +98,7 @@ export function generatorFeatures(
   const rs = new RandomState(sampling.seed);
   const labelRs = new RandomState((sampling.seed + 1) % 2 ** 32);
   if (g.cDim > 0 && !sampling.labels?.labels) {
-    throw new UserError("the network is conditional: give a --data dataset with labels (dataset.json)");
+    throw new UserError("the network is conditional: its labels come from a dataset with labels (dataset.json)", "data-labels");
   }
   return run(inception, sampling.num, opts, (_start, n) => {
     const z = rs.randn(n * g.zDim);

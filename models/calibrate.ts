@@ -15,7 +15,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { readTensor } from "../gpu/readback.ts";
-import type { NetworkDescription } from "./network.ts";
+import type { NetworkDescription } from "../formats/network.ts";
 import { Generator } from "./generator.ts";
 import { RandomState } from "./latents.ts";
 

@@ -4,7 +4,7 @@
  * a radially symmetric jinc times a separable Kaiser window. Designed in float64, stored as float32.
  */
 import type { SynthesisLayerAttrs } from "./config.ts";
-import type { NamedTensor } from "./network.ts";
+import type { NamedTensor } from "../formats/network.ts";
 
 /** scipy.signal.kaiser_atten: stopband attenuation in dB of a Kaiser FIR filter; width relative to Nyquist. */
 export function kaiserAtten(numtaps: number, width: number): number {

@@ -39,17 +39,17 @@ export interface GeneratedImage {
   float: Float32Array;
 }
 
-/** The one-hot label rows for `n` samples of class `classIdx` (empty for unconditional nets). */
+/**
+ * The one-hot label rows for `n` samples of class `classIdx` (empty for unconditional nets, which ignore a
+ * class as gen_images.py does).
+ */
 export function labels(gen: Generator, n: number, classIdx?: number): Float32Array | undefined {
-  if (gen.cDim === 0) {
-    if (classIdx !== undefined) console.warn("warning: --class is ignored on an unconditional network");
-    return undefined;
-  }
+  if (gen.cDim === 0) return undefined;
   if (classIdx === undefined) {
-    throw new UserError(`this network is conditional (${gen.cDim} classes): give --class`);
+    throw new UserError(`this network is conditional (${gen.cDim} classes): a class is required`, "class");
   }
   if (!Number.isInteger(classIdx) || classIdx < 0 || classIdx >= gen.cDim) {
-    throw new UserError(`--class: expected 0..${gen.cDim - 1}, got ${classIdx}`);
+    throw new UserError(`expected a class in 0..${gen.cDim - 1}, got ${classIdx}`, "class");
   }
   const c = new Float32Array(n * gen.cDim);
   for (let i = 0; i < n; i++) c[i * gen.cDim + classIdx] = 1;

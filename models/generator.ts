@@ -10,7 +10,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { UserError } from "../errors.ts";
-import type { Architecture, NetworkDescription } from "./network.ts";
+import type { Architecture, NetworkDescription } from "../formats/network.ts";
 import { normalize2ndMoment } from "../kernels/fc.ts";
 import { broadcastTruncate } from "../kernels/truncation.ts";
 import { type Fc, type FcRows, NetworkWeights, num, runFc } from "./weights.ts";
@@ -54,7 +54,7 @@ export class Generator {
 
   private constructor(readonly gpu: Gpu, net: NetworkDescription, opts: GeneratorOptions) {
     if (opts.fp16 && !gpu.f16) {
-      throw new UserError("this adapter has no shader-f16 support for float16 layers");
+      throw new UserError("this adapter has no shader-f16 support for float16 layers", "fp16");
     }
     const w = new NetworkWeights(gpu, net);
     this.#weights = w;

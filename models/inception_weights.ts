@@ -11,7 +11,7 @@
  * downloading the real network.
  */
 import { UserError } from "../errors.ts";
-import { resolveNetworkPath } from "../formats/download.ts";
+import { resolveNetworkPath, type TransferReporter } from "../formats/download.ts";
 import { readTorchFile } from "../formats/torch.ts";
 import { BLOCKS, BN_EPS, type ConvOp, convOps, FEATURE_DIM, LOGIT_DIM, type Op } from "./inception_arch.ts";
 
@@ -219,12 +219,15 @@ export const TEST_DETECTOR = "test-prng";
  * detector pickle, given as a path, an http(s) URL (downloaded once into the cache) or TEST_DETECTOR.
  * The layout is recognised by its tensor names (possibly under a common prefix).
  */
-export async function loadInceptionWeights(pathOrUrl: string): Promise<InceptionWeights> {
+export async function loadInceptionWeights(
+  pathOrUrl: string,
+  report?: TransferReporter,
+): Promise<InceptionWeights> {
   if (pathOrUrl === TEST_DETECTOR) {
     const sd = fixtureStateDict();
     return fromPytorchFid((k) => sd.get(k));
   }
-  const path = await resolveNetworkPath(pathOrUrl);
+  const path = await resolveNetworkPath(pathOrUrl, { report });
   const tensors = await readTorchFile(path);
   const get = (prefix: string) => (key: string) => {
     const t = tensors.get(prefix + key);

@@ -5,7 +5,7 @@
 import { UserError } from "../errors.ts";
 import { describeNetwork, type Snapshot, snapshotGenerator } from "../formats/snapshot.ts";
 import { PyDict, PyObject, toPlain } from "../formats/pickle.ts";
-import type { NetworkDescription } from "./network.ts";
+import type { NetworkDescription } from "../formats/network.ts";
 
 /** One row of the layer table: the layer's own attributes plus filter shapes and parameter count. */
 export type LayerRow = Record<string, unknown> & { name: string; num_params: number };

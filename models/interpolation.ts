@@ -54,11 +54,12 @@ export function keyframeSeeds(
   shuffleSeed?: number,
 ): KeyframeSeeds {
   const cells = gridW * gridH;
-  if (seeds.length === 0) throw new UserError("--seeds: need at least one seed");
+  if (seeds.length === 0) throw new UserError("need at least one seed", "seeds");
   if (numKeyframes === undefined) {
     if (seeds.length % cells !== 0) {
       throw new UserError(
-        `the number of seeds (${seeds.length}) must be divisible by the grid size ${gridW}x${gridH}, or give --num-keyframes`,
+        `the number of seeds (${seeds.length}) must be divisible by the grid size ${gridW}x${gridH}`,
+        "num-keyframes",
       );
     }
     numKeyframes = seeds.length / cells;

@@ -5,7 +5,7 @@
  * PyTorch's generator cannot be reproduced, so the normal and uniform draws come from NumPy's legacy
  * RandomState (models/latents.ts), in the constructors' order.
  */
-import type { ModuleInfo, NamedTensor, NetworkDescription } from "./network.ts";
+import type { ModuleInfo, NamedTensor, NetworkDescription } from "../formats/network.ts";
 import { generatorKwargs, type SynthesisLayerAttrs, synthesisLayout, type TrainOptions } from "./config.ts";
 import { layerFilters } from "./filters.ts";
 import { RandomState } from "./latents.ts";

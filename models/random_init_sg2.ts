@@ -7,7 +7,7 @@
  * noise_strength 0, biases 0, the constant input N(0, 1), resample filters setup_filter([1, 3, 3, 1]). As for
  * StyleGAN3, the draws come from NumPy's RandomState (PyTorch's generator cannot be reproduced).
  */
-import type { ModuleInfo, NamedTensor, NetworkDescription } from "./network.ts";
+import type { ModuleInfo, NamedTensor, NetworkDescription } from "../formats/network.ts";
 import { RandomState } from "./latents.ts";
 
 /** Options of {@link randomStyleGAN2}: train.py's flags and the weights' seed. */

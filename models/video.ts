@@ -4,6 +4,7 @@
  * an optional input motion (models/motion.ts). Frames are rendered in GPU batches; the next batch is
  * submitted before the current one is handed out, so generation overlaps encoding.
  */
+import { roundHalfEven } from "../kernels/eq_translate.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -18,6 +19,11 @@ export interface LatentSource {
   space: "w" | "z";
   /** Writes cell `cell`'s latent at frame `frame` into `out`. */
   fill(frame: number, cell: number, out: Float64Array | Float32Array): void;
+}
+
+/** Frames of a `seconds`-long video at `fps`: round(seconds * fps) half to even, as gen_video.py's int(np.rint(...)). */
+export function durationFrames(seconds: number, fps: number): number {
+  return roundHalfEven(seconds * fps);
 }
 
 /** A looping keyframe path per cell (gen_video.py): keyframes[cell] is [K, dim]; t(frame) gives the time. */

@@ -7,7 +7,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { UserError } from "../errors.ts";
-import type { NamedTensor, NetworkDescription } from "./network.ts";
+import type { NamedTensor, NetworkDescription } from "../formats/network.ts";
 import { fullyConnected } from "../kernels/fc.ts";
 
 /** A FullyConnectedLayer on the GPU. */

@@ -80,7 +80,7 @@ fixtureTest("download: a partial download resumes with a Range request", "sg3", 
       const url = `${base}/nets/tiny-t.pkl`;
       const cached = await cachePathFor(url);
       Deno.writeFileSync(`${cached}.partial`, body.subarray(0, 1000));
-      assert.equal(await resolveNetworkPath(url, { quiet: true }), cached);
+      assert.equal(await resolveNetworkPath(url, {}), cached);
       assert.deepEqual(requests.map((r) => r.range), ["bytes=1000-"]);
       assert.deepEqual(Deno.readFileSync(cached), body);
     });
@@ -94,7 +94,7 @@ Deno.test("download: HTTP errors are one-line UserErrors and leave nothing in th
   try {
     await withCache(async (dir) => {
       await assert.rejects(
-        resolveNetworkPath(`${base}/missing.pkl`, { quiet: true }),
+        resolveNetworkPath(`${base}/missing.pkl`, {}),
         (e) => e instanceof UserError && /missing\.pkl: download failed: HTTP 404/.test(e.message),
       );
       assert.deepEqual([...Deno.readDirSync(dir)], []);
@@ -157,7 +157,7 @@ Deno.test("download: two processes downloading one URL at once share one complet
         args: [
           "eval",
           `import { download } from ${JSON.stringify(module)};
-           await download(${JSON.stringify(url)}, ${JSON.stringify(dest)}, { quiet: true });`,
+           await download(${JSON.stringify(url)}, ${JSON.stringify(dest)}, {});`,
         ],
         cwd: new URL("..", import.meta.url).pathname,
         env: { SG3_CACHE: dir },
@@ -170,7 +170,7 @@ Deno.test("download: two processes downloading one URL at once share one complet
       }
       assert.ok(existsSync(`${dest}.lock`), "the other process never took the lock");
       assert.ok(!existsSync(dest), "the other process finished too soon for the test to mean anything");
-      assert.equal(await download(url, dest, { quiet: true }), dest);
+      assert.equal(await download(url, dest, {}), dest);
       const done = await other.output();
       assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
       assert.deepEqual(Deno.readFileSync(dest), body);
@@ -192,7 +192,7 @@ Deno.test("download: a lock abandoned by a dead process is taken over", async ()
       Deno.writeTextFileSync(`${dest}.lock`, "12345 gone\n");
       const old = new Date(Date.now() - 10_000);
       Deno.utimeSync(`${dest}.lock`, old, old);
-      assert.equal(await download(url, dest, { quiet: true, staleMs: 5_000 }), dest);
+      assert.equal(await download(url, dest, { staleMs: 5_000 }), dest);
       assert.deepEqual(Deno.readFileSync(dest), body);
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [dest.split("/").pop()]);
     });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomNetwork } from "../models/random_init.ts";
 import { countParameters } from "../models/inspect.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
-import type { NetworkDescription } from "../models/network.ts";
+import type { NetworkDescription } from "../formats/network.ts";
 import { assertClose } from "./reference.ts";
 import { fixture, fixtureTest, fixtureTrainOptions, sg3FixtureNetworks } from "./fixtures.ts";
 import { assertLayerAttrs } from "./layer_attrs.ts";

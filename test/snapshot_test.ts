@@ -11,7 +11,7 @@ import { PyDict, PyObject } from "../formats/pickle.ts";
 import { TorchStorage, TorchTensor } from "../formats/torch.ts";
 import { readNpy, toFloat64 } from "../formats/npy.ts";
 import { assertClose } from "./reference.ts";
-import type { NetworkDescription } from "../models/network.ts";
+import type { NetworkDescription } from "../formats/network.ts";
 import { UserError } from "../errors.ts";
 
 const NETS = ["tiny-t", "tiny-r", "tiny-t-cond"];

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GPU_TEST, testGpu } from "./gpu.ts";
-import { Tuner, tuneWith } from "../gpu/tuner.ts";
+import { Tuner } from "../gpu/tuner.ts";
+import { tuneWith } from "../gpu/tune.ts";
 import type { AdapterSummary } from "../gpu/adapter.ts";
 import { convCandidates, convGemm, packConvWeight } from "../kernels/conv_gemm.ts";
 import { readTensor } from "../gpu/readback.ts";

@@ -5,7 +5,7 @@
  * noise, bias_act; ToRGB; the skip image upsampled by upfirdn2d(up 2, padding [2, 1], gain 4); the resnet
  * skip as upfirdn2d then a 1x1 convolution at gain sqrt(1/2). Slow: for tiny networks only.
  */
-import type { NetworkDescription } from "../../models/network.ts";
+import type { NetworkDescription } from "../../formats/network.ts";
 import { fcRef, normalize2ndMomentRef, truncateRef } from "./fc.ts";
 
 type Planes = { c: number; h: number; w: number; data: Float64Array };

@@ -1,7 +1,7 @@
 /**
  * The typed description of a generator network as read from a snapshot: architecture, hyper-parameters,
  * per-module attributes and every parameter/buffer as a float32 array, named as in PyTorch's state_dict.
- * It is what the loaders (formats/) produce and what the generator graph (models/generator.ts) consumes.
+ * It is what the loaders (formats/) produce, so it lives with them, and what the generator graphs (models/) consume.
  */
 
 /** Architectures sg3 tells apart. */
