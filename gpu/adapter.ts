@@ -57,7 +57,9 @@ export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
  */
 export async function requestAdapter(choice?: string): Promise<GPUAdapter> {
   if (typeof navigator === "undefined" || !("gpu" in navigator)) throw new UserError(NO_ADAPTER_HELP);
-  const want = choice ?? Deno.env.get("SG3_ADAPTER") ?? "high-performance";
+  // Deno reads SG3_ADAPTER; in a browser (the viewer's page) there is no environment.
+  const env = (globalThis as { Deno?: typeof Deno }).Deno?.env.get("SG3_ADAPTER");
+  const want = choice ?? env ?? "high-performance";
   const preferences: GPUPowerPreference[] = want === "low-power"
     ? ["low-power"]
     : ["high-performance", "low-power"];
