@@ -1,7 +1,8 @@
 /**
  * `sg3 fid`: Fréchet Inception Distance (and KID, Inception Score) between two sources: a generator,
- * an image dataset (folder or dataset zip) or saved statistics. Reproduces StyleGAN3's calc_metrics
- * (preset stylegan3), pytorch-fid or clean-fid numbers; see the README for the presets' differences.
+ * an image dataset (folder, dataset zip or .npy/.npz image array) or saved statistics. Reproduces
+ * StyleGAN3's calc_metrics (preset stylegan3), pytorch-fid or clean-fid numbers; see the README for the
+ * presets' differences.
  */
 import { GateFailure, UserError } from "../errors.ts";
 import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
@@ -33,7 +34,9 @@ const DEFAULT_DETECTOR: Record<Preset, string> = {
 export const USAGE = `sg3 fid SOURCE SOURCE [options]     sg3 fid SOURCE --save-stats OUT.npz
   FID between two sources; each SOURCE is one of
     --network FILE|URL|NAME (or --cfg stylegan3-t|r --res N ...)  a generator (--num images, seeded)
-    --data FOLDER|ZIP        images (PNG/JPEG, recursive, sorted) or a dataset_tool zip; may repeat
+    --data FOLDER|ZIP|NPZ    images (PNG, JPEG, BMP, PGM/PPM, TIFF, WebP; recursive, sorted; any sizes;
+                           converted as PIL's convert('RGB')), a dataset_tool zip, or an [N, H, W, 3]
+                           uint8 array in .npy/.npz (arr_0); may repeat
     --stats FILE.npz         saved statistics (mu, sigma; pytorch-fid / clean-fid layout); may repeat
   --preset stylegan3|pytorch-fid|clean-fid  whose numbers to reproduce (default stylegan3)
   --detector PATH|URL      Inception weights (default: the preset tool's file, downloaded once;

@@ -44,17 +44,28 @@ const CTORS: Record<string, new (b: ArrayBuffer, o: number, n: number) => NdArra
   u8: BigUint64Array,
 };
 
-/** Parses a .npy file held in memory. `name` is used in error messages. */
-export function parseNpy(bytes: Uint8Array, name = "array"): NdArray {
-  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
+/** A parsed .npy header: shape, dtype (without byte order) and where the data starts. */
+export interface NpyHeader {
+  shape: number[];
+  /** The type code without byte order, e.g. "f4", "u1". */
+  type: string;
+  dataStart: number;
+}
+
+/** The byte length of a .npy file's preamble and header (magic, version, length, dict) from its first 12 bytes. */
+export function npyHeaderSize(first: Uint8Array, name: string): number {
+  if (first.length < 10 || MAGIC.some((m, i) => first[i] !== m)) {
     throw new UserError(`${name}: not a .npy file`);
   }
-  const major = bytes[6];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  if (start + headerLen > bytes.length) throw new UserError(`${name}: truncated .npy header`);
-  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
+  const view = new DataView(first.buffer, first.byteOffset, first.byteLength);
+  return first[6] === 1 ? 10 + view.getUint16(8, true) : 12 + view.getUint32(8, true);
+}
+
+/** Parses the header of a .npy file from its first bytes (at least {@link npyHeaderSize} of them). */
+export function parseNpyHeader(bytes: Uint8Array, name: string): NpyHeader {
+  const dataStart = npyHeaderSize(bytes, name);
+  if (dataStart > bytes.length) throw new UserError(`${name}: truncated .npy header`);
+  const header = new TextDecoder().decode(bytes.subarray(bytes[6] === 1 ? 10 : 12, dataStart));
   const descr = /'descr':\s*'([<>|=])([a-z]\d+)'/.exec(header);
   const fortran = /'fortran_order':\s*(True|False)/.exec(header);
   const shapeMatch = /'shape':\s*\(([^)]*)\)/.exec(header);
@@ -62,22 +73,28 @@ export function parseNpy(bytes: Uint8Array, name = "array"): NdArray {
     throw new UserError(`${name}: unsupported .npy header ${printable(header.trim())}`);
   }
   if (descr[1] === ">") throw new UserError(`${name}: big-endian .npy arrays are not supported`);
-  const ctor = CTORS[descr[2]];
-  if (!ctor) throw new UserError(`${name}: unsupported .npy dtype ${descr[2]}`);
   if (fortran[1] === "True") throw new UserError(`${name}: Fortran-order .npy arrays are not supported`);
   const shape = shapeMatch[1].split(",").map((s) => s.trim()).filter((s) => s).map(Number);
   if (!shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
     throw new UserError(`${name}: corrupt .npy shape (${printable(shapeMatch[1])})`);
   }
+  return { shape, type: descr[2], dataStart };
+}
+
+/** Parses a .npy file held in memory. `name` is used in error messages. */
+export function parseNpy(bytes: Uint8Array, name = "array"): NdArray {
+  if (bytes.length < 12) throw new UserError(`${name}: not a .npy file`);
+  const { shape, type, dataStart } = parseNpyHeader(bytes, name);
+  const ctor = CTORS[type];
+  if (!ctor) throw new UserError(`${name}: unsupported .npy dtype ${type}`);
   const n = shape.reduce((a, b) => a * b, 1);
-  const itemBytes = Number(descr[2].slice(1));
-  const dataStart = start + headerLen;
+  const itemBytes = Number(type.slice(1));
   if (dataStart + n * itemBytes > bytes.length) throw new UserError(`${name}: .npy data is truncated`);
   // Copy into an aligned buffer: typed arrays need offsets that are multiples of the item size.
   const aligned = bytes.slice(dataStart, dataStart + n * itemBytes).buffer;
   return {
     shape,
-    dtype: (descr[2] === "u1" || descr[2] === "b1" || descr[2] === "i1" ? "|" : "<") + descr[2],
+    dtype: (type === "u1" || type === "b1" || type === "i1" ? "|" : "<") + type,
     data: new ctor(aligned, 0, n),
   };
 }

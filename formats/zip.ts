@@ -144,3 +144,64 @@ export function inflateBounded(raw: Uint8Array, size: number, what: string): Uin
   if (got !== size) throw new UserError(`${what}: corrupt deflate stream (${got} of ${size} bytes)`);
   return out;
 }
+
+/**
+ * A raw deflate stream of `size` declared bytes inflated piece by piece: compressed bytes are pulled
+ * through `readRaw(offset, length)` STEP at a time, so only the requested output and one step's output are
+ * held in memory. Output beyond the declared size, a corrupt stream or one that ends short is a one-line
+ * UserError prefixed by `what`.
+ */
+export class InflateStream {
+  readonly #pending: Uint8Array[] = [];
+  #buffered = 0;
+  #produced = 0;
+  #rawOffset = 0;
+  readonly #inflater: Inflate;
+
+  constructor(
+    readonly readRaw: (offset: number, length: number) => Uint8Array,
+    readonly rawLength: number,
+    readonly size: number,
+    readonly what: string,
+  ) {
+    this.#inflater = new Inflate((chunk: Uint8Array) => {
+      this.#produced += chunk.length;
+      if (this.#produced > size) {
+        throw new UserError(
+          `${what}: inflates to more than its declared ${size} bytes (corrupt or a zip bomb)`,
+        );
+      }
+      this.#pending.push(chunk);
+      this.#buffered += chunk.length;
+    });
+  }
+
+  /** The next `n` bytes of output. */
+  read(n: number): Uint8Array {
+    while (this.#buffered < n && this.#rawOffset < this.rawLength) {
+      const len = Math.min(STEP, this.rawLength - this.#rawOffset);
+      const raw = this.readRaw(this.#rawOffset, len);
+      this.#rawOffset += len;
+      try {
+        this.#inflater.push(raw, this.#rawOffset >= this.rawLength);
+      } catch (e) {
+        if (e instanceof UserError) throw e;
+        throw new UserError(`${this.what}: corrupt deflate stream (${printable((e as Error).message)})`);
+      }
+    }
+    if (this.#buffered < n) {
+      throw new UserError(`${this.what}: corrupt deflate stream (${this.#produced} of ${this.size} bytes)`);
+    }
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const head = this.#pending[0], take = Math.min(head.length, n - got);
+      out.set(head.subarray(0, take), got);
+      got += take;
+      if (take === head.length) this.#pending.shift();
+      else this.#pending[0] = head.subarray(take);
+    }
+    this.#buffered -= n;
+    return out;
+  }
+}

@@ -11,7 +11,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { quantizeImages } from "../kernels/resize.ts";
 import type { Dataset } from "../formats/dataset.ts";
 import { type Inception, preprocess, preprocessTensor, type Preset } from "../models/inception.ts";
-import { FEATURE_DIM, LOGIT_DIM } from "../models/inception_arch.ts";
+import { FEATURE_DIM, INPUT_SIZE, LOGIT_DIM } from "../models/inception_arch.ts";
 import type { Generator } from "../models/generator.ts";
 import { RandomState } from "../models/latents.ts";
 import { UserError } from "../errors.ts";
@@ -64,7 +64,11 @@ async function run(
   return { stats, logits };
 }
 
-/** Features of the dataset's items (mirror and max-items applied by the dataset). */
+/**
+ * Features of the dataset's items (mirror and max-items applied by the dataset). Images of different
+ * sizes are resized on their own: each run of equally sized images in a batch (split further to fit one
+ * storage binding) is preprocessed to 299x299, and the runs are copied into the batch's input tensor.
+ */
 export function datasetFeatures(
   inception: Inception,
   data: Dataset,
@@ -72,8 +76,28 @@ export function datasetFeatures(
 ): Promise<FeatureResult> {
   const gpu: Gpu = inception.gpu;
   return run(inception, data.count, opts, (start, n) => {
-    const bytes = data.batch(start, n);
-    return preprocess(gpu, bytes, n, data.height, data.width, data.channels, opts.preset);
+    const images = Array.from({ length: n }, (_, i) => data.item(start + i));
+    const runs: Tensor[] = [];
+    for (let i = 0; i < n;) {
+      const { height: h, width: w } = images[i];
+      const fit = Math.max(1, Math.floor(gpu.maxBinding / (3 * h * w * 4)));
+      let j = i + 1;
+      while (j < n && j - i < fit && images[j].height === h && images[j].width === w) j++;
+      const bytes = new Uint8Array((j - i) * h * w * 3);
+      for (let k = i; k < j; k++) bytes.set(images[k].data, (k - i) * h * w * 3);
+      runs.push(preprocess(gpu, bytes, j - i, h, w, 3, opts.preset));
+      i = j;
+    }
+    if (runs.length === 1) return runs[0];
+    const x = gpu.tensor([n, 3, INPUT_SIZE, INPUT_SIZE]);
+    let offset = 0;
+    for (const r of runs) {
+      gpu.submission.copy(r.buffer, 0, x.buffer, offset, r.byteSize);
+      offset += r.byteSize;
+    }
+    gpu.flush();
+    for (const r of runs) r.destroy();
+    return x;
   });
 }
 
@@ -98,7 +122,10 @@ export function generatorFeatures(
   const rs = new RandomState(sampling.seed);
   const labelRs = new RandomState((sampling.seed + 1) % 2 ** 32);
   if (g.cDim > 0 && !sampling.labels?.labels) {
-    throw new UserError("the network is conditional: its labels come from a dataset with labels (dataset.json)", "data-labels");
+    throw new UserError(
+      "the network is conditional: its labels come from a dataset with labels (dataset.json)",
+      "data-labels",
+    );
   }
   return run(inception, sampling.num, opts, (_start, n) => {
     const z = rs.randn(n * g.zDim);
