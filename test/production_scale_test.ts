@@ -55,7 +55,10 @@ Deno.test(
 );
 
 Deno.test(
-  { name: "production scale: filteredLrelu of L13_1024_32 (1044 px in, 1024 px out)", ...GPU_TEST },
+  {
+    name: "production scale: filteredLrelu of L13_1024_32 at full size (1046 px in, 1024 px out)",
+    ...GPU_TEST,
+  },
   async () => {
     const gpu = await testGpu();
     // The layer's 3x3 convolution (padding 2) makes its 1044 x 1044 input 1046 x 1046 before filtered_lrelu.
