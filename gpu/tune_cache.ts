@@ -7,7 +7,20 @@ import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import { cacheDir } from "../formats/download.ts";
-import type { TuneFile } from "./tuner.ts";
+
+/** One tuned shape in the cache. */
+export interface TuneEntry {
+  variant: unknown;
+  /** GPU time of the winner and of the default candidate, ms per run of the tuning workload. */
+  ms: number;
+  default_ms: number;
+}
+
+/** The cache file's content. */
+export interface TuneFile {
+  version: 1;
+  adapters: Record<string, Record<string, TuneEntry>>;
+}
 
 /** The cache file's path. */
 export function tuneCachePath(): string {

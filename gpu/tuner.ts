@@ -12,26 +12,20 @@
  * the adapter, its vendor/architecture/device and Deno's version (which fixes the WebGPU implementation).
  * The file access is in gpu/tune_cache.ts, which the viewer's browser build swaps for an in-memory cache.
  */
-import { readTuneFile, runtimeName, tuneCachePath, writeTuneFile } from "./tune_cache.ts";
+import {
+  readTuneFile,
+  runtimeName,
+  tuneCachePath,
+  type TuneEntry,
+  type TuneFile,
+  writeTuneFile,
+} from "./tune_cache.ts";
 import type { AdapterSummary } from "./adapter.ts";
 
 /** What the tuner does: use the cache ("on"), or always the default candidate ("off"). */
 export type TuneMode = "on" | "off";
 
-/** One tuned shape in the cache. */
-export interface TuneEntry {
-  variant: unknown;
-  /** GPU time of the winner and of the default candidate, ms per run of the tuning workload. */
-  ms: number;
-  default_ms: number;
-}
-
-/** The cache file's content. */
-export interface TuneFile {
-  version: 1;
-  adapters: Record<string, Record<string, TuneEntry>>;
-}
-
+export type { TuneEntry, TuneFile };
 export { tuneCachePath };
 
 /** The key of an adapter in the cache: its name, vendor, architecture, device and Deno's version. */

@@ -99,6 +99,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 }`;
 }
 
+const placeholders = new WeakMap<Gpu, Tensor>();
+
+/** A 4-byte tensor per device, bound where a kernel declares a writable buffer that it does not use. */
+function placeholder(gpu: Gpu): Tensor {
+  let t = placeholders.get(gpu);
+  if (!t) placeholders.set(gpu, t = gpu.tensor([1]));
+  return t;
+}
+
 /**
  * Per-sample factors of the folded modulation: scale[n, i] = s'[n, i] * inputGain and, when
  * demodulating, dcoef[n, o]. styles [N, I]; returns { scale [N, I], dcoef [N, O] | null }.
@@ -120,7 +129,9 @@ export function modulationCoefficients(
       { name: "s", data: styles },
       { name: "wsq", data: w.wsq ?? styles },
       { name: "scale", data: scale, access: "read_write" },
-      { name: "dcoef", data: dcoef ?? scale, access: "read_write" },
+      // Without demodulation dcoef is unused; a placeholder, not `scale` again: WebGPU forbids binding one
+      // buffer range twice as writable (browsers validate it).
+      { name: "dcoef", data: dcoef ?? placeholder(gpu), access: "read_write" },
     ],
     workgroupSize: SWG,
     source: coefSource(w.demodulate),
