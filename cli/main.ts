@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "eq-metrics": () => import("./eq_metrics.ts"),
   fid: () => import("./fid.ts"),
   tune: () => import("./tune.ts"),
+  view: () => import("./view.ts"),
 };
 
 function usage(): string {
