@@ -27,7 +27,7 @@ import { startViewer, type Viewer } from "../viewer/server.ts";
 /** The Chromium binary: $SG3_CHROMIUM, else the chromium-headless-shell package's. */
 function findChromium(): string | null {
   const env = Deno.env.get("SG3_CHROMIUM");
-  if (env) return env;
+  if (env) return existsSync(env) ? env : null;
   try {
     const out = new Deno.Command("dpkg", {
       args: ["-L", "chromium-headless-shell"],
