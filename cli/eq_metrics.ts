@@ -4,7 +4,6 @@
  * audit mode (--transforms) evaluates explicitly given samples. --min turns the results into a CI gate.
  */
 import { GateFailure, UserError } from "../errors.ts";
-import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
 import {
   computeEquivariance,
   EQ_METRICS,
@@ -18,31 +17,50 @@ import {
   sampledMetrics,
 } from "../metrics/equivariance.ts";
 import { readFileOrFail } from "../formats/npy.ts";
-import { intOption, numberOption, parse } from "./args.ts";
-import { chooseNetwork, type ChosenNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
+import {
+  type ChosenNetwork,
+  NETWORK_OPTS,
+  type NetworkPlan,
+  openGenerator,
+  openNetwork,
+  planNetwork,
+} from "./network.ts";
+import { batchOption, GPU_OPTS, JSON_OPT, openGpu, QUIET_OPT } from "./common_options.ts";
+import { custom, int, num, parseOptions, refuse, text, usage, type Values } from "./options.ts";
 import { formatDuration, Progress } from "./progress.ts";
 
+/** The options of `sg3 eq-metrics`, declared once. */
+export const OPTIONS = {
+  metrics: custom("LIST", "eqt50k_int,eqt50k_frac,eqr50k (default: all three)", parseMetrics),
+  num: int("N", "samples (the official count; e.g. 10000 for CI)", 50000, 1, 10_000_000),
+  seed: int("N", "seed of the random samples", 0, 0, 0xffffffff),
+  "translate-max": num("T", "largest translation, a fraction of the image size (0 < T <= 1)", 0.125, 1e-6, 1),
+  "rotate-max": num("R", "largest rotation in units of pi (0 < R <= 1)", 1, 1e-6, 1),
+  transforms: text(
+    "FILE",
+    'audit mode: evaluate the samples listed in FILE instead of random ones: a JSON array\nof {"z_seed": 100, "class": null, "eqt": [tx, ty], "eqt_frac": [tx, ty], "eqr": rad};\neach metric uses the samples that name it',
+  ),
+  ...batchOption("samples", 4),
+  min: custom(
+    "eqt=50,eqr=20",
+    "gate: exit 1 when a metric is below its bound (keys eqt, eqt_frac, eqr or\nthe metric names)",
+    parseGates,
+  ),
+  ...JSON_OPT,
+  ...NETWORK_OPTS,
+  ...GPU_OPTS,
+  ...QUIET_OPT,
+};
+
 /** Usage text of `sg3 eq-metrics`. */
-export const USAGE =
-  `sg3 eq-metrics (--network FILE|URL|NAME | --cfg stylegan3-t|stylegan3-r --res N) [options]
-  Equivariance PSNRs in dB (higher is better) as metrics/equivariance.py computes them.
-  --metrics LIST           eqt50k_int,eqt50k_frac,eqr50k (default: all three)
-  --num N                  samples (default 50000, the official count; e.g. 10000 for CI)
-  --seed N                 seed of the random samples (default 0)
-  --translate-max T        largest translation, a fraction of the image size (default 0.125)
-  --rotate-max R           largest rotation in units of pi (default 1)
-  --transforms FILE        audit mode: evaluate the samples listed in FILE instead of random ones: a JSON array
-                           of {"z_seed": 100, "class": null, "eqt": [tx, ty], "eqt_frac": [tx, ty], "eqr": rad};
-                           each metric uses the samples that name it
-  --batch N                samples per GPU batch (default 4)
-  --min eqt=50,eqr=20      gate: exit 1 when a metric is below its bound (keys eqt, eqt_frac, eqr or the
-                           metric names)
-  --json                   print the results as JSON
-  --which G|G_ema, --cbase N, --cmax N, --init-seed N   see 'sg3 generate --help'
-${GPU_HELP}
-  --quiet                  no progress bar
-  Exit codes: 0 done (and every gate holds), 1 a gate failed, 2 bad input, 130 interrupted (Ctrl-C prints
-  the partial results with their sample counts).`;
+export const USAGE = usage(
+  "sg3 eq-metrics (--network FILE|URL|NAME | --cfg stylegan3-t|stylegan3-r --res N) [options]",
+  "  Equivariance PSNRs in dB (higher is better) as metrics/equivariance.py computes them.",
+  OPTIONS,
+  `  Exit codes: 0 done (and every gate holds), 1 a gate failed, 2 bad input, 130 interrupted (Ctrl-C prints
+  the partial results with their sample counts). An exact match (zero error) is reported as PSNR Infinity
+  in the table and as null with "exact": true in --json (JSON has no Infinity).`,
+);
 
 const SHORT_NAMES: Record<string, EqMetric> = { eqt: "eqt50k_int", eqt_frac: "eqt50k_frac", eqr: "eqr50k" };
 
@@ -52,10 +70,10 @@ export function parseMetrics(value: string): EqMetric[] {
   const out: EqMetric[] = [];
   for (const name of names) {
     const m = (EQ_METRICS as readonly string[]).includes(name) ? name as EqMetric : SHORT_NAMES[name];
-    if (!m) throw new UserError(`--metrics: unknown metric "${name}" (expected ${EQ_METRICS.join(", ")})`);
+    if (!m) throw new UserError(`unknown metric "${name}" (expected ${EQ_METRICS.join(", ")})`);
     if (!out.includes(m)) out.push(m);
   }
-  if (out.length === 0) throw new UserError("--metrics: no metric given");
+  if (out.length === 0) throw new UserError("no metric given");
   return out;
 }
 
@@ -67,11 +85,11 @@ export function parseGates(value: string): Map<EqMetric, number> {
     const m = (EQ_METRICS as readonly string[]).includes(key) ? key as EqMetric : SHORT_NAMES[key];
     const v = Number(bound);
     if (!m || rest.length || bound === undefined || bound.trim() === "" || !Number.isFinite(v)) {
-      throw new UserError(`--min: expected KEY=DB items (keys eqt, eqt_frac, eqr), got "${item}"`);
+      throw new UserError(`expected KEY=DB items (keys eqt, eqt_frac, eqr), got "${item}"`);
     }
     gates.set(m, v);
   }
-  if (gates.size === 0) throw new UserError("--min: no bound given");
+  if (gates.size === 0) throw new UserError("no bound given");
   return gates;
 }
 
@@ -102,7 +120,12 @@ function report(
   if (json) {
     console.log(JSON.stringify({
       network: chosen.label,
-      results: rows.map((r) => ({ metric: r.metric, value: r.value, num_samples: r.samples })),
+      results: rows.map((r) => ({
+        metric: r.metric,
+        value: Number.isFinite(r.value) ? r.value : null,
+        num_samples: r.samples,
+        ...(r.value === Infinity ? { exact: true } : {}),
+      })),
       num_samples: run.samples,
       interrupted: run.stopped,
       total_time: seconds,
@@ -119,68 +142,61 @@ function report(
   );
 }
 
+/** Everything `sg3 eq-metrics` was asked, checked; nothing loaded or opened. */
+export interface EqPlan {
+  network: NetworkPlan;
+  /** The metrics asked for; undefined in audit mode without --metrics (the file decides). */
+  metrics?: EqMetric[];
+  gates: Map<EqMetric, number>;
+  /** Audit mode: the transforms file's name and text. */
+  audit: { file: string; text: string } | null;
+  values: Values<typeof OPTIONS>;
+}
+
+/** Parses and checks the arguments of `sg3 eq-metrics` (no GPU; reads the --transforms file). */
+export function plan(args: string[]): EqPlan {
+  const { values: v, given } = parseOptions(args, OPTIONS);
+  const audit = v.transforms === undefined
+    ? null
+    : { file: v.transforms, text: new TextDecoder().decode(readFileOrFail(v.transforms)) };
+  if (audit) {
+    refuse(given, ["num", "seed", "translate-max", "rotate-max"], "does not apply with --transforms");
+  }
+  const gates = v.min ?? new Map<EqMetric, number>();
+  const metrics = v.metrics ?? (audit ? undefined : [...EQ_METRICS]);
+  if (metrics) checkGates(gates, metrics);
+  return { network: planNetwork(v, given), metrics, gates, audit, values: v };
+}
+
 /** Runs `sg3 eq-metrics`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const { values: v } = parse("eq-metrics", args, {
-    ...NETWORK_OPTIONS,
-    metrics: { type: "string" },
-    num: { type: "string" },
-    seed: { type: "string" },
-    "translate-max": { type: "string" },
-    "rotate-max": { type: "string" },
-    transforms: { type: "string" },
-    batch: { type: "string" },
-    min: { type: "string" },
-    json: { type: "boolean" },
-    ...GPU_OPTIONS,
-    quiet: { type: "boolean" },
-  });
-  const audit = v.transforms !== undefined;
-  if (audit) {
-    for (const flag of ["num", "seed", "translate-max", "rotate-max"] as const) {
-      if (v[flag] !== undefined) throw new UserError(`--${flag} does not apply with --transforms`);
-    }
-  }
-  const gates = v.min === undefined ? new Map<EqMetric, number>() : parseGates(v.min);
-  const num = intOption("num", v.num, 50000, 1);
-  const seed = intOption("seed", v.seed, 0, 0);
-  if (seed > 0xffffffff) throw new UserError("--seed: expected an integer below 2^32");
-  const translateMax = numberOption("translate-max", v["translate-max"], 0.125);
-  const rotateMax = numberOption("rotate-max", v["rotate-max"], 1);
-  const batch = intOption("batch", v.batch, 4, 1);
-  const transformsText = audit ? new TextDecoder().decode(readFileOrFail(v.transforms!)) : "";
-  const chosenMetrics = v.metrics !== undefined
-    ? parseMetrics(v.metrics)
-    : audit
-    ? undefined
-    : [...EQ_METRICS];
-  if (chosenMetrics) checkGates(gates, chosenMetrics);
-
-  const chosen = await chooseNetwork(v);
+  const p = plan(args);
+  const { gates, audit, values: v } = p;
+  const chosen = await openNetwork(p.network);
   requireInputTransform(chosen);
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: false });
   try {
     let count: number, source: (i: number) => EqSample, metrics: EqMetric[];
     if (audit) {
-      const samples = parseTransforms(transformsText, v.transforms!, gen.zDim, gen.cDim);
-      metrics = chosenMetrics ?? sampledMetrics(samples);
-      if (metrics.length === 0) throw new UserError(`${v.transforms}: no sample names eqt, eqt_frac or eqr`);
+      const samples = parseTransforms(audit.text, audit.file, gen.zDim, gen.cDim);
+      metrics = p.metrics ?? sampledMetrics(samples);
+      if (metrics.length === 0) throw new UserError(`${audit.file}: no sample names eqt, eqt_frac or eqr`);
       checkGates(gates, metrics);
       count = samples.length;
       source = (i) => samples[i];
     } else {
-      metrics = chosenMetrics!;
+      metrics = p.metrics!;
       const sampler = new RandomSamples({
-        seed,
+        seed: v.seed,
         metrics,
         zDim: gen.zDim,
         cDim: gen.cDim,
         resolution: gen.resolution,
-        translateMax,
-        rotateMax,
+        translateMax: v["translate-max"],
+        rotateMax: v["rotate-max"],
       });
-      count = num;
+      count = v.num;
       source = () => sampler.next();
     }
     if (!v.quiet) {
@@ -196,13 +212,13 @@ export async function run(args: string[]): Promise<number> {
     };
     Deno.addSignalListener("SIGINT", onSigint);
     const start = performance.now();
-    const progress = new Progress("eq", count, "samples", v.quiet ?? false);
+    const progress = new Progress("eq", count, "samples", v.quiet);
     let last = 0;
     let run: EqRunResult;
     try {
       run = await computeEquivariance(gpu, gen, source, count, {
         metrics,
-        batch,
+        batch: v.batch,
         stop: () => interrupted,
         onBatch: (done) => (progress.tick(done - last), last = done),
       });
@@ -212,7 +228,7 @@ export async function run(args: string[]): Promise<number> {
     }
     const seconds = (performance.now() - start) / 1000;
     const rows = eqResults(run, metrics);
-    report(rows, run, chosen, seconds, v.json ?? false);
+    report(rows, run, chosen, seconds, v.json);
     if (run.stopped) return 130;
     const failed = rows.filter((r) => gates.has(r.metric) && !(r.value >= gates.get(r.metric)!));
     if (failed.length) {

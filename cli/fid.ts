@@ -5,7 +5,7 @@
  * presets' differences.
  */
 import { GateFailure, UserError } from "../errors.ts";
-import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
+import { statSync } from "node:fs";
 import type { Gpu } from "../gpu/device.ts";
 import { Dataset } from "../formats/dataset.ts";
 import { Inception, type Preset, PRESETS } from "../models/inception.ts";
@@ -17,9 +17,10 @@ import { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "../me
 import { inceptionScore, kernelInceptionDistanceGpu } from "../metrics/kid.ts";
 import { datasetFeatures, type FeatureResult, generatorFeatures } from "../metrics/inception_features.ts";
 import { readCachedStats, statsCachePath } from "../metrics/stats_cache.ts";
-import { intOption, numberOption, parse } from "./args.ts";
-import { chooseNetwork, NETWORK_OPTIONS, openGenerator } from "./network.ts";
-import { formatDuration, Progress } from "./progress.ts";
+import { NETWORK_OPTS, type NetworkPlan, openGenerator, openNetwork, planNetwork } from "./network.ts";
+import { FP16_OPT, GPU_OPTS, JSON_OPT, openGpu } from "./common_options.ts";
+import { custom, flag, int, list, num, oneOf, parseOptions, text, usage, type Values } from "./options.ts";
+import { formatDuration, Progress, transferReporter } from "./progress.ts";
 
 /** Default detector per preset: the network file each reference tool downloads. */
 const DEFAULT_DETECTOR: Record<Preset, string> = {
@@ -30,35 +31,56 @@ const DEFAULT_DETECTOR: Record<Preset, string> = {
     "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
 };
 
+const SOURCES = {
+  data: list(
+    "FOLDER|ZIP|NPZ",
+    "images (PNG, JPEG, BMP, PGM/PPM, TIFF, WebP; recursive, sorted; any sizes;\nconverted as PIL's convert('RGB')), a dataset_tool zip, or an [N, H, W, 3]\nuint8 array in .npy/.npz (arr_0); may repeat",
+  ),
+  stats: list("FILE.npz", "saved statistics (mu, sigma; pytorch-fid / clean-fid layout); may repeat"),
+  ...NETWORK_OPTS,
+};
+
+const MEASURE = {
+  preset: oneOf("whose numbers to reproduce", PRESETS, "stylegan3"),
+  detector: text(
+    "PATH|URL",
+    "Inception weights (default: the preset tool's file, downloaded once;\npytorch-fid .pth and NVIDIA .pkl/.pt layouts are recognised)",
+  ),
+  metrics: custom(
+    "LIST",
+    "official names: fid50k_full, fid50k, fid10k, kid50k_full, kid50k, is50k, ...\n(sets --num, the real-image limit, --kid and --is)",
+    planMetrics,
+  ),
+  num: int("N", "generated images", 50000, 1, 10_000_000),
+  "max-items": int("N", "use at most N dataset items (default all)", undefined, 1),
+  mirror: flag("add x-flipped copies of the dataset images (as --mirror=1)"),
+  seed: int("N", "seed of the generator's latents and labels", 0, 0, 0xffffffff),
+  trunc: num("PSI", "truncation psi of the generator", 1),
+  kid: flag("also the Kernel Inception Distance (needs images on both sides)"),
+  is: flag("also the Inception Score of the generator"),
+  batch: int("N", "images per GPU batch (default: by the adapter's memory limits)", undefined, 1, 65536),
+};
+
+const OUTPUT = {
+  "save-stats": text("FILE", "write the statistics of the single SOURCE (covariance as --preset) and stop"),
+  "no-cache": flag("do not read or write the dataset statistics cache"),
+  max: num("X", "exit 1 when FID > X (a CI gate)"),
+  ...JSON_OPT,
+  jsonl: text("FILE", "append one line per metric in calc_metrics' layout"),
+  ...FP16_OPT,
+  ...GPU_OPTS,
+  quiet: flag("no progress bars"),
+};
+
+/** The options of `sg3 fid`, declared once. */
+export const OPTIONS = { ...SOURCES, ...MEASURE, ...OUTPUT };
+
 /** Usage text of `sg3 fid`. */
-export const USAGE = `sg3 fid SOURCE SOURCE [options]     sg3 fid SOURCE --save-stats OUT.npz
-  FID between two sources; each SOURCE is one of
-    --network FILE|URL|NAME (or --cfg stylegan3-t|r --res N ...)  a generator (--num images, seeded)
-    --data FOLDER|ZIP|NPZ    images (PNG, JPEG, BMP, PGM/PPM, TIFF, WebP; recursive, sorted; any sizes;
-                           converted as PIL's convert('RGB')), a dataset_tool zip, or an [N, H, W, 3]
-                           uint8 array in .npy/.npz (arr_0); may repeat
-    --stats FILE.npz         saved statistics (mu, sigma; pytorch-fid / clean-fid layout); may repeat
-  --preset stylegan3|pytorch-fid|clean-fid  whose numbers to reproduce (default stylegan3)
-  --detector PATH|URL      Inception weights (default: the preset tool's file, downloaded once;
-                           pytorch-fid .pth and NVIDIA .pkl/.pt layouts are recognised)
-  --metrics LIST           official names: fid50k_full, fid50k, fid10k, kid50k_full, kid50k, is50k, ...
-                           (sets --num, the real-image limit, --kid and --is)
-  --num N                  generated images (default 50000)
-  --max-items N            use at most N dataset items (default all)
-  --mirror                 add x-flipped copies of the dataset images (as --mirror=1)
-  --seed N                 seed of the generator's latents and labels (default 0)
-  --trunc PSI              truncation psi of the generator (default 1)
-  --kid                    also the Kernel Inception Distance (needs images on both sides)
-  --is                     also the Inception Score of the generator
-  --batch N                images per GPU batch (default: by the adapter's memory limits)
-  --save-stats FILE        write the statistics of the single SOURCE (covariance as --preset) and stop
-  --no-cache               do not read or write the dataset statistics cache
-  --max X                  exit 1 when FID > X (a CI gate)
-  --json                   print the results as JSON
-  --jsonl FILE             append one line per metric in calc_metrics' layout
-  --fp16                   run the generator's highest-resolution layers in float16
-${GPU_HELP}
-  --quiet                  no progress bars`;
+export const USAGE = usage(
+  "sg3 fid SOURCE SOURCE [options]     sg3 fid SOURCE --save-stats OUT.npz",
+  "  FID between two sources; each SOURCE is a generator (--network/--cfg; --num images), --data or --stats.",
+  [["Sources:", SOURCES], ["Measurement:", MEASURE], ["Output:", OUTPUT]],
+);
 
 interface MetricPlan {
   fid: string | null;
@@ -75,9 +97,7 @@ function planMetrics(list: string): MetricPlan {
   for (const name of list.split(",").map((s) => s.trim()).filter(Boolean)) {
     const m = /^(fid|kid|is)(\d+)k(_full)?$/.exec(name);
     if (!m || (m[1] === "is" && m[3])) {
-      throw new UserError(
-        `--metrics: unknown metric "${name}" (fid50k_full, fid50k, kid50k_full, kid50k, is50k, ...)`,
-      );
+      throw new UserError(`unknown metric "${name}" (fid50k_full, fid50k, kid50k_full, kid50k, is50k, ...)`);
     }
     const n = Number(m[2]) * 1000;
     nums.add(n);
@@ -87,10 +107,15 @@ function planMetrics(list: string): MetricPlan {
     if (m[1] !== "is" && !m[3]) plan.maxReal = n;
   }
   if (nums.size > 1 || reals.size > 1) {
-    throw new UserError("--metrics: run metrics with different image counts separately");
+    throw new UserError("run metrics with different image counts separately");
   }
-  if (!plan.fid && !plan.kid && !plan.is) throw new UserError("--metrics: no metric given");
+  if (!plan.fid && !plan.kid && !plan.is) throw new UserError("no metric given");
   return plan;
+}
+
+/** The fewest images whose covariance the preset can form: 2 for the unbiased 1/(N-1) estimate, else 1. */
+function minImages(preset: Preset): number {
+  return PRESET_COVARIANCE[preset] === "unbiased" ? 2 : 1;
 }
 
 /** One side of the comparison. */
@@ -99,53 +124,36 @@ type Source =
   | { kind: "data"; path: string }
   | { kind: "stats"; path: string };
 
-/** Runs `sg3 fid`; returns the exit code. */
-export async function run(args: string[]): Promise<number> {
-  const { values: v } = parse("fid", args, {
-    ...NETWORK_OPTIONS,
-    data: { type: "string", multiple: true },
-    stats: { type: "string", multiple: true },
-    preset: { type: "string" },
-    detector: { type: "string" },
-    metrics: { type: "string" },
-    num: { type: "string" },
-    "max-items": { type: "string" },
-    mirror: { type: "boolean" },
-    seed: { type: "string" },
-    trunc: { type: "string" },
-    kid: { type: "boolean" },
-    is: { type: "boolean" },
-    batch: { type: "string" },
-    "save-stats": { type: "string" },
-    "no-cache": { type: "boolean" },
-    max: { type: "string" },
-    json: { type: "boolean" },
-    jsonl: { type: "string" },
-    fp16: { type: "boolean" },
-    ...GPU_OPTIONS,
-    quiet: { type: "boolean" },
-  });
-  const t0 = performance.now();
-  const preset = (v.preset ?? "stylegan3") as Preset;
-  if (!PRESETS.includes(preset)) {
-    throw new UserError(`--preset: expected ${PRESETS.join(", ")}, got "${v.preset}"`);
-  }
-  const plan = v.metrics ? planMetrics(v.metrics) : null;
-  const num = plan ? plan.num : intOption("num", v.num, 50000, 1);
-  const maxItemsOpt = v["max-items"] === undefined ? undefined : intOption("max-items", v["max-items"], 0, 1);
-  const maxItems = plan?.maxReal !== undefined
-    ? Math.min(plan.maxReal, maxItemsOpt ?? Infinity)
-    : maxItemsOpt;
-  const wantKid = (v.kid ?? false) || !!plan?.kid;
-  const wantIs = (v.is ?? false) || !!plan?.is;
-  const wantFid = plan ? !!plan.fid : true;
-  const gate = v.max === undefined ? null : numberOption("max", v.max, 0);
+/** Everything `sg3 fid` was asked, checked; nothing loaded or opened. */
+export interface FidPlan {
+  preset: Preset;
+  metrics: MetricPlan | null;
+  num: number;
+  maxItems: number | undefined;
+  wantFid: boolean;
+  wantKid: boolean;
+  wantIs: boolean;
+  sources: Source[];
+  network: NetworkPlan | null;
+  detector: string;
+  values: Values<typeof OPTIONS>;
+}
 
-  const sources: Source[] = [];
+/** Parses and checks the arguments of `sg3 fid` (no GPU, nothing loaded). */
+export function plan(args: string[]): FidPlan {
+  const { values: v, given } = parseOptions(args, OPTIONS);
+  const preset = v.preset;
+  const metrics = v.metrics ?? null;
+  const maxItems = metrics?.maxReal !== undefined
+    ? Math.min(metrics.maxReal, v["max-items"] ?? Infinity)
+    : v["max-items"];
+  const wantKid = v.kid || !!metrics?.kid;
+  const wantIs = v.is || !!metrics?.is;
   const hasNetwork = v.network !== undefined || v.cfg !== undefined;
+  const sources: Source[] = [];
   if (hasNetwork) sources.push({ kind: "network", label: v.network ?? `random ${v.cfg}` });
-  for (const p of v.data ?? []) sources.push({ kind: "data", path: p });
-  for (const p of v.stats ?? []) sources.push({ kind: "stats", path: p });
+  for (const p of v.data) sources.push({ kind: "data", path: p });
+  for (const p of v.stats) sources.push({ kind: "stats", path: p });
   const saving = v["save-stats"];
   if (saving !== undefined ? sources.length !== 1 : sources.length !== 2) {
     throw new UserError(
@@ -163,27 +171,62 @@ export async function run(args: string[]): Promise<number> {
   if (wantIs && !hasNetwork) {
     throw new UserError("the Inception Score is computed for a generator: give --network");
   }
+  const num = metrics ? metrics.num : v.num;
+  if (hasNetwork && num < minImages(preset)) {
+    throw new UserError(`--num ${num}: the ${preset} covariance (1/(N-1)) needs at least two images`);
+  }
+  for (const path of [saving, v.jsonl]) {
+    if (path !== undefined && statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UserError(`${path}: is a folder, expected a file name`);
+    }
+  }
+  return {
+    preset,
+    metrics,
+    num,
+    maxItems,
+    wantFid: metrics ? !!metrics.fid : true,
+    wantKid,
+    wantIs,
+    sources,
+    network: hasNetwork ? planNetwork(v, given) : null,
+    detector: v.detector ?? DEFAULT_DETECTOR[preset],
+    values: v,
+  };
+}
+
+/** Runs `sg3 fid`; returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const p = plan(args);
+  const { preset, num, maxItems, wantFid, wantKid, wantIs, sources, detector, values: v } = p;
+  const saving = v["save-stats"];
+  const gate = v.max ?? null;
 
   // Sources that need the GPU.
   let gpu: Gpu | null = null;
   let inception: Inception | null = null;
   let generator: Generator | null = null;
-  const detector = v.detector ?? DEFAULT_DETECTOR[preset];
-  const quiet = v.quiet ?? false;
+  const quiet = v.quiet;
   const needsGpu = sources.some((s) => s.kind !== "stats");
   const datasets = new Map<string, Dataset>();
   try {
     for (const s of sources) {
-      if (s.kind === "data") datasets.set(s.path, Dataset.open(s.path, { mirror: v.mirror, maxItems }));
+      if (s.kind !== "data") continue;
+      const data = Dataset.open(s.path, { mirror: v.mirror, maxItems });
+      datasets.set(s.path, data);
+      if (data.count < minImages(preset)) {
+        throw new UserError(`${s.path}: ${data.count} image(s); the ${preset} covariance needs at least two`);
+      }
     }
     if (needsGpu) {
-      const chosen = hasNetwork ? await chooseNetwork(v) : null;
-      const weights = await loadInceptionWeights(detector);
+      const chosen = p.network ? await openNetwork(p.network) : null;
+      const weights = await loadInceptionWeights(detector, transferReporter(quiet));
       gpu = await openGpu(v);
       inception = Inception.create(gpu, weights);
-      if (chosen) generator = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
+      if (chosen) generator = await openGenerator(gpu, chosen, { fp16: v.fp16 });
     }
-    const userBatch = v.batch === undefined ? null : intOption("batch", v.batch, 1, 1);
+    const userBatch = v.batch ?? null;
     const convention = PRESET_COVARIANCE[preset];
     const labels = [...datasets.values()][0] ?? null;
 
@@ -219,7 +262,7 @@ export async function run(args: string[]): Promise<number> {
         const f = await generatorFeatures(
           inception!,
           generator!,
-          { num, seed: intOption("seed", v.seed, 0, 0), psi: numberOption("trunc", v.trunc, 1), labels },
+          { num, seed: v.seed, psi: v.trunc, labels },
           { ...keep, logits: wantIs, onBatch: (n) => bar.tick(n) },
         );
         bar.finish();
@@ -238,7 +281,7 @@ export async function run(args: string[]): Promise<number> {
     const out: Record<string, number> = {};
     if (wantFid) {
       const bar = new Progress("frechet distance", 1, "step", quiet);
-      out[plan?.fid ?? "fid"] = frechetDistance(results[0].stats, results[1].stats);
+      out[p.metrics?.fid ?? "fid"] = frechetDistance(results[0].stats, results[1].stats);
       bar.tick();
       bar.finish();
     }
@@ -248,29 +291,27 @@ export async function run(args: string[]): Promise<number> {
       const network = sources.findIndex((s) => s.kind === "network");
       const genIndex = network >= 0 ? network : 1;
       const gen = results[genIndex].features!.stats, real = results[1 - genIndex].features!.stats;
-      out[plan?.kid ?? "kid"] = await kernelInceptionDistanceGpu(
+      out[p.metrics?.kid ?? "kid"] = await kernelInceptionDistanceGpu(
         gpu!,
         real.all(),
         real.count,
         gen.all(),
         gen.count,
         FEATURE_DIM,
-        {
-          seed: intOption("seed", v.seed, 0, 0),
-        },
+        { seed: v.seed },
       );
     }
     if (wantIs) {
       const g = results[sources.findIndex((s) => s.kind === "network")].features!;
       const { mean, std } = inceptionScore(g.logits!, g.stats.count, LOGIT_DIM);
-      const name = plan?.is ?? "is";
+      const name = p.metrics?.is ?? "is";
       out[`${name}_mean`] = mean;
       out[`${name}_std`] = std;
     }
     const totalTime = (performance.now() - t0) / 1000;
-    report(out, v.json ?? false);
-    if (v.jsonl) appendJsonl(v.jsonl, out, plan, totalTime, v.network ?? null);
-    const fid = out[plan?.fid ?? "fid"];
+    report(out, v.json);
+    if (v.jsonl) appendJsonl(v.jsonl, out, p.metrics, totalTime, v.network ?? null);
+    const fid = out[p.metrics?.fid ?? "fid"];
     if (gate !== null && fid !== undefined && !(fid <= gate)) {
       throw new GateFailure(`FID ${fid.toFixed(4)} exceeds --max ${gate}`);
     }

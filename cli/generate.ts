@@ -1,105 +1,139 @@
 /** `sg3 generate`: images from a network for seeds (gen_images.py semantics) or from given w/z vectors. */
 import { join } from "node:path";
-import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
+import { statSync } from "node:fs";
 import { UserError } from "../errors.ts";
 import { generateImages, type GenerateRequest } from "../models/generate.ts";
 import { readLatents } from "../models/latents.ts";
 import { writePng } from "../formats/png.ts";
-import { intOption, numberOption, parse, parsePair, parseRangeList } from "./args.ts";
-import { chooseNetwork, EMBEDDED_DEFAULT, NETWORK_OPTIONS, openGenerator } from "./network.ts";
+import { parsePair, parseRangeList } from "./args.ts";
+import {
+  EMBEDDED,
+  NETWORK_OPTS,
+  type NetworkPlan,
+  openGenerator,
+  openNetwork,
+  planNetwork,
+} from "./network.ts";
+import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT } from "./common_options.ts";
+import { custom, int, num, oneOf, parseOptions, text, usage, type Values } from "./options.ts";
 import { Progress } from "./progress.ts";
 
-/** The network used when neither --network nor --cfg is given: a small random-initialised StyleGAN3-T. */
+/** The options of `sg3 generate`, declared once. */
+export const OPTIONS = {
+  outdir: text("DIR", "where the PNGs go (required)"),
+  seeds: custom("LIST", "seeds like 0-3,7; z = numpy RandomState(seed).randn(1, z_dim)", parseRangeList),
+  "projected-w": text(
+    "FILE",
+    "w vectors (.npy or .npz with key 'w', shape [N, num_ws, w_dim]); skips mapping",
+  ),
+  z: text("FILE", "z vectors (.npy/.npz, shape [N, z_dim])"),
+  trunc: num("PSI", "truncation psi", 1),
+  "trunc-cutoff": int("N", "truncate only the first N ws (default: all)", undefined, 0),
+  class: int("N", "class index of a conditional network (required there)", undefined, 0),
+  translate: custom(
+    "X,Y",
+    "input translation (fractions of the image), StyleGAN3 only",
+    parsePair,
+    [0, 0] as [
+      number,
+      number,
+    ],
+  ),
+  rotate: num("DEG", "input rotation in degrees, StyleGAN3 only", 0),
+  "noise-mode": oneOf(
+    "StyleGAN2 noise inputs: const (as gen_images.py), random (drawn from\neach image's seed, not torch's stream) or none; StyleGAN3 has none",
+    ["const", "random", "none"] as const,
+    "const",
+  ),
+  ...NETWORK_OPTS,
+  ...batchOption("images", 4),
+  ...FP16_OPT,
+  ...GPU_OPTS,
+  ...QUIET_OPT,
+};
 
 /** Usage text of `sg3 generate`. */
-export const USAGE = `sg3 generate --outdir DIR (--seeds LIST | --projected-w FILE | --z FILE) [options]
-  Writes DIR/seedNNNN.png per seed (or DIR/projNN.png per given vector), as gen_images.py.
-  --network FILE|URL|NAME  official .pkl snapshot, URL or short name (stylegan3-t-ffhq-1024x1024, ...)
-  --which G|G_ema          which generator of the snapshot (default G_ema)
-  --cfg stylegan3-t|stylegan3-r|stylegan2 --res N [--cbase N --cmax N --init-seed N]
-                           a random-initialised network instead (default without --network:
-                           ${EMBEDDED_DEFAULT.cfg} ${EMBEDDED_DEFAULT.res}x${EMBEDDED_DEFAULT.res}, cbase ${EMBEDDED_DEFAULT.cbase}, cmax ${EMBEDDED_DEFAULT.cmax})
-  --seeds 0-3,7            seeds; z = numpy RandomState(seed).randn(1, z_dim)
-  --projected-w FILE       w vectors (.npy or .npz with key 'w', shape [N, num_ws, w_dim]); skips mapping
-  --z FILE                 z vectors (.npy/.npz, shape [N, z_dim])
-  --trunc PSI              truncation psi (default 1)
-  --trunc-cutoff N         truncate only the first N ws (default: all)
-  --class N                class index of a conditional network (required there)
-  --translate X,Y          input translation (fractions of the image), StyleGAN3 only (default 0,0)
-  --rotate DEG             input rotation in degrees, StyleGAN3 only (default 0)
-  --noise-mode const|random|none  StyleGAN2 noise inputs (default const, as gen_images.py; random: drawn
-                           from each image's seed, not torch's stream); StyleGAN3 has none
-  --batch N                images per GPU batch (default 4)
-  --fp16                   run the highest-resolution layers in float16 (needs shader-f16)
-${GPU_HELP}
-  --quiet                  no progress bar`;
+export const USAGE = usage(
+  "sg3 generate --outdir DIR (--seeds LIST | --projected-w FILE | --z FILE) [options]",
+  `  Writes DIR/seedNNNN.png per seed (or DIR/projNN.png per given vector), as gen_images.py. Without
+  --network or --cfg: a random-initialised ${EMBEDDED.cfg} at ${EMBEDDED.res}x${EMBEDDED.res} (cbase ${EMBEDDED.cbase}, cmax ${EMBEDDED.cmax}).`,
+  OPTIONS,
+);
+
+/** Everything `sg3 generate` was asked, checked; nothing loaded or opened. */
+export interface GeneratePlan {
+  network: NetworkPlan;
+  outdir: string;
+  /** The latents file and what it must hold, when not seeds. */
+  latents: { file: string; kind: "w" | "z" } | null;
+  request: GenerateRequest;
+  /** --translate or --rotate was given (StyleGAN3 only). */
+  moves: boolean;
+  values: Values<typeof OPTIONS>;
+}
+
+/** Parses and checks the arguments of `sg3 generate` (no GPU, no network loaded). */
+export function plan(args: string[]): GeneratePlan {
+  const { values: v, given } = parseOptions(args, OPTIONS);
+  if (v.outdir === undefined) throw new UserError("--outdir is required");
+  if (statSync(v.outdir, { throwIfNoEntry: false })?.isDirectory() === false) {
+    throw new UserError(`--outdir ${v.outdir}: exists and is not a folder`);
+  }
+  const sources = (["seeds", "projected-w", "z"] as const).filter((s) => given.has(s));
+  if (sources.length !== 1) throw new UserError("give exactly one of --seeds, --projected-w, --z");
+  const latentsFile = v["projected-w"] ?? v.z;
+  return {
+    network: planNetwork(v, given, EMBEDDED),
+    outdir: v.outdir,
+    latents: latentsFile === undefined ? null : { file: latentsFile, kind: v.z !== undefined ? "z" : "w" },
+    request: {
+      seeds: v.seeds,
+      psi: v.trunc,
+      cutoff: v["trunc-cutoff"] ?? null,
+      classIdx: v.class,
+      translate: v.translate,
+      rotate: v.rotate,
+      batch: v.batch,
+      noiseMode: v["noise-mode"],
+    },
+    moves: given.has("translate") || given.has("rotate"),
+    values: v,
+  };
+}
 
 /** Runs `sg3 generate`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const { values: v } = parse("generate", args, {
-    ...NETWORK_OPTIONS,
-    outdir: { type: "string" },
-    seeds: { type: "string" },
-    "projected-w": { type: "string" },
-    z: { type: "string" },
-    trunc: { type: "string" },
-    "trunc-cutoff": { type: "string" },
-    class: { type: "string" },
-    translate: { type: "string" },
-    rotate: { type: "string" },
-    "noise-mode": { type: "string" },
-    batch: { type: "string" },
-    fp16: { type: "boolean" },
-    ...GPU_OPTIONS,
-    quiet: { type: "boolean" },
-  });
-  if (!v.outdir) throw new UserError("--outdir is required");
-  const sources = [v.seeds, v["projected-w"], v.z].filter((s) => s !== undefined).length;
-  if (sources !== 1) throw new UserError("give exactly one of --seeds, --projected-w, --z");
-  if (v["noise-mode"] !== undefined && !["const", "random", "none"].includes(v["noise-mode"])) {
-    throw new UserError(`--noise-mode: expected const, random or none, got "${v["noise-mode"]}"`);
-  }
-  const req: GenerateRequest = {
-    psi: numberOption("trunc", v.trunc, 1),
-    cutoff: v["trunc-cutoff"] === undefined ? null : intOption("trunc-cutoff", v["trunc-cutoff"], 0, 0),
-    classIdx: v.class === undefined ? undefined : intOption("class", v.class, 0, 0),
-    translate: parsePair("translate", v.translate, [0, 0]),
-    rotate: numberOption("rotate", v.rotate, 0),
-    batch: intOption("batch", v.batch, 4, 1),
-    noiseMode: v["noise-mode"] as GenerateRequest["noiseMode"],
-  };
-  if (v.seeds !== undefined) req.seeds = parseRangeList("seeds", v.seeds);
-
-  const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
-  if (chosen.net.arch === "stylegan2" && (v.translate !== undefined || v.rotate !== undefined)) {
+  const p = plan(args);
+  const v = p.values;
+  const chosen = await openNetwork(p.network);
+  if (chosen.net.arch === "stylegan2" && p.moves) {
     throw new UserError(
       "--translate/--rotate move StyleGAN3's input transform; StyleGAN2 networks have none",
     );
   }
   const gpu = await openGpu(v);
-  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
+  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
+  const req = { ...p.request };
   if (req.classIdx !== undefined && gen.cDim === 0) {
     console.warn("warning: --class is ignored on an unconditional network");
   }
-  const latentFile = v["projected-w"] ?? v.z;
-  if (latentFile !== undefined) {
-    const lat = readLatents(latentFile, gen);
-    const wanted = v.z !== undefined ? "z" : "w";
-    if (lat.kind !== wanted) {
-      throw new UserError(`${latentFile}: holds ${lat.kind} vectors, expected ${wanted}`);
+  if (p.latents) {
+    const lat = readLatents(p.latents.file, gen);
+    if (lat.kind !== p.latents.kind) {
+      throw new UserError(`${p.latents.file}: holds ${lat.kind} vectors, expected ${p.latents.kind}`);
     }
     if (lat.kind === "w") req.ws = { data: Float32Array.from(lat.values), count: lat.n };
     else req.zs = { data: lat.values, count: lat.n };
   }
   const total = req.ws?.count ?? req.zs?.count ?? req.seeds!.length;
   if (!v.quiet) console.error(`network: ${chosen.label}; ${gpu.summary.description}`);
-  const progress = new Progress("generate", total, "img", v.quiet ?? false);
+  const progress = new Progress("generate", total, "img", v.quiet);
   for await (const { name, image } of generateImages(gpu, gen, req)) {
-    writePng(join(v.outdir, `${name}.png`), image);
+    writePng(join(p.outdir, `${name}.png`), image);
     progress.tick();
   }
   progress.finish();
-  if (!v.quiet) console.error(`wrote ${total} image${total === 1 ? "" : "s"} to ${v.outdir}`);
+  if (!v.quiet) console.error(`wrote ${total} image${total === 1 ? "" : "s"} to ${p.outdir}`);
   gen.destroy();
   gpu.destroy();
   return 0;

@@ -1,14 +1,21 @@
 /** `sg3 info`: the WebGPU adapter, its features and the limits that matter, and whether f16 is usable. */
-import { parse } from "./args.ts";
 import { Gpu } from "../gpu/device.ts";
+import { GPU_OPTS, JSON_OPT } from "./common_options.ts";
+import { parseOptions, usage } from "./options.ts";
+
+/** The options of `sg3 info`, declared once. */
+export const OPTIONS = { adapter: GPU_OPTS.adapter, ...JSON_OPT };
 
 /** Usage text of `sg3 info`. */
-export const USAGE = `sg3 info [--adapter NAME] [--json]
-  Prints the WebGPU adapter sg3 would use: name, vendor, features, limits, f16 support.`;
+export const USAGE = usage(
+  "sg3 info [--adapter NAME] [--json]",
+  "  Prints the WebGPU adapter sg3 would use: name, vendor, features, limits, f16 support.",
+  OPTIONS,
+);
 
 /** Runs `sg3 info`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const { values } = parse("info", args, { json: { type: "boolean" }, adapter: { type: "string" } });
+  const { values } = parseOptions(args, OPTIONS);
   const gpu = await Gpu.open({ adapter: values.adapter });
   const s = gpu.summary;
   const report = { ...s, f16: gpu.f16, deno: Deno.version.deno };

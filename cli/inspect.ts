@@ -3,17 +3,26 @@
  * chosen generator, its architecture, resolution, z/w/c dims, parameter count and layer table (size,
  * channels, sampling rate, cutoff, up/down factors), as text or JSON. Loading never executes the file.
  */
-import { parse } from "./args.ts";
+import { flag, oneOf, parseOptions, usage } from "./options.ts";
 import { UserError } from "../errors.ts";
 import { transferReporter } from "./progress.ts";
 import { readSnapshot } from "../formats/snapshot.ts";
 import { guard } from "../formats/torch.ts";
 import { inspectReport, type LayerRow } from "../models/inspect.ts";
 
+/** The options of `sg3 inspect`, declared once. */
+export const OPTIONS = {
+  which: oneOf("which generator of a training snapshot", ["G_ema", "G"] as const, "G_ema"),
+  json: flag("print the whole report as JSON (every layer attribute, hyper-parameters, training set)"),
+};
+
 /** Usage text of `sg3 inspect`. */
-export const USAGE = `sg3 inspect <network.pkl | URL | official name> [--which G_ema|G] [--json]
-  Prints the architecture, resolution, z/w/c dims, parameter count, layer table and the parts the file
-  holds. --which picks the generator of a training snapshot (default G_ema). Nothing in the file is run.`;
+export const USAGE = usage(
+  "sg3 inspect <network.pkl | URL | official name> [--which G_ema|G] [--json]",
+  `  Prints the architecture, resolution, z/w/c dims, parameter count, layer table and the parts the file
+  holds. Nothing in the file is run.`,
+  OPTIONS,
+);
 
 const fmt = (v: unknown): string =>
   v === undefined || v === null
@@ -71,13 +80,9 @@ function formatReport(r: Record<string, unknown>): string {
 
 /** Runs `sg3 inspect`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parse("inspect", args, {
-    json: { type: "boolean" },
-    which: { type: "string" },
-  }, true);
-  if (positionals.length !== 1) throw new UserError(`expected one network file\n${USAGE}`.split("\n")[0]);
-  const which = values.which ?? "G_ema";
-  if (which !== "G_ema" && which !== "G") throw new UserError(`--which: expected G_ema or G, got "${which}"`);
+  const { values, positionals } = parseOptions(args, OPTIONS, true);
+  if (positionals.length !== 1) throw new UserError("expected one network file (see 'sg3 inspect --help')");
+  const which = values.which;
   const snap = await readSnapshot(positionals[0], { report: transferReporter() });
   const report = guard(snap.name, () => inspectReport(snap, which));
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));

@@ -8,35 +8,100 @@ import { transferReporter } from "./progress.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
 import { randomNetwork } from "../models/random_init.ts";
 import type { NetworkDescription } from "../formats/network.ts";
-import { intOption } from "./args.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Generator, type GeneratorOptions } from "../models/generator.ts";
 import { calibrateMagnitudes } from "../models/calibrate.ts";
+import { int, oneOf, text, type Values } from "./options.ts";
+
+/** The network options, declared once (see cli/options.ts). */
+export const NETWORK_OPTS = {
+  network: text(
+    "FILE|URL|NAME",
+    "official .pkl snapshot, URL or short name (stylegan3-t-ffhq-1024x1024, ...)",
+  ),
+  which: oneOf("which generator of a training snapshot (default G_ema)", ["G_ema", "G"] as const),
+  cfg: oneOf(
+    "a random-initialised network instead (train.py's --cfg)",
+    ["stylegan3-t", "stylegan3-r", "stylegan2"] as const,
+  ),
+  res: int("N", "its resolution, a power of two >= 16", undefined, 16, 8192),
+  cbase: int("N", "its channel base (train.py's --cbase; default 32768)", undefined, 1),
+  cmax: int("N", "its channel maximum (train.py's --cmax; default 512)", undefined, 1),
+  "init-seed": int("N", "the seed of its random weights (default 0)", undefined, 0, 0xffffffff),
+};
+
+/** A network to open: a snapshot, or a random-initialised configuration (validated, nothing loaded). */
+export type NetworkPlan =
+  | { kind: "file"; source: string; which: "G_ema" | "G" }
+  | {
+    kind: "random";
+    cfg: "stylegan3-t" | "stylegan3-r" | "stylegan2";
+    res: number;
+    cbase?: number;
+    cmax?: number;
+    seed: number;
+  };
+
+/**
+ * Validates the network options: `--network` (with `--which`), or `--cfg` (with `--res`, `--cbase`, `--cmax`,
+ * `--init-seed`), or the command's embedded default `fallback` when neither is given (else one is required).
+ */
+export function planNetwork(
+  v: Values<typeof NETWORK_OPTS>,
+  given: Set<string>,
+  fallback?: { cfg: "stylegan3-t" | "stylegan3-r" | "stylegan2"; res: number; cbase?: number; cmax?: number },
+): NetworkPlan {
+  if (v.network !== undefined && v.cfg !== undefined) {
+    throw new UserError("give either --network or --cfg, not both");
+  }
+  if (v.network !== undefined) {
+    const cfgOnly = ["res", "cbase", "cmax", "init-seed"].find((k) => given.has(k));
+    if (cfgOnly) {
+      throw new UserError(`--${cfgOnly} applies to random-initialised networks (--cfg), not to --network`);
+    }
+    if (v.network === "") throw new UserError("--network: empty name");
+    return { kind: "file", source: v.network, which: v.which ?? "G_ema" };
+  }
+  if (v.which !== undefined) {
+    throw new UserError("--which needs --network (it picks G or G_ema of a snapshot)");
+  }
+  const base = v.cfg !== undefined ? { cfg: v.cfg, res: 256 } : fallback;
+  if (!base) {
+    throw new UserError(
+      "no network: give --network FILE|URL|NAME or --cfg stylegan3-t|stylegan3-r|stylegan2",
+    );
+  }
+  const res = v.res ?? base.res;
+  if (Math.log2(res) % 1 !== 0) {
+    throw new UserError(`--res: expected a power of two such as 256, 512, 1024, got ${res}`);
+  }
+  const fb = v.cfg === undefined ? fallback : undefined;
+  return {
+    kind: "random",
+    cfg: base.cfg,
+    res,
+    cbase: v.cbase ?? fb?.cbase,
+    cmax: v.cmax ?? fb?.cmax,
+    seed: v["init-seed"] ?? 0,
+  };
+}
+
+/** Loads or builds the planned network. */
+export async function openNetwork(plan: NetworkPlan): Promise<ChosenNetwork> {
+  if (plan.kind === "file") {
+    const net = await loadNetwork(plan.source, { which: plan.which, report: transferReporter() });
+    return { net, label: plan.source, random: false };
+  }
+  const { cfg, res, cbase, cmax, seed } = plan;
+  return {
+    net: randomNetwork({ cfg, res, cbase, cmax, seed }),
+    random: true,
+    label: `random-init ${cfg} ${res}x${res}${cbase ? ` cbase ${cbase}` : ""}${cmax ? ` cmax ${cmax}` : ""}`,
+  };
+}
 
 /** The embedded default network of `generate`, `video` and `tune`: a random-initialised StyleGAN3-T. */
-export const EMBEDDED_DEFAULT = { cfg: "stylegan3-t", res: "128", cbase: "4096", cmax: "128" } as const;
-
-/** parseArgs option definitions for choosing a network. */
-export const NETWORK_OPTIONS = {
-  network: { type: "string" },
-  which: { type: "string" },
-  cfg: { type: "string" },
-  res: { type: "string" },
-  cbase: { type: "string" },
-  cmax: { type: "string" },
-  "init-seed": { type: "string" },
-} as const;
-
-/** Parsed values of {@link NETWORK_OPTIONS}. */
-export interface NetworkValues {
-  network?: string;
-  which?: string;
-  cfg?: string;
-  res?: string;
-  cbase?: string;
-  cmax?: string;
-  "init-seed"?: string;
-}
+export const EMBEDDED = { cfg: "stylegan3-t", res: 128, cbase: 4096, cmax: 128 } as const;
 
 /** The network a command runs, and a short label for reports. */
 export interface ChosenNetwork {
@@ -54,61 +119,4 @@ export async function openGenerator(
 ): Promise<Generator> {
   if (chosen.random) await calibrateMagnitudes(gpu, chosen.net);
   return Generator.create(gpu, chosen.net, opts);
-}
-
-/**
- * Loads `--network`, or builds the random-initialised `--cfg` network; `fallbackCfg` is used when neither
- * is given (commands with an embedded default), otherwise one of them is required.
- */
-export async function chooseNetwork(v: NetworkValues, fallbackCfg?: NetworkValues): Promise<ChosenNetwork> {
-  if (v.network !== undefined && v.cfg !== undefined) {
-    throw new UserError("give either --network or --cfg, not both");
-  }
-  if (v.network !== undefined) {
-    const cfgOnly = (["res", "cbase", "cmax", "init-seed"] as const).filter((k) => v[k] !== undefined);
-    if (cfgOnly.length) {
-      throw new UserError(`--${cfgOnly[0]} applies to random-initialised networks (--cfg), not to --network`);
-    }
-    const which = v.which ?? "G_ema";
-    if (which !== "G" && which !== "G_ema") {
-      throw new UserError(`--which: expected G or G_ema, got "${which}"`);
-    }
-    return {
-      net: await loadNetwork(v.network, { which, report: transferReporter() }),
-      label: v.network,
-      random: false,
-    };
-  }
-  if (v.which !== undefined) {
-    throw new UserError("--which needs --network (it picks G or G_ema of a snapshot)");
-  }
-  const c = v.cfg !== undefined ? v : fallbackCfg;
-  if (!c?.cfg) {
-    throw new UserError(
-      "no network: give --network FILE|URL|NAME or --cfg stylegan3-t|stylegan3-r|stylegan2",
-    );
-  }
-  if (c.cfg !== "stylegan3-t" && c.cfg !== "stylegan3-r" && c.cfg !== "stylegan2") {
-    throw new UserError(`--cfg: expected stylegan3-t, stylegan3-r or stylegan2, got "${c.cfg}"`);
-  }
-  const res = intOption("res", v.res ?? c.res, 256, 16);
-  if (Math.log2(res) % 1 !== 0) {
-    throw new UserError(`--res: expected a power of two such as 256, 512, 1024, got ${res}`);
-  }
-  const cbase = v.cbase ?? c.cbase, cmax = v.cmax ?? c.cmax;
-  const seed = intOption("init-seed", v["init-seed"] ?? c["init-seed"], 0, 0);
-  const net = randomNetwork({
-    cfg: c.cfg,
-    res,
-    cbase: cbase === undefined ? undefined : intOption("cbase", cbase, 0, 1),
-    cmax: cmax === undefined ? undefined : intOption("cmax", cmax, 0, 1),
-    seed,
-  });
-  return {
-    net,
-    random: true,
-    label: `random-init ${c.cfg} ${res}x${res}${cbase ? ` cbase ${cbase}` : ""}${
-      cmax ? ` cmax ${cmax}` : ""
-    }`,
-  };
 }

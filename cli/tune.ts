@@ -3,8 +3,9 @@
  * current adapter for the layer shapes of a network (and/or of the FID Inception network) and caches the
  * winners per adapter, driver and shape (gpu/tuner.ts), so that every later run on this adapter uses them.
  */
-import { intOption, parse } from "./args.ts";
-import { chooseNetwork, EMBEDDED_DEFAULT, NETWORK_OPTIONS, openGenerator } from "./network.ts";
+import { EMBEDDED, NETWORK_OPTS, openGenerator, openNetwork, planNetwork } from "./network.ts";
+import { batchOption, FP16_OPT, GPU_OPTS, JSON_OPT } from "./common_options.ts";
+import { flag, int, parseOptions, usage } from "./options.ts";
 import { UserError } from "../errors.ts";
 import { Gpu } from "../gpu/device.ts";
 import { readBytes } from "../gpu/readback.ts";
@@ -14,46 +15,43 @@ import { RandomState } from "../models/latents.ts";
 import { Inception, preprocess } from "../models/inception.ts";
 import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
 
+/** The options of `sg3 tune`, declared once. */
+export const OPTIONS = {
+  ...NETWORK_OPTS,
+  ...batchOption("images (the batch the shapes are tuned for; use the batch of your runs)", 1),
+  inception: flag("also tune the Inception network of 'sg3 fid' (299x299 inputs)"),
+  ...FP16_OPT,
+  reps: int("N", "runs per candidate, the fastest counts", 2, 1, 100),
+  retune: flag("measure shapes that are already in the cache again"),
+  adapter: GPU_OPTS.adapter,
+  ...JSON_OPT,
+};
+
 /** Usage text of `sg3 tune`. */
-export const USAGE =
-  `sg3 tune [--network NET | --cfg stylegan3-t|stylegan3-r --res N --cbase N --cmax N] [--inception]
-  Times the variants of each tunable kernel for the network's layer shapes on this adapter and caches the
+export const USAGE = usage(
+  "sg3 tune [--network NET | --cfg stylegan3-t|stylegan3-r|stylegan2 --res N --cbase N --cmax N] [--inception]",
+  `  Times the variants of each tunable kernel for the network's layer shapes on this adapter and caches the
   fastest per adapter, driver and shape in <cache>/tune.json ($SG3_CACHE, else $XDG_CACHE_HOME/sg3, else
   ~/.cache/sg3); later runs on this adapter use them (--tune off in other commands ignores the cache).
-  Without --network/--cfg: the embedded default network; --inception alone tunes only the FID network.
-  --batch N        the batch the shapes are tuned for (default 1; use the batch of your runs)
-  --inception      also tune the Inception network of 'sg3 fid' (299x299 inputs)
-  --fp16           tune the generator's float16 layers (needs shader-f16)
-  --reps N         runs per candidate, the fastest counts (default 2)
-  --retune         measure shapes that are already in the cache again
-  --adapter NAME   WebGPU adapter choice
-  --json           print the new cache entries as JSON`;
+  Without --network/--cfg: the embedded default network; --inception alone tunes only the FID network.`,
+  OPTIONS,
+);
 
 /** Runs `sg3 tune`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const { values: v } = parse("tune", args, {
-    ...NETWORK_OPTIONS,
-    batch: { type: "string" },
-    inception: { type: "boolean" },
-    fp16: { type: "boolean" },
-    reps: { type: "string" },
-    retune: { type: "boolean" },
-    adapter: { type: "string" },
-    json: { type: "boolean" },
-  });
-  const batch = intOption("batch", v.batch, 1, 1);
-  const reps = intOption("reps", v.reps, 2, 1);
+  const { values: v, given } = parseOptions(args, OPTIONS);
+  const { batch, reps } = v;
   const generator = v.network !== undefined || v.cfg !== undefined || !v.inception;
-  const chosen = generator ? await chooseNetwork(v, EMBEDDED_DEFAULT) : null;
+  const chosen = generator ? await openNetwork(planNetwork(v, given, EMBEDDED)) : null;
   const gpu = await Gpu.open({ adapter: v.adapter });
   if (!gpu.profilable) throw new UserError("this adapter has no timestamp-query feature, which tuning needs");
-  gpu.tuner.retune = v.retune ?? false;
+  gpu.tuner.retune = v.retune;
   const found: Record<string, TuneEntry> = {};
   const progress = (what: string) => (round: number, rounds: number) => {
     if (!v.json) console.error(`${what}: candidate round ${round}/${rounds}`);
   };
   if (chosen) {
-    const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
+    const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
     const z = new RandomState(0).randn(batch * gen.zDim);
     Object.assign(
       found,

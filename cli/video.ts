@@ -4,7 +4,6 @@
  * time, optionally beside the frame-0 image moved by resampling). Output: MP4 (H.264) and/or PNG frames.
  */
 import { join } from "node:path";
-import { GPU_HELP, GPU_OPTIONS, openGpu } from "./gpu_options.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { UserError } from "../errors.ts";
 import { Mp4Writer } from "../formats/mp4.ts";
@@ -23,170 +22,191 @@ import {
   tableSource,
   type VideoSpec,
 } from "../models/video.ts";
-import { intOption, numberOption, parse, parseRangeList } from "./args.ts";
-import { chooseNetwork, EMBEDDED_DEFAULT, NETWORK_OPTIONS, openGenerator } from "./network.ts";
+import { parseRangeList } from "./args.ts";
+import {
+  EMBEDDED,
+  NETWORK_OPTS,
+  type NetworkPlan,
+  openGenerator,
+  openNetwork,
+  planNetwork,
+} from "./network.ts";
+import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT } from "./common_options.ts";
+import { custom, flag, int, num, oneOf, parseOptions, refuse, text, usage, type Values } from "./options.ts";
 import { Progress } from "./progress.ts";
 
-/** Usage text of `sg3 video`. */
-export const USAGE = `sg3 video (--output FILE.mp4|FILE.png | --frames-dir DIR) [options]
-  Interpolation (default; gen_video.py): a WxH grid of cells, each looping through K keyframes.
-  --seeds 0-31             keyframe seeds; K = #seeds / (W*H) unless --num-keyframes (seeds then cycle)
-  --grid 4x2               grid width x height (default 1x1)
-  --num-keyframes K        keyframes per cell
-  --w-frames N             frames per keyframe transition (default 120; video = K*N frames)
-  --duration-sec S         video length instead of --w-frames (frames = round(S * fps))
-  --shuffle-seed N         shuffle the keyframe seeds with numpy RandomState(N).shuffle
-  --interp cubic|linear|slerp  path between keyframes (default cubic: scipy interp1d, wrap-around)
-  --space w|z              interpolate ws (default, as gen_video.py) or zs (mapped every frame)
-  --trunc PSI              truncation psi (default 1); --trunc-cutoff N: first N ws only
-  --class N                class of a conditional network
-  --projected-w FILE       keyframe ws from .npy/.npz ([N, num_ws, w_dim]) instead of seeds
-  --circular               stylegan3-fun's circular loop in two random z axes per cell (first seed
-                           picks the axes; default --duration-sec 10)
-  Motion (StyleGAN3 equivariance): one seed per cell (--seeds, --grid), the input moving over time.
-  --motion translate|rotate|circle
-  --speed V                translate: image widths/s (default ${DEFAULT_SPEED.translate}); rotate: degrees/s (${DEFAULT_SPEED.rotate});
-                           circle: revolutions/s (${DEFAULT_SPEED.circle})
-  --direction DEG          translate direction (default 0 = right; 90 = down)
-  --radius R               circle radius in image widths (default 0.125)
-  --compare                each cell beside its first frame moved by resampling (texture sticking)
-                           (motion videos default to --duration-sec 4)
-  Output:
-  --output FILE.mp4        H.264 yuv420p MP4 (ffmpeg from PATH, else the built-in WASM encoder)
-  --output FILE.png|.apng  a looping animated PNG instead (lossless; for short loops)
-  --frames-dir DIR         also (or only) write DIR/frame000000.png ...
-  --fps N                  frame rate (default 60, as gen_video.py)
-  --crf N                  quality, lower is better (default 18); --bitrate 12M: a bitrate instead
-  --encoder auto|ffmpeg|wasm
-  Network and device:
-  --network FILE|URL|NAME, --which G|G_ema, or --cfg stylegan3-t|stylegan3-r --res N [--cbase --cmax
-                           --init-seed] (default without --network: ${EMBEDDED_DEFAULT.cfg} ${EMBEDDED_DEFAULT.res}x${EMBEDDED_DEFAULT.res})
-  --batch N                images per GPU batch (default 8)
-  --fp16                   float16 for the highest-resolution layers (needs shader-f16)
-${GPU_HELP}
-  --quiet                  no progress bar
-  Ctrl-C stops early and finishes a valid, shorter video.`;
-
-const OPTIONS = {
-  ...NETWORK_OPTIONS,
-  output: { type: "string" },
-  "frames-dir": { type: "string" },
-  seeds: { type: "string" },
-  grid: { type: "string" },
-  "num-keyframes": { type: "string" },
-  "w-frames": { type: "string" },
-  "duration-sec": { type: "string" },
-  "shuffle-seed": { type: "string" },
-  interp: { type: "string" },
-  space: { type: "string" },
-  trunc: { type: "string" },
-  "trunc-cutoff": { type: "string" },
-  class: { type: "string" },
-  "projected-w": { type: "string" },
-  circular: { type: "boolean" },
-  motion: { type: "string" },
-  speed: { type: "string" },
-  direction: { type: "string" },
-  radius: { type: "string" },
-  compare: { type: "boolean" },
-  fps: { type: "string" },
-  crf: { type: "string" },
-  bitrate: { type: "string" },
-  encoder: { type: "string" },
-  batch: { type: "string" },
-  fp16: { type: "boolean" },
-  ...GPU_OPTIONS,
-  quiet: { type: "boolean" },
-} as const;
-
-type Values = ReturnType<typeof parseVideoArgs>;
-
-function parseVideoArgs(args: string[]) {
-  return parse("video", args, OPTIONS).values;
-}
-
-function oneOf<T extends string>(
-  name: string,
-  value: string | undefined,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new UserError(`--${name}: expected ${allowed.join(", ")}, got "${value}"`);
-  }
-  return value as T;
-}
-
-/** Parses gen_video.py's --grid "WxH" (or "W,H"). */
-export function parseGrid(value: string | undefined): [number, number] {
-  if (value === undefined) return [1, 1];
+/** Parses gen_video.py's --grid "WxH" (or "W,H"); at most 256 cells. */
+export function parseGrid(value: string): [number, number] {
   const m = /^(\d+)[x,](\d+)$/.exec(value.trim());
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
-    throw new UserError(`--grid: expected WxH such as 4x2, got "${value}"`);
+    throw new UserError(`expected WxH such as 4x2, got "${value}"`);
   }
+  if (Number(m[1]) * Number(m[2]) > 256) throw new UserError(`${value} has more than 256 cells`);
   return [Number(m[1]), Number(m[2])];
 }
 
 /** Parses a bitrate such as 12M, 800k or 2500000 (bits per second). */
-export function parseBitrate(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
+export function parseBitrate(value: string): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(value.trim());
-  if (!m || Number(m[1]) <= 0) throw new UserError(`--bitrate: expected e.g. 12M or 800k, got "${value}"`);
+  if (!m || Number(m[1]) <= 0) throw new UserError(`expected e.g. 12M or 800k, got "${value}"`);
   return Number(m[1]) * ({ k: 1e3, m: 1e6 }[m[2].toLowerCase()] ?? 1);
+}
+
+const INTERPOLATION = {
+  seeds: custom(
+    "LIST",
+    "keyframe seeds; K = #seeds / (W*H) unless --num-keyframes (seeds then cycle)",
+    parseRangeList,
+  ),
+  grid: { ...custom("WxH", "grid width x height", parseGrid, [1, 1] as [number, number]), shown: "1x1" },
+  "num-keyframes": int("K", "keyframes per cell", undefined, 1),
+  "w-frames": int("N", "frames per keyframe transition (video = K*N frames)", 120, 1, 100_000),
+  "duration-sec": num("S", "video length instead of --w-frames (frames = round(S * fps))", undefined, 0),
+  "shuffle-seed": int(
+    "N",
+    "shuffle the keyframe seeds with numpy RandomState(N).shuffle",
+    undefined,
+    0,
+    0xffffffff,
+  ),
+  interp: oneOf(
+    "path between keyframes (cubic: scipy interp1d, wrap-around)",
+    ["cubic", "linear", "slerp"] as const,
+    "cubic",
+  ),
+  space: oneOf("interpolate ws (as gen_video.py) or zs (mapped every frame)", ["w", "z"] as const, "w"),
+  trunc: num("PSI", "truncation psi", 1),
+  "trunc-cutoff": int("N", "truncate only the first N ws (default: all)", undefined, 0),
+  class: int("N", "class of a conditional network", undefined, 0),
+  "projected-w": text("FILE", "keyframe ws from .npy/.npz ([N, num_ws, w_dim]) instead of seeds"),
+  circular: flag(
+    "stylegan3-fun's circular loop in two random z axes per cell (first seed picks the axes;\ndefault --duration-sec 10)",
+  ),
+};
+
+const MOTION = {
+  motion: oneOf(
+    "the input moves over time; one seed per cell (default --duration-sec 4)",
+    ["translate", "rotate", "circle"] as const,
+  ),
+  speed: num(
+    "V",
+    `translate: image widths/s (default ${DEFAULT_SPEED.translate}); rotate: degrees/s (${DEFAULT_SPEED.rotate});\ncircle: revolutions/s (${DEFAULT_SPEED.circle})`,
+  ),
+  direction: num("DEG", "translate direction (0 = right; 90 = down)", 0),
+  radius: num("R", "circle radius in image widths", 0.125),
+  compare: flag("each cell beside its first frame moved by resampling (texture sticking)"),
+};
+
+const OUTPUT = {
+  output: text(
+    "FILE",
+    ".mp4: H.264 yuv420p (ffmpeg from PATH, else the built-in WASM encoder);\n.png or .apng: a looping animated PNG (lossless; for short loops)",
+  ),
+  "frames-dir": text("DIR", "also (or only) write DIR/frame000000.png ..."),
+  fps: num("N", "frame rate (as gen_video.py)", 60, 0.001, 1000),
+  crf: int("N", "quality, lower is better", 18, 0, 51),
+  bitrate: custom("RATE", "a bitrate such as 12M instead of --crf", parseBitrate),
+  encoder: oneOf("MP4 encoder", ["auto", "ffmpeg", "wasm"] as const, "auto"),
+};
+
+const DEVICE = { ...NETWORK_OPTS, ...batchOption("images", 8), ...FP16_OPT, ...GPU_OPTS, ...QUIET_OPT };
+
+/** The options of `sg3 video`, declared once. */
+export const OPTIONS = { ...INTERPOLATION, ...MOTION, ...OUTPUT, ...DEVICE };
+
+/** Usage text of `sg3 video`. */
+export const USAGE = usage(
+  "sg3 video (--output FILE.mp4|FILE.png | --frames-dir DIR) [options]",
+  `  Interpolation (default; gen_video.py): a WxH grid of cells, each looping through K keyframes. Without
+  --network or --cfg: a random-initialised ${EMBEDDED.cfg} at ${EMBEDDED.res}x${EMBEDDED.res}.`,
+  [
+    ["Interpolation:", INTERPOLATION],
+    ["Motion (StyleGAN3 equivariance):", MOTION],
+    ["Output:", OUTPUT],
+    ["Network and device:", DEVICE],
+  ],
+  "  Ctrl-C stops early and finishes a valid, shorter video.",
+);
+
+type VideoValues = Values<typeof OPTIONS>;
+
+/** Everything `sg3 video` was asked, checked; nothing loaded or opened. */
+export interface VideoPlan {
+  network: NetworkPlan;
+  layout: Layout;
+  values: VideoValues;
+}
+
+/** Parses and checks the arguments of `sg3 video` (no GPU, no network loaded). */
+export function plan(args: string[]): VideoPlan {
+  const { values: v, given } = parseOptions(args, OPTIONS);
+  if (!v.output && !v["frames-dir"]) throw new UserError("give --output FILE.mp4 and/or --frames-dir DIR");
+  if (v.output !== undefined && !/\.(mp4|png|apng)$/i.test(v.output)) {
+    throw new UserError(`--output ${v.output}: expected a .mp4, .png or .apng file name`);
+  }
+  if (!v.motion) refuse(given, ["speed", "direction", "radius", "compare"], "is only for --motion videos");
+  if (v.motion || v.circular) {
+    refuse(
+      given,
+      ["interp", "space", "num-keyframes", "w-frames", "shuffle-seed", "projected-w"],
+      "is only for interpolation videos",
+    );
+  }
+  if (v.motion && (v.circular || given.has("projected-w"))) {
+    throw new UserError("--motion cannot be combined with --circular or --projected-w");
+  }
+  if (given.has("w-frames") && given.has("duration-sec")) {
+    throw new UserError("give --w-frames or --duration-sec, not both");
+  }
+  if (given.has("duration-sec") && !(v["duration-sec"]! > 0)) {
+    throw new UserError("--duration-sec: expected a positive number of seconds");
+  }
+  if (given.has("duration-sec") && v["duration-sec"]! * v.fps > 10_000_000) {
+    throw new UserError(`--duration-sec ${v["duration-sec"]} at ${v.fps} fps is more than 10 million frames`);
+  }
+  if (given.has("seeds") && given.has("projected-w")) {
+    throw new UserError("give --seeds or --projected-w, not both");
+  }
+  if (given.has("projected-w") && v.space === "z") {
+    throw new UserError("--projected-w gives ws: use --space w");
+  }
+  const [gridW, gridH] = v.grid;
+  return {
+    network: planNetwork(v, given, EMBEDDED),
+    layout: { fps: v.fps, gridW, gridH, batch: v.batch, motionKind: v.motion },
+    values: v,
+  };
 }
 
 /** Runs `sg3 video`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const v = parseVideoArgs(args);
-  if (!v.output && !v["frames-dir"]) throw new UserError("give --output FILE.mp4 and/or --frames-dir DIR");
-  const fps = numberOption("fps", v.fps, 60);
-  if (!(fps > 0)) throw new UserError(`--fps: expected a positive number, got ${v.fps}`);
-  const [gridW, gridH] = parseGrid(v.grid);
-  const batch = intOption("batch", v.batch, 8, 1);
-  const crf = intOption("crf", v.crf, 18, 0);
-  const encoder = oneOf("encoder", v.encoder, ["auto", "ffmpeg", "wasm"] as const, "auto");
-  const bitrate = parseBitrate(v.bitrate);
-  const motionKind = v.motion === undefined
-    ? undefined
-    : oneOf<MotionKind>("motion", v.motion, ["translate", "rotate", "circle"], "translate");
-  const misplaced = (names: (keyof Values)[], mode: string) => {
-    const given = names.filter((n) => v[n] !== undefined);
-    if (given.length) throw new UserError(`${given.map((n) => `--${n}`).join(", ")}: only for ${mode}`);
-  };
-  if (!motionKind) misplaced(["speed", "direction", "radius", "compare"], "--motion videos");
-  if (motionKind || v.circular) {
-    misplaced(
-      ["interp", "space", "num-keyframes", "w-frames", "shuffle-seed", "projected-w"],
-      "interpolation videos",
-    );
-  }
-  if (v["w-frames"] !== undefined && v["duration-sec"] !== undefined) {
-    throw new UserError("give --w-frames or --duration-sec, not both");
-  }
-
-  const chosen = await chooseNetwork(v, EMBEDDED_DEFAULT);
-  if (motionKind && chosen.net.arch === "stylegan2") {
+  const p = plan(args);
+  const v = p.values;
+  const chosen = await openNetwork(p.network);
+  if (v.motion && chosen.net.arch === "stylegan2") {
     throw new UserError("--motion moves StyleGAN3's input transform; StyleGAN2 networks have none");
   }
   const gpu = await openGpu(v);
-  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 ?? false });
+  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
   try {
-    const spec = await buildSpec(v, gpu, gen, { fps, gridW, gridH, batch, motionKind });
+    const spec = await buildSpec(v, gpu, gen, p.layout);
     if (!v.quiet) {
       console.error(`network: ${chosen.label}; ${gpu.summary.description}`);
       console.error(
-        `${spec.frames} frames at ${fps} fps (${(spec.frames / fps).toFixed(2)} s), grid ${gridW}x${gridH}`,
+        `${spec.frames} frames at ${v.fps} fps (${
+          (spec.frames / v.fps).toFixed(2)
+        } s), grid ${p.layout.gridW}x${p.layout.gridH}`,
       );
     }
     return await writeVideo(gpu, gen, spec, {
       output: v.output,
       framesDir: v["frames-dir"],
-      fps,
-      crf,
-      bitrate,
-      encoder,
-      quiet: v.quiet ?? false,
+      fps: v.fps,
+      crf: v.crf,
+      bitrate: v.bitrate,
+      encoder: v.encoder,
+      quiet: v.quiet,
     });
   } finally {
     gen.destroy();
@@ -203,27 +223,19 @@ interface Layout {
 }
 
 /** Turns the options into what to render: the frame count, each cell's latents, the motion. */
-async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promise<VideoSpec> {
+async function buildSpec(v: VideoValues, gpu: Gpu, gen: Generator, l: Layout): Promise<VideoSpec> {
   const cells = l.gridW * l.gridH;
-  const mapping = {
-    psi: numberOption("trunc", v.trunc, 1),
-    cutoff: v["trunc-cutoff"] === undefined ? null : intOption("trunc-cutoff", v["trunc-cutoff"], 0, 0),
-    classIdx: v.class === undefined ? undefined : intOption("class", v.class, 0, 0),
-  };
+  const mapping = { psi: v.trunc, cutoff: v["trunc-cutoff"] ?? null, classIdx: v.class };
   const frameCount = (fallbackSec?: number) => {
-    const sec = numberOption("duration-sec", v["duration-sec"], fallbackSec ?? NaN);
-    if (!(sec > 0)) throw new UserError(`--duration-sec: expected a positive number of seconds`);
+    const sec = v["duration-sec"] ?? fallbackSec!;
     const frames = durationFrames(sec, l.fps);
     if (frames < 1) throw new UserError(`--duration-sec ${sec} at ${l.fps} fps is less than one frame`);
     return frames;
   };
-  const seeds = v.seeds === undefined ? undefined : parseRangeList("seeds", v.seeds);
+  const seeds = v.seeds;
   const base = { gridW: l.gridW, gridH: l.gridH, batch: l.batch, ...mapping };
 
   if (l.motionKind) {
-    if (v.circular || v["projected-w"]) {
-      throw new UserError("--motion cannot be combined with --circular or --projected-w");
-    }
     const list = seeds ?? Array.from({ length: cells }, (_, i) => i);
     if (list.length !== cells) {
       throw new UserError(
@@ -233,10 +245,10 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
     const ws = await mapToHost(gpu, gen, zFromSeeds(list, gen.zDim), cells, mapping, l.batch);
     const motion: Motion = {
       kind: l.motionKind,
-      speed: numberOption("speed", v.speed, DEFAULT_SPEED[l.motionKind]),
+      speed: v.speed ?? DEFAULT_SPEED[l.motionKind],
       fps: l.fps,
-      direction: numberOption("direction", v.direction, 0),
-      radius: numberOption("radius", v.radius, 0.125),
+      direction: v.direction,
+      radius: v.radius,
     };
     const frames = frameCount(4);
     return {
@@ -244,7 +256,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
       frames,
       source: fixedSource("w", ws, gen.numWs * gen.wDim),
       motion,
-      compare: v.compare ?? false,
+      compare: v.compare,
     };
   }
 
@@ -257,19 +269,13 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
     };
   }
 
-  const kind = oneOf<InterpKind>("interp", v.interp, ["cubic", "linear", "slerp"], "cubic");
-  const space = oneOf("space", v.space, ["w", "z"] as const, "w");
-  const numKeyframes = v["num-keyframes"] === undefined
-    ? undefined
-    : intOption("num-keyframes", v["num-keyframes"], 0, 1);
-  const shuffleSeed = v["shuffle-seed"] === undefined
-    ? undefined
-    : intOption("shuffle-seed", v["shuffle-seed"], 0, 0);
+  const kind: InterpKind = v.interp;
+  const space = v.space;
+  const numKeyframes = v["num-keyframes"];
+  const shuffleSeed = v["shuffle-seed"];
   const perW = gen.numWs * gen.wDim;
   let order: KeyframeSeeds, rows: Float64Array;
   if (v["projected-w"] !== undefined) {
-    if (seeds) throw new UserError("give --seeds or --projected-w, not both");
-    if (space === "z") throw new UserError("--projected-w gives ws: use --space w");
     const lat = readLatents(v["projected-w"], { zDim: gen.zDim, wDim: gen.wDim, numWs: gen.numWs });
     if (lat.kind !== "w") {
       throw new UserError(`${v["projected-w"]}: expected ws [N, ${gen.numWs}, ${gen.wDim}], found z vectors`);
@@ -284,9 +290,7 @@ async function buildSpec(v: Values, gpu: Gpu, gen: Generator, l: Layout): Promis
     const z = zFromSeeds(order.seeds, gen.zDim);
     rows = space === "z" ? z : await mapToHost(gpu, gen, z, order.seeds.length, mapping, l.batch);
   }
-  const timing = v["duration-sec"] !== undefined
-    ? { frames: frameCount() }
-    : { wFrames: intOption("w-frames", v["w-frames"], 120, 1) };
+  const timing = v["duration-sec"] !== undefined ? { frames: frameCount() } : { wFrames: v["w-frames"] };
   const dim = space === "w" ? perW : gen.zDim;
   const rowDim = space === "w" ? gen.wDim : gen.zDim;
   const { source, frames } = keyframeVideo(space, rows, order.numKeyframes, dim, kind, rowDim, timing);

@@ -54,7 +54,7 @@ Deno.test(
       assert.ok(worst <= 1, `tuned and default kernels differ by ${worst} levels`);
       const bad = await sg3("generate", ...net, "--seeds", "3", "--outdir", `${dir}/bad`, "--tune", "maybe");
       assert.equal(bad.code, 2);
-      assert.match(bad.stderr, /--tune: expected on or off/);
+      assert.match(bad.stderr, /--tune: expected on, off/);
     } finally {
       if (saved === undefined) Deno.env.delete("SG3_CACHE");
       else Deno.env.set("SG3_CACHE", saved);

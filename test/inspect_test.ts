@@ -52,7 +52,7 @@ fixtureTest("sg3 inspect: bad input gives one line and exit code 2", "inception"
   const cases: [string[], RegExp][] = [
     [["inspect", "/nonexistent/x.pkl"], /\/nonexistent\/x\.pkl: no such file/],
     [["inspect", fixture("inception", "loader", "torch_save_zip_state_dict.pth")], /not a network snapshot/],
-    [["inspect", fixture("sg3", "tiny-t.pkl"), "--which", "D"], /--which: expected G_ema or G/],
+    [["inspect", fixture("sg3", "tiny-t.pkl"), "--which", "D"], /--which: expected G_ema, G/],
     [["inspect"], /expected one network file/],
   ];
   for (const [args, re] of cases) {

@@ -18,11 +18,11 @@ import { assertU8Close } from "./reference.ts";
 Deno.test("argument parsing: grid and bitrate", () => {
   assert.deepEqual(parseGrid("4x2"), [4, 2]);
   assert.deepEqual(parseGrid("3,1"), [3, 1]);
-  assert.deepEqual(parseGrid(undefined), [1, 1]);
-  assert.throws(() => parseGrid("4x"), /--grid/);
+  assert.throws(() => parseGrid("4x"), /expected WxH/);
+  assert.throws(() => parseGrid("100x100"), /more than 256 cells/);
   assert.equal(parseBitrate("12M"), 12e6);
   assert.equal(parseBitrate("800k"), 8e5);
-  assert.throws(() => parseBitrate("fast"), /--bitrate/);
+  assert.throws(() => parseBitrate("fast"), /expected e.g. 12M/);
 });
 
 /** PSNR with images scaled to [-1, 1] (peak-to-peak 2, as the equivariance metrics), over a column range. */
