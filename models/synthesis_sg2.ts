@@ -16,10 +16,11 @@
  *   'skip': img = upsample2d(img) (upfirdn2d up=2, padding [2,1,2,1], gain 4) + ToRGB(x) at every block;
  *   'orig': only the last block's ToRGB; 'resnet': x = skip(x) + conv1(conv0(x)) with skip = the 1x1
  *   upsampling Conv2dLayer (upfirdn2d then 1x1 convolution) and both branches at gain sqrt(1/2).
- * Everything runs in float32 (the official code runs StyleGAN2 in float32 off CUDA).
+ * Everything runs in float32 (the official code runs StyleGAN2 in float32 off CUDA); with fp16 the use_fp16
+ * blocks store their activations in float16, as the official code does on CUDA.
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import type { DType, Tensor } from "../gpu/tensor.ts";
 import { UserError } from "../errors.ts";
 import { type Fc, type NetworkWeights, num, runFc } from "./weights.ts";
 import type { NoiseMode, Synthesis, SynthesisOptions } from "./synthesis.ts";
@@ -60,6 +61,8 @@ interface Block {
   /** The block's resample filter [1, 4, 4] (setup_filter of [1, 3, 3, 1]). */
   filter: Tensor;
   wIndex: number;
+  /** The dtype of the block's activations (float16 for use_fp16 blocks under fp16). */
+  dtype: DType;
 }
 
 const ACTIVATIONS: Record<string, Layer["act"]> = { lrelu: "lrelu", relu: "relu", linear: "linear" };
@@ -71,11 +74,12 @@ export class StyleGAN2Synthesis implements Synthesis {
   readonly transform = null;
   readonly #blocks: Block[];
 
-  /** Uploads the synthesis weights of `w` (a StyleGAN2 network); float16 layers are not supported. */
+  /**
+   * Uploads the synthesis weights of `w` (a StyleGAN2 network). With `fp16`, the blocks the network marks
+   * use_fp16 (the num_fp16_res highest resolutions) keep their activations in float16, computing in float32,
+   * as the official code does on CUDA; the image stays float32.
+   */
   constructor(readonly gpu: Gpu, w: NetworkWeights, opts: { fp16?: boolean }) {
-    if (opts.fp16) {
-      throw new UserError("float16 layers are not supported for StyleGAN2 networks (they run in float32)");
-    }
     const syn = w.attrs("synthesis");
     this.numWs = num(syn.num_ws);
     const resolutions = (syn.block_resolutions as unknown[]).map(num);
@@ -131,6 +135,7 @@ export class StyleGAN2Synthesis implements Synthesis {
         skip = packConvWeight(this.gpu, s.data.map((v) => v * gain), s.shape);
         w.own(skip.packed);
       }
+      const dtype: DType = opts.fp16 && a.use_fp16 === true ? "f16" : "f32";
       const block: Block = {
         res,
         architecture,
@@ -141,6 +146,7 @@ export class StyleGAN2Synthesis implements Synthesis {
         skip,
         filter: this.gpu.upload(w.tensor(`${path}.resample_filter`).data, [1, 4, 4]),
         wIndex,
+        dtype,
       };
       w.own(block.filter);
       wIndex += num(a.num_conv);
@@ -175,7 +181,7 @@ export class StyleGAN2Synthesis implements Synthesis {
       t.destroy();
     };
     /** One SynthesisLayer/ToRGB on x (upsampled first for conv0), written into `into` or a new tensor. */
-    const apply = (l: Layer, x: Tensor, wi: number, into?: Tensor, gain = 1): Tensor => {
+    const apply = (l: Layer, x: Tensor, wi: number, dtype: DType, into?: Tensor, gain = 1): Tensor => {
       const input = l.up ? upfirdn2d(gpu, x, l.up, { up: 2, padding: [3, 2, 3, 2], gain: 4 }) : x;
       const s = styles(l, wi);
       let noise: { tensor: Tensor; strength: number } | null = null;
@@ -188,6 +194,7 @@ export class StyleGAN2Synthesis implements Synthesis {
       const out = modulatedConv2d(gpu, input, l.conv, s, {
         inputGain: 1,
         padding: l.padding,
+        outDtype: dtype,
         epilogue: {
           bias: l.bias,
           act: l.act,
@@ -212,18 +219,18 @@ export class StyleGAN2Synthesis implements Synthesis {
         const batch = new Float32Array(n * c.length);
         for (let i = 0; i < n; i++) batch.set(c, i * c.length);
         const x0 = gpu.upload(batch, [n, c.length / 16, 4, 4]);
-        x = apply(b.conv1, x0, b.wIndex);
+        x = apply(b.conv1, x0, b.wIndex, b.dtype);
         free(x0);
       } else if (b.architecture === "resnet") {
         const up = upfirdn2d(gpu, prev!, b.filter, { up: 2, padding: [2, 1, 2, 1], gain: 4 });
-        const y = convGemm(gpu, up, b.skip!, { padH: 0, padW: 0, gain: Math.SQRT1_2 });
+        const y = convGemm(gpu, up, b.skip!, { padH: 0, padW: 0, gain: Math.SQRT1_2, outDtype: b.dtype });
         free(up);
-        const h = apply(b.conv0!, prev!, b.wIndex);
-        x = apply(b.conv1, h, b.wIndex + 1, y, Math.SQRT1_2);
+        const h = apply(b.conv0!, prev!, b.wIndex, b.dtype);
+        x = apply(b.conv1, h, b.wIndex + 1, b.dtype, y, Math.SQRT1_2);
         release(b.conv0!.name, h);
       } else {
-        const h = apply(b.conv0!, prev!, b.wIndex);
-        x = apply(b.conv1, h, b.wIndex + 1);
+        const h = apply(b.conv0!, prev!, b.wIndex, b.dtype);
+        x = apply(b.conv1, h, b.wIndex + 1, b.dtype);
         release(b.conv0!.name, h);
       }
       if (prev) release(`b${b.res / 2}`, prev);
@@ -232,8 +239,8 @@ export class StyleGAN2Synthesis implements Synthesis {
         if (img) {
           const up: Tensor = upfirdn2d(gpu, img, b.filter, { up: 2, padding: [2, 1, 2, 1], gain: 4 });
           free(img);
-          img = apply(b.torgb, x, wi, up);
-        } else img = apply(b.torgb, x, wi);
+          img = apply(b.torgb, x, wi, "f32", up);
+        } else img = apply(b.torgb, x, wi, "f32");
       }
     }
     if (x) release(`b${this.#blocks[this.#blocks.length - 1].res}`, x);

@@ -259,3 +259,24 @@ fixtureTest(
   },
   GPU_TEST,
 );
+
+fixtureTest("tiny-sg2 with fp16 blocks follows float32 (values, not zeros)", "sg3", async () => {
+  const gpu = await testGpu();
+  if (!gpu.f16) return;
+  const gen = Generator.create(gpu, await loadNetwork(fixture("sg3", "tiny-sg2.pkl")), { fp16: true });
+  const img = await readTensor(gpu, gen.synthesis(gen.mapping(zFromSeed(0, gen.zDim), 1)));
+  assert.ok(img.some((v) => v !== 0), "fp16 image is all zeros");
+  const want = readNpy(fixture("sg3", "tiny-sg2", "img-seed0-psi1.npy")).data as Float32Array;
+  let maxAbs = 0, err = 0, ref = 0;
+  img.forEach((v, i) => {
+    maxAbs = Math.max(maxAbs, Math.abs(v - want[i]));
+    err += (v - want[i]) ** 2;
+    ref += want[i] ** 2;
+  });
+  const relL2 = Math.sqrt(err / ref);
+  console.log(
+    `tiny-sg2 fp16 vs official float32: max abs ${maxAbs.toExponential(2)}, rel L2 ${relL2.toExponential(2)}`,
+  );
+  assert.ok(maxAbs > 0 && maxAbs < 0.05 && relL2 < 0.01, `max abs ${maxAbs}, rel L2 ${relL2}`);
+  gen.destroy();
+}, GPU_TEST);
