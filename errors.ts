@@ -3,9 +3,12 @@
  * missing or unusable devices. Anything else that escapes is a bug and is reported as such.
  */
 export class UserError extends Error {
+  /** Always "UserError". */
   override name = "UserError";
 
   /**
+   * Creates the error.
+   *
    * @param message the problem, in the library's terms (no command-line flag names)
    * @param option the command-line option the problem concerns, if any (e.g. "fp16"): the CLI turns it into
    *   flag advice (cli/main.ts), library callers can ignore it
@@ -27,5 +30,6 @@ export type UserErrorOption =
 
 /** A metric fell below a gate bound given on the command line; exit code 1. */
 export class GateFailure extends Error {
+  /** Always "GateFailure". */
   override name = "GateFailure";
 }

@@ -6,10 +6,11 @@
  *
  * @module
  */
-export { GateFailure, UserError } from "./errors.ts";
+export { GateFailure, UserError, type UserErrorOption } from "./errors.ts";
 export { type AdapterSummary, requestAdapter, summarizeAdapter } from "./gpu/adapter.ts";
 export { Gpu, type GpuOptions, type HostArray } from "./gpu/device.ts";
-export { type DType, dtypeBytes, numel, Tensor } from "./gpu/tensor.ts";
+export { type TuneMode } from "./gpu/tuner.ts";
+export { type BufferRange, type DType, dtypeBytes, numel, Tensor } from "./gpu/tensor.ts";
 export { readBytes, readTensor } from "./gpu/readback.ts";
 export {
   type BufferDecl,
@@ -22,6 +23,7 @@ export {
   type Workgroups,
 } from "./gpu/program.ts";
 export { type Bindable, type Dispatch } from "./gpu/submit.ts";
+export { type BindingKind } from "./gpu/pipeline.ts";
 export { axpby } from "./kernels/elementwise.ts";
 export { matmul, type MatmulOptions } from "./kernels/matmul.ts";
 export { type FcOptions, fullyConnected, normalize2ndMoment } from "./kernels/fc.ts";
@@ -77,6 +79,12 @@ export {
   radialLowpass,
 } from "./models/filters.ts";
 export {
+  type Architecture,
+  type ModuleInfo,
+  type NamedTensor,
+  type NetworkDescription,
+} from "./formats/network.ts";
+export {
   describeNetwork,
   loadNetwork,
   type LoadNetworkOptions,
@@ -91,11 +99,25 @@ export {
   readTorchFile,
   readTorchScriptConstants,
   type TorchDType,
+  TorchStorage,
   TorchTensor,
   type TypedTensor,
 } from "./formats/torch.ts";
-export { type GlobalHandler, PyDict, PyObject, unpickle } from "./formats/pickle.ts";
-export { cacheDir, OFFICIAL_NETWORKS, resolveNetworkPath } from "./formats/download.ts";
+export {
+  type GlobalHandler,
+  PyDict,
+  PyObject,
+  unpickle,
+  type Unpickled,
+  type UnpickleOptions,
+} from "./formats/pickle.ts";
+export {
+  cacheDir,
+  type DownloadOptions,
+  OFFICIAL_NETWORKS,
+  resolveNetworkPath,
+  type TransferReporter,
+} from "./formats/download.ts";
 export {
   type GeneratorKwargs,
   generatorKwargs,
@@ -179,6 +201,7 @@ export {
   loadInceptionWeights,
   NVIDIA_DETECTOR_URL,
 } from "./models/inception_weights.ts";
+export { type Image8 } from "./formats/png.ts";
 export { Dataset, type DatasetOptions } from "./formats/dataset.ts";
 export { type CovarianceConvention, FeatureStats, type Stats } from "./metrics/feature_stats.ts";
 export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";

@@ -23,7 +23,9 @@ const OTHER_IMAGE_EXT = /\.(gif|pbm|pnm|tga|jp2|ico|dds|psd)$/i;
 
 /** Options of {@link Dataset.open}. */
 export interface DatasetOptions {
+  /** Append the x-flipped copy of every image after the originals (item count doubles); default false. */
   mirror?: boolean;
+  /** Keep only the first this many items (after mirroring); default all. */
   maxItems?: number;
 }
 
@@ -36,15 +38,20 @@ export class Dataset {
   readonly close: () => void;
   /** Height and width of the first image (of every image when `uniform`). */
   readonly height: number;
+  /** Width of the first image (of every image when `uniform`). */
   readonly width: number;
 
   private constructor(
+    /** The folder, zip or array file as given to {@link Dataset.open}. */
     readonly path: string,
     files: string[],
     size: number,
     image: (index: number) => Image8,
+    /** Class labels from `dataset.json` (`{"labels": [[name, class], ...]}`) by relative name; null without. */
     readonly labels: Map<string, number> | null,
+    /** Whether x-flipped copies follow the originals. */
     readonly mirror: boolean,
+    /** Items to read: images (twice with `mirror`), at most `maxItems`. */
     readonly count: number,
     /** Whether every image must have the first's size (dataset zips and arrays). */
     readonly uniform: boolean,

@@ -19,7 +19,9 @@ export type Mp4EncoderChoice = "auto" | "ffmpeg" | "wasm";
 
 /** Video parameters. */
 export interface Mp4Options {
+  /** Frame width in pixels (even: yuv420p). */
   width: number;
+  /** Frame height in pixels (even: yuv420p). */
   height: number;
   /** Frames per second (constant). */
   fps: number;
@@ -28,6 +30,7 @@ export interface Mp4Options {
   crf?: number;
   /** Target bitrate in bits per second instead of a constant quality. */
   bitrate?: number;
+  /** The encoder; default "auto" (ffmpeg when found, else WebAssembly). */
   encoder?: Mp4EncoderChoice;
 }
 
@@ -67,6 +70,10 @@ export class Mp4Writer {
     readonly encoder: "ffmpeg" | "wasm",
     readonly tempPath: string,
     readonly frameBytes: number,
+    /**
+     * The running encoder process or WebAssembly instance.
+     * @internal
+     */
     readonly enc: FrameEncoder,
   ) {}
 

@@ -13,13 +13,17 @@ import { UserError } from "../errors.ts";
 export interface Mp4Info {
   /** Sample entry type of the track, e.g. "avc1" for H.264. */
   codec: string;
+  /** Coded width in pixels (from the sample entry). */
   width: number;
+  /** Coded height in pixels (from the sample entry). */
   height: number;
+  /** Number of frames (stsz sample_count). */
   frames: number;
   /** Frames per second: timescale / delta when all frames have the same duration, else the average. */
   fps: number;
   /** True when every frame has the same duration (constant frame rate). */
   constantRate: boolean;
+  /** Duration in seconds: the sum of the stts frame durations over the mdhd timescale. */
   durationSec: number;
   /** True when every sample's byte range lies inside the file. */
   samplesInFile: boolean;

@@ -9,18 +9,23 @@ export type Architecture = "stylegan3-t" | "stylegan3-r" | "stylegan2";
 
 /** A parameter or buffer: dense C-order float32 values (other dtypes are converted on load). */
 export interface NamedTensor {
+  /** The dimensions, outermost first (PyTorch's order, e.g. [out, in, kh, kw] for a conv weight). */
   shape: number[];
+  /** The values in C order; `data.length` is the product of `shape`. */
   data: Float32Array;
 }
 
 /** One nn.Module of the network: its class and plain (non-tensor) attributes, e.g. `in_size`. */
 export interface ModuleInfo {
+  /** The class name without its module, e.g. "SynthesisLayer" ("dict" for a plain dict). */
   className: string;
+  /** The module's plain attributes by name (torch internals left out; `_init_args`/`_init_kwargs` kept). */
   attrs: Record<string, unknown>;
 }
 
 /** A generator network (G or G_ema) of a snapshot. */
 export interface NetworkDescription {
+  /** The architecture, told apart by the modules the network holds. */
   arch: Architecture;
   /** Top-level hyper-parameters: z_dim, w_dim, c_dim, img_resolution, img_channels, plus `_init_kwargs`. */
   hparams: Record<string, unknown>;

@@ -11,8 +11,11 @@ import { listZip, zipMember } from "./zip.ts";
 
 /** A host array with its shape and NumPy dtype string (e.g. "<f4", "<f8", "|u1"). */
 export interface NdArray {
+  /** The dimensions, outermost first ([] for a scalar). */
   shape: number[];
+  /** The NumPy dtype string: byte order, kind and item size, e.g. "<f4". */
   dtype: string;
+  /** The elements in C order, in the typed array matching `dtype`. */
   data:
     | Float32Array
     | Float64Array

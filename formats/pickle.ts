@@ -18,13 +18,21 @@ import { CONTAINERS, CONVERTED, FileBudget, LONG_BYTES, MAX_DEPTH, overBudget } 
  * `attrs` holds instance attributes a subclass pickles beside its items (state_dict's `_metadata`).
  */
 export class PyDict extends Map<unknown, unknown> {
+  /** The BUILD state applied to the dict (instance attributes); undefined when none. */
   attrs: unknown = undefined;
 }
 
 /** An instance of an allowed data-only class: its qualified class name, constructor args and BUILD state. */
 export class PyObject {
+  /** The BUILD state (usually a PyDict of attributes, merged over repeated BUILDs); undefined when none. */
   state: unknown = undefined;
-  constructor(readonly className: string, readonly args: unknown[] = []) {}
+  /** Creates an instance as NEWOBJ or REDUCE does. */
+  constructor(
+    /** The qualified class name, "module.name". */
+    readonly className: string,
+    /** The positional arguments it was created with. */
+    readonly args: unknown[] = [],
+  ) {}
 }
 
 /** How one allowed global reconstructs values. Every member is optional; missing ones refuse the use. */
@@ -55,13 +63,18 @@ export interface UnpickleOptions {
   name?: string;
   /** Byte offset to start at (legacy torch files hold several pickles back to back). */
   offset?: number;
-  /** The file's expansion budget (containers); default: one for these bytes alone. */
+  /**
+   * The file's expansion budget (containers); default: one for these bytes alone.
+   * @internal
+   */
   budget?: FileBudget;
 }
 
 /** Result of `unpickle`: the value and the offset just past the STOP opcode. */
 export interface Unpickled {
+  /** The pickled value, mapped as the module comment describes. */
   value: unknown;
+  /** The byte offset just past the STOP opcode. */
   end: number;
 }
 

@@ -9,9 +9,13 @@ import { writeFileAtomic } from "./atomic.ts";
 
 /** An 8-bit image in HWC order. */
 export interface Image8 {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Values per pixel, e.g. 3 for RGB, 1 for grey. */
   channels: number;
+  /** height * width * channels bytes, row by row, channels interleaved. */
   data: Uint8Array;
 }
 

@@ -21,6 +21,7 @@ import { resolveNetworkPath, type TransferReporter } from "./download.ts";
 
 /** A parsed snapshot: its top-level entries (raw unpickled values) and the file name for messages. */
 export interface Snapshot {
+  /** The file name used in messages (the local path once downloaded). */
   name: string;
   /** Top-level entries (None values included); a pickle of a bare generator appears as { G_ema }. */
   parts: Map<string, unknown>;

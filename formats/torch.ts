@@ -73,11 +73,20 @@ const STORAGE_TYPES: Record<string, TorchDType> = {
  * Tensors materialised from it are charged to its file's `budget` ({@link TENSORS}).
  */
 export class TorchStorage {
+  /** The raw little-endian bytes; null until the file's data has been read. */
   bytes: Uint8Array | null = null;
+  /** Declares a storage as a persistent id names it. */
   constructor(
+    /** The element type. */
     readonly dtype: TorchDType,
+    /** Number of elements. */
     readonly numel: number,
+    /** The storage's key in the file (its data member's name in a zip archive). */
     readonly key: string,
+    /**
+     * The file's budget that materialised tensors are charged to.
+     * @internal
+     */
     readonly budget?: FileBudget,
   ) {}
 }
@@ -92,13 +101,20 @@ const DTYPES: Record<string, TorchDType> = Object.fromEntries(
  * strides count elements of the tensor's dtype, which is the storage's unless the storage is untyped.
  */
 export class TorchTensor {
+  /** A view as `torch._utils._rebuild_tensor_v2` rebuilds it. */
   constructor(
+    /** The storage viewed (shared with other tensors saved from the same storage). */
     readonly storage: TorchStorage,
+    /** The first element, counted in elements of `dtype`. */
     readonly offset: number,
+    /** The dimensions, outermost first. */
     readonly shape: number[],
+    /** Element step per dimension, in elements of `dtype`. */
     readonly stride: number[],
+    /** The element type (the storage's unless the storage is untyped). */
     readonly dtype: TorchDType = storage.dtype,
   ) {}
+  /** Number of elements: the product of `shape`. */
   get numel(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }
@@ -106,8 +122,11 @@ export class TorchTensor {
 
 /** A dense tensor in C order. float16 data is a Float16Array; bfloat16 is widened (exactly) to float32. */
 export interface TypedTensor {
+  /** The element type as saved. */
   dtype: TorchDType;
+  /** The dimensions, outermost first. */
   shape: number[];
+  /** The elements in C order (a typed array matching `dtype`). */
   data:
     | Float32Array
     | Float64Array

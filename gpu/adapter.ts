@@ -7,12 +7,19 @@ import { UserError } from "../errors.ts";
 
 /** What `sg3 info` reports about an adapter. */
 export interface AdapterSummary {
+  /** The adapter's description, else its device name, else "unknown adapter". */
   description: string;
+  /** `GPUAdapterInfo.vendor` (may be empty). */
   vendor: string;
+  /** `GPUAdapterInfo.architecture` (may be empty). */
   architecture: string;
+  /** `GPUAdapterInfo.device` (may be empty). */
   device: string;
+  /** Whether this is a fallback (software) adapter, as WebGPU reports it. */
   isFallback: boolean;
+  /** The adapter's feature names, sorted. */
   features: string[];
+  /** The limits that bound sg3's kernels (buffer and binding sizes, workgroup limits), by name. */
   limits: Record<string, number>;
 }
 

@@ -25,15 +25,29 @@ const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsag
 
 /** An open WebGPU device with sg3's conveniences. */
 export class Gpu {
+  /**
+   * The compiled pipelines of this device, one per kernel source (gpu/pipeline.ts).
+   * @internal
+   */
   readonly pipelines: PipelineCache;
+  /**
+   * The recorder of dispatches and copies that {@link Gpu.flush} submits (gpu/submit.ts).
+   * @internal
+   */
   readonly submission: Submission;
-  /** Kernel variant choices for this adapter (gpu/tuner.ts). */
+  /**
+   * Kernel variant choices for this adapter (gpu/tuner.ts).
+   * @internal
+   */
   readonly tuner: Tuner;
   #error: string | null = null;
 
   private constructor(
+    /** The WebGPU adapter the device was requested from. */
     readonly adapter: GPUAdapter,
+    /** The WebGPU device; raw buffers and pipelines may be made on it directly. */
     readonly device: GPUDevice,
+    /** The adapter's name, vendor, features and limits (see {@link summarizeAdapter}). */
     readonly summary: AdapterSummary,
   ) {
     this.pipelines = new PipelineCache(device);

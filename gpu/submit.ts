@@ -21,10 +21,15 @@ export interface Dispatch {
   tag?: string;
   /** Floating-point operations of the launch, for profiles (0 or absent: not declared). */
   flops?: number;
+  /** The complete WGSL source; its entry point is `main`. */
   code: string;
+  /** The access kind of each storage binding, in binding order (the uniform struct not included). */
   layout: BindingKind[];
+  /** The bytes of the uniform struct (binding 0); absent: no uniform binding. */
   uniforms?: ArrayBuffer;
+  /** The storage bindings, one per entry of `layout`. */
   bindings: Bindable[];
+  /** Workgroup counts [x, y, z]; a zero count records no launch. */
   workgroups: [number, number, number];
 }
 

@@ -18,9 +18,13 @@ export function numel(shape: readonly number[]): number {
 
 /** A dense array in a GPU buffer. The buffer may be larger than the data (rounded up to 4 bytes). */
 export class Tensor {
+  /** Wraps a buffer of at least `ceil(numel(shape) * dtypeBytes(dtype) / 4) * 4` bytes. */
   constructor(
+    /** The storage buffer holding the elements from offset 0. */
     readonly buffer: GPUBuffer,
+    /** The dimensions, outermost first (row-major). */
     readonly shape: readonly number[],
+    /** The element type. */
     readonly dtype: DType = "f32",
   ) {}
 
@@ -42,7 +46,10 @@ export class Tensor {
 
 /** A byte range of a buffer to bind as one storage binding. */
 export interface BufferRange {
+  /** The buffer. */
   buffer: GPUBuffer;
+  /** The first byte (a multiple of the adapter's `minStorageBufferOffsetAlignment`). */
   offset: number;
+  /** Bytes in the range (a multiple of 4). */
   size: number;
 }
