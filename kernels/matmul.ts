@@ -1,7 +1,12 @@
 /**
  * Dense matrix product with optional transposed right operand, scale and bias:
  * C[m, n] = alpha * sum_k A[m, k] * B[k, n] + beta * bias[n]   (B given as [K, N], or [N, K] with transB).
- * Tiled through workgroup memory (TILE x TILE outputs per workgroup, one per thread).
+ *
+ * Variants ({@link matmulCandidates}; the tuner picks per shape):
+ * - "rows": register tiles without workgroup memory. With transB (K a multiple of 4) each invocation
+ *   computes RM x RN outputs as vec4 dot products along K (A and B rows both contiguous in K); without
+ *   transB (N a multiple of 4) RM rows x RV vec4 column groups, broadcasting A[m, k] over a vec4 of B[k, :].
+ * - "tiled": TILE x TILE outputs per workgroup through workgroup memory (any shape; GPUs may prefer it).
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -9,7 +14,89 @@ import { runProgram } from "../gpu/program.ts";
 
 const TILE = 16;
 
-function source(transB: boolean): string {
+/** A matmul variant: workgroup-memory tiles, or register tiles of rm rows x rn columns (vec4s without transB). */
+export type MatmulVariant = { kind: "tiled" } | { kind: "rows"; rm: number; rn: number; wg: number };
+
+/** The valid variants for a product with these dimensions, the llvmpipe default first. */
+export function matmulCandidates(k: number, n: number, transB: boolean): MatmulVariant[] {
+  const out: MatmulVariant[] = [];
+  if (transB ? k % 4 === 0 : n % 4 === 0) {
+    const tiles = transB ? [[4, 8], [4, 4], [8, 4], [2, 4]] : [[4, 2], [4, 1], [8, 1], [8, 2]];
+    for (const [rm, rn] of tiles) out.push({ kind: "rows", rm, rn, wg: 64 });
+  }
+  out.push({ kind: "tiled" });
+  return out;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** WGSL of the register-tiled variant. */
+function rowsSource(transB: boolean, rm: number, rn: number): string {
+  const is = range(rm), js = range(rn);
+  const store = (acc: string, col: string) =>
+    `if (${col} < p.n) { c[row * p.n + ${col}] = p.alpha * ${acc} + p.beta * bias[min(${col}, arrayLength(&bias) - 1u)]; }`;
+  if (transB) {
+    // a, b as vec4 rows of K / 4; rows past the matrix are clamped (their results are not stored).
+    return /* wgsl */ `
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let r0 = gid.y * ${rm}u;
+  let c0 = gid.x * ${rn}u;
+  if (r0 >= p.m || c0 >= p.n) { return; }
+  ${is.map((i) => `let ar${i} = min(r0 + ${i}u, p.m - 1u) * p.k4;`).join(" ")}
+  ${js.map((j) => `let br${j} = min(c0 + ${j}u, p.n - 1u) * p.k4;`).join(" ")}
+  ${is.map((i) => js.map((j) => `var s${i}_${j} = 0.0;`).join(" ")).join("\n  ")}
+  for (var k = 0u; k < p.k4; k++) {
+    ${is.map((i) => `let a${i} = a[ar${i} + k];`).join(" ")}
+    ${js.map((j) => `let b${j} = b[br${j} + k];`).join(" ")}
+    ${is.map((i) => js.map((j) => `s${i}_${j} += dot(a${i}, b${j});`).join(" ")).join("\n    ")}
+  }
+${
+      is.map((i) =>
+        `  {
+    let row = r0 + ${i}u;
+    if (row < p.m) {
+${js.map((j) => `      ${store(`s${i}_${j}`, `c0 + ${j}u`)}`).join("\n")}
+    }
+  }`
+      ).join("\n")
+    }
+}`;
+  }
+  // a scalar [M, K]; b as vec4 groups of columns [K, N / 4].
+  return /* wgsl */ `
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let r0 = gid.y * ${rm}u;
+  let g0 = gid.x * ${rn}u;
+  if (r0 >= p.m || g0 * 4u >= p.n) { return; }
+  ${is.map((i) => `let ar${i} = min(r0 + ${i}u, p.m - 1u) * p.k;`).join(" ")}
+  ${is.map((i) => js.map((j) => `var s${i}_${j} = vec4f(0.0);`).join(" ")).join("\n  ")}
+  for (var k = 0u; k < p.k; k++) {
+    ${js.map((j) => `let b${j} = b[k * p.n4 + min(g0 + ${j}u, p.n4 - 1u)];`).join(" ")}
+    ${is.map((i) => `let a${i} = vec4f(a[ar${i} + k]);`).join(" ")}
+    ${is.map((i) => js.map((j) => `s${i}_${j} = fma(a${i}, b${j}, s${i}_${j});`).join(" ")).join("\n    ")}
+  }
+${
+    is.map((i) =>
+      `  {
+    let row = r0 + ${i}u;
+    if (row < p.m) {
+${
+        js.map((j) =>
+          range(4).map((e) => `      ${store(`s${i}_${j}[${e}]`, `(g0 + ${j}u) * 4u + ${e}u`)}`).join("\n")
+        )
+          .join("\n")
+      }
+    }
+  }`
+    ).join("\n")
+  }
+}`;
+}
+
+/** WGSL of the workgroup-memory variant. */
+function tiledSource(transB: boolean): string {
   const bIndex = transB ? "col * p.k + kb" : "kb * p.n + col";
   return /* wgsl */ `
 const T = ${TILE}u;
@@ -40,6 +127,8 @@ export interface MatmulOptions {
   alpha?: number;
   bias?: Tensor;
   beta?: number;
+  /** The variant; default the tuner's choice for this shape on this adapter. */
+  variant?: MatmulVariant;
 }
 
 /** C = alpha * A B (+ beta * bias) for A [M, K]; returns C [M, N]. */
@@ -50,24 +139,43 @@ export function matmul(gpu: Gpu, a: Tensor, b: Tensor, opts: MatmulOptions = {})
   if ((transB ? b.shape[1] : b.shape[0]) !== k) throw new Error(`matmul: [${a.shape}] x [${b.shape}]`);
   const c = gpu.tensor([m, n]);
   const bias = opts.bias ?? b;
+  const candidates = matmulCandidates(k, n, transB);
+  const picked = opts.variant
+    ? { variant: opts.variant, tag: undefined }
+    : gpu.tuner.pick("matmul", `${m}x${k}x${n}${transB ? " transB" : ""}`, candidates);
+  const v = picked.variant;
+  if (!candidates.some((c) => JSON.stringify(c) === JSON.stringify(v))) {
+    throw new Error(`matmul: variant ${JSON.stringify(v)} does not fit [${a.shape}] x [${b.shape}]`);
+  }
+  const rows = v.kind === "rows";
+  const vecB = rows;
+  const vecA = rows && transB;
   runProgram(gpu, {
-    name: transB ? "matmul_transB" : "matmul",
+    name: rows
+      ? `matmul${transB ? "_transB" : ""}_rows${v.rm}x${v.rn}`
+      : `matmul${transB ? "_transB" : ""}_tiled`,
     params: {
       m: ["u32", m],
       n: ["u32", n],
       k: ["u32", k],
+      k4: ["u32", Math.floor(k / 4)],
+      n4: ["u32", Math.floor(n / 4)],
       alpha: ["f32", opts.alpha ?? 1],
       beta: ["f32", opts.bias ? (opts.beta ?? 1) : 0],
     },
     buffers: [
-      { name: "a", data: a },
-      { name: "b", data: b },
+      { name: "a", data: a, type: vecA ? "vec4f" : "f32" },
+      { name: "b", data: b, type: vecB ? "vec4f" : "f32" },
       { name: "bias", data: bias },
       { name: "c", data: c, access: "read_write" },
     ],
-    workgroupSize: [TILE, TILE],
-    source: source(transB),
-    workgroups: [Math.ceil(n / TILE), Math.ceil(m / TILE)],
+    workgroupSize: rows ? v.wg : [TILE, TILE],
+    source: rows ? rowsSource(transB, v.rm, v.rn) : tiledSource(transB),
+    workgroups: rows
+      ? [Math.ceil(Math.ceil((transB ? n : n / 4) / v.rn) / v.wg), Math.ceil(m / v.rm)]
+      : [Math.ceil(n / TILE), Math.ceil(m / TILE)],
+    tag: picked.tag,
+    flops: 2 * m * n * k,
   });
   return c;
 }

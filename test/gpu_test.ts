@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby } from "../kernels/elementwise.ts";
-import { matmul } from "../kernels/matmul.ts";
+import { matmul, matmulCandidates } from "../kernels/matmul.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { programSource, uniformBytes } from "../gpu/program.ts";
 import { assertClose, randomF32 } from "./reference.ts";
@@ -96,25 +96,35 @@ function matmulRef(
   return c;
 }
 
-Deno.test({ name: "matmul matches float64 (plain, transposed, bias)", ...GPU_TEST }, async () => {
-  const gpu = await testGpu();
-  const [m, k, n] = [37, 53, 29];
-  const a = randomF32(m * k, 5), b = randomF32(k * n, 6), bias = randomF32(n, 7);
-  const ta = gpu.upload(a, [m, k]);
-  const plain = await readTensor(gpu, matmul(gpu, ta, gpu.upload(b, [k, n])));
-  assertClose(plain, matmulRef(a, b, m, k, n, false), { abs: 1e-5 });
-  const withBias = await readTensor(
-    gpu,
-    matmul(gpu, ta, gpu.upload(b, [n, k]), {
-      transB: true,
-      alpha: 0.5,
-      bias: gpu.upload(bias, [n]),
-      beta: 2,
-    }),
-  );
-  const ref = matmulRef(a, b, m, k, n, true).map((v, i) => 0.5 * v + 2 * bias[i % n]);
-  assertClose(withBias, ref, { abs: 1e-5 });
-});
+Deno.test(
+  { name: "matmul matches float64 (plain, transposed, bias), every variant", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    let seed = 5;
+    for (const [m, k, n] of [[37, 53, 29], [37, 52, 28], [5, 256, 13], [70, 12, 36]]) {
+      const a = randomF32(m * k, seed++), b = randomF32(k * n, seed++), bias = randomF32(n, seed++);
+      const ta = gpu.upload(a, [m, k]), tb = gpu.upload(b, [k, n]), tbT = gpu.upload(b, [n, k]);
+      const biasT = gpu.upload(bias, [n]);
+      for (const variant of matmulCandidates(k, n, false)) {
+        const plain = await readTensor(gpu, matmul(gpu, ta, tb, { variant }));
+        assertClose(
+          plain,
+          matmulRef(a, b, m, k, n, false),
+          { abs: 1e-5 },
+          `${[m, k, n]} ${JSON.stringify(variant)}`,
+        );
+      }
+      const ref = matmulRef(a, b, m, k, n, true).map((v, i) => 0.5 * v + 2 * bias[i % n]);
+      for (const variant of matmulCandidates(k, n, true)) {
+        const got = await readTensor(
+          gpu,
+          matmul(gpu, ta, tbT, { transB: true, alpha: 0.5, bias: biasT, beta: 2, variant }),
+        );
+        assertClose(got, ref, { abs: 1e-5 }, `${[m, k, n]} transB ${JSON.stringify(variant)}`);
+      }
+    }
+  },
+);
 
 Deno.test({ name: "f16 tensors round-trip with values (not zeros)", ...GPU_TEST }, async () => {
   const gpu = await testGpu();
