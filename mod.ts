@@ -25,7 +25,7 @@ export {
 export { type Bindable, type Dispatch } from "./gpu/submit.ts";
 export { type BindingKind } from "./gpu/pipeline.ts";
 export { axpby } from "./kernels/elementwise.ts";
-export { matmul, type MatmulOptions } from "./kernels/matmul.ts";
+export { matmul, type MatmulOptions, type MatmulVariant } from "./kernels/matmul.ts";
 export { type FcOptions, fullyConnected, normalize2ndMoment } from "./kernels/fc.ts";
 export { broadcastTruncate } from "./kernels/truncation.ts";
 export {
@@ -39,6 +39,7 @@ export {
   filteredLrelu,
   type FilteredLreluOptions,
   filteredLreluSize,
+  type FilteredLreluVariant,
   type FirFilter,
   prepareFilter,
 } from "./kernels/filtered_lrelu.ts";
@@ -184,7 +185,15 @@ export {
   packConvWeight,
 } from "./kernels/conv_gemm.ts";
 export { globalAvgPool, pool2d, type PoolParams } from "./kernels/pool.ts";
-export { imagesToNCHW, quantizeImages, resampleTable, resize, type ResizeMethod } from "./kernels/resize.ts";
+export {
+  imagesToNCHW,
+  quantizeImages,
+  type ResamplePost,
+  type ResampleTable,
+  resampleTable,
+  resize,
+  type ResizeMethod,
+} from "./kernels/resize.ts";
 export {
   Inception,
   type InceptionOutputs,

@@ -23,9 +23,13 @@ import { runProgram } from "../gpu/program.ts";
 export interface ConvWeight {
   /** [cin * kh * kw, cpad]: tap-major, output channels padded with zeros to cpad (a multiple of 16). */
   packed: Tensor;
+  /** Output channels. */
   cout: number;
+  /** Input channels. */
   cin: number;
+  /** Kernel height. */
   kh: number;
+  /** Kernel width. */
   kw: number;
 }
 
@@ -46,8 +50,11 @@ export function packConvWeight(gpu: Gpu, w: Float32Array, shape: readonly number
 
 /** A tile configuration: V vec4s of output channels and RN pixels per invocation, WG invocations. */
 export interface ConvVariant {
+  /** vec4s of output channels per invocation (4V channels). */
   v: number;
+  /** Consecutive output pixels of a row per invocation. */
   rn: number;
+  /** Invocations per workgroup. */
   wg: number;
 }
 
@@ -65,8 +72,11 @@ export function convCandidates(): ConvVariant[] {
 
 /** Options of {@link convGemm}. */
 export interface ConvGemmOptions {
+  /** Step between output pixels in input pixels, both axes (default 1). */
   stride?: number;
+  /** Zero rows added above and below the input. */
   padH: number;
+  /** Zero columns added left and right of the input. */
   padW: number;
   /** Output size (default: the convolution's, floor((h + 2 padH - kh) / stride) + 1 etc.). */
   size?: [number, number];
@@ -74,6 +84,7 @@ export interface ConvGemmOptions {
   scale?: Tensor | null;
   /** Per-sample output channel factors [N, cout]. */
   dcoef?: Tensor | null;
+  /** Per-output-channel bias [cout], added after the noise. */
   bias?: Tensor | null;
   /** Activation after the bias (default linear); lrelu has slope 0.2. */
   act?: "linear" | "relu" | "lrelu";
@@ -87,6 +98,7 @@ export interface ConvGemmOptions {
   accumulate?: boolean;
   /** Write into channels [cOffset, cOffset + cout) of `out` [N, cTotal, oh, ow] instead of a new tensor. */
   into?: { out: Tensor; cOffset: number };
+  /** Element type of a new output tensor (default f32). */
   outDtype?: DType;
   /** The tile; default: the tuner's choice for this shape on this adapter (gpu/tuner.ts). */
   variant?: ConvVariant;

@@ -16,17 +16,25 @@ import { sinc } from "./eq_fractional.ts";
 
 /** Design parameters (the official defaults: aflt 64, cutoffs 1). */
 export interface BandlimitOptions {
+  /** Radius of the Lanczos windows, in input pixels (default 3). */
   a?: number;
+  /** Half-width of the kept filter, in input pixels: it has 2 amax up - 1 taps per side (default 16). */
   amax?: number;
+  /** Half-width of the circular design grid, in input pixels (default 64); needs a <= amax < aflt. */
   aflt?: number;
+  /** Upsampling factor the filter is designed for: taps are 1 / up pixels apart (default 4). */
   up?: number;
+  /** Input band limit as a multiple of the Nyquist frequency: sinc(xi * cutoffIn) (default 1). */
   cutoffIn?: number;
+  /** Output band limit, after the map, in the same unit: sinc(xo * cutoffOut) (default 1). */
   cutoffOut?: number;
 }
 
 /** A square filter of odd size `size`, row-major float32 taps. */
 export interface Filter2d {
+  /** Taps per side (odd). */
   size: number;
+  /** size * size taps, row-major. */
   taps: Float32Array;
 }
 

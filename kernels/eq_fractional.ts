@@ -27,7 +27,9 @@ export function sinc(x: number): number {
 
 /** One axis of a fractional shift: the whole part i and the six normalised taps for k = -2..3. */
 export interface FractionalAxis {
+  /** The whole-pixel part floor(t * size) of the shift. */
   i: number;
+  /** The six taps h[k] for k = -2..3 (index k + 2), summing to 1. */
   taps: Float64Array;
 }
 

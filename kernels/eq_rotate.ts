@@ -120,7 +120,9 @@ function designOnce(angles: readonly number[], design: (angle: number) => Filter
 
 /** An operator's output: transformed images [N, C, H, W] and validity masks [N, 1, H, W]. */
 export interface Masked {
+  /** The transformed images [N, C, H, W]. */
   img: Tensor;
+  /** The validity masks [N, 1, H, W]: 1 where the pixel counts in the error, else 0. */
   mask: Tensor;
 }
 

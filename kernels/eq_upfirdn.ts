@@ -40,9 +40,11 @@ fn upfirdn_at(u: Up, xo: u32, fo: u32, oy: i32, ox: i32) -> f32 {
 
 /** Options of {@link upfirdn2d}. */
 export interface UpfirdnOptions {
+  /** Upsampling factor: up - 1 zeros inserted after each pixel, both axes (default 1). */
   up?: number;
   /** [x before, x after, y before, y after] in upsampled pixels. */
   padding: [number, number, number, number];
+  /** Factor applied to the filtered values (default 1). */
   gain?: number;
 }
 

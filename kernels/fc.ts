@@ -31,11 +31,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 /** Options of {@link fullyConnected}. */
 export interface FcOptions {
+  /** Bias [outF], times `biasGain`; none when absent. */
   bias?: Tensor | null;
   /** lr_multiplier / sqrt(in_features) in StyleGAN3's FullyConnectedLayer. */
   weightGain: number;
   /** lr_multiplier. */
   biasGain?: number;
+  /** "linear" (default) or leaky ReLU with slope 0.2 times sqrt(2). */
   activation?: "linear" | "lrelu";
   /** A factor applied last (ToRGB's styles * 1/sqrt(in_channels)). */
   outScale?: number;

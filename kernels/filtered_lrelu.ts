@@ -28,7 +28,9 @@ import { itemRuns, maxChunks } from "../gpu/split.ts";
 
 /** An FIR filter on the GPU, flipped (so the kernels correlate) and scaled. */
 export interface FirFilter {
+  /** The flipped, gain-scaled taps: [taps] or [taps, taps] ([1] holding the gain for the identity). */
   tensor: Tensor;
+  /** Taps per axis. */
   taps: number;
   /** A full 2-D [taps, taps] filter, else separable 1-D. */
   full: boolean;
@@ -56,16 +58,21 @@ export function prepareFilter(
 
 /** Options of {@link filteredLrelu}. */
 export interface FilteredLreluOptions {
+  /** Upsampling factor before the activation. */
   up: number;
+  /** Downsampling factor after the activation. */
   down: number;
   /** [px0, px1, py0, py1]; negative values crop. */
   padding: [number, number, number, number];
+  /** Factor after the leaky ReLU (StyleGAN3: sqrt(2), and 1 in ToRGB). */
   gain: number;
+  /** Slope of the leaky ReLU for negative inputs (StyleGAN3: 0.2, and 1, linear, in ToRGB). */
   slope: number;
   /** Clamp bound; null = none. */
   clamp: number | null;
   /** Factor applied to the output (the synthesis network's output_scale on its last layer). */
   outScale?: number;
+  /** Element type of the output tensor (default f32). */
   outDtype?: DType;
   /** The algorithm and its parameters (default: the first of {@link filteredLreluCandidates}). */
   variant?: FilteredLreluVariant;

@@ -75,8 +75,11 @@ export interface FourierInput {
   weight: ConvWeight;
   /** gx [W] then gy [H] ({@link fourierGrid}). */
   grid: Tensor;
+  /** Output [width, height] in pixels. */
   size: [number, number];
+  /** Samples per unit length of the input's coordinate space. */
   samplingRate: number;
+  /** Frequency of full amplitude: above it, features fade linearly to 0 at samplingRate / 2. */
   bandwidth: number;
 }
 

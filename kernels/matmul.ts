@@ -123,9 +123,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
+  /** B is given as [N, K] (rows of B^T) instead of [K, N]; default false. */
   transB?: boolean;
+  /** Factor on the product (default 1). */
   alpha?: number;
+  /** Bias [N] added to every row (a 1-element bias is broadcast); none when absent. */
   bias?: Tensor;
+  /** Factor on the bias (default 1). */
   beta?: number;
   /** The variant; default the tuner's choice for this shape on this adapter. */
   variant?: MatmulVariant;

@@ -27,6 +27,7 @@ export interface ModConvWeight {
   weight: ConvWeight;
   /** [O, I]: sum over the kernel taps of weight^2 (demodulation only). */
   wsq: Tensor | null;
+  /** Whether outputs are divided by their style-weighted weight norm (all layers but ToRGB). */
   demodulate: boolean;
 }
 
@@ -146,6 +147,7 @@ export interface ModConvOptions {
   inputGain: number;
   /** Zero padding on every side (StyleGAN3 uses kernel size - 1). */
   padding: number;
+  /** Element type of the output tensor (default f32). */
   outDtype?: DType;
   /** The convolution's tile (default: the tuned or default one). */
   variant?: ConvVariant;

@@ -43,8 +43,11 @@ ${main1d("i", "p.n * p.c * p.oh * p.ow")}
 
 /** Pooling window. */
 export interface PoolParams {
+  /** Window size (k x k). */
   k: number;
+  /** Step between windows, in input pixels. */
   stride: number;
+  /** Padding on every side; padded samples never count (neither in the maximum nor the average). */
   pad: number;
 }
 

@@ -24,10 +24,15 @@ export type ResizeMethod = "tf1-bilinear" | "torch-bilinear" | "pil-bicubic";
 
 /** Per-axis resampling table: out[d] = sum_t weights[d * taps + t] * in[min(start[d] + t, in - 1)]. */
 export interface ResampleTable {
+  /** Input length along the axis. */
   inSize: number;
+  /** Output length along the axis. */
   outSize: number;
+  /** Weights per output sample (trailing ones may be 0). */
   taps: number;
+  /** [outSize]: the first input index of each output sample (indices past the end read the last sample). */
   start: Int32Array;
+  /** [outSize, taps]: the weights, row-major. */
   weights: Float64Array;
 }
 
@@ -192,9 +197,13 @@ ${main1d("i", "p.outer * p.lenOut * p.inner")}
 
 /** Clamp then affine map applied after resampling: out = a * clamp(v, lo, hi) + b. */
 export interface ResamplePost {
+  /** Lower clamp bound (default none). */
   lo?: number;
+  /** Upper clamp bound (default none). */
   hi?: number;
+  /** Scale (default 1). */
   a?: number;
+  /** Offset (default 0). */
   b?: number;
 }
 
