@@ -54,6 +54,7 @@ export {
   Generator,
   type GeneratorOptions,
   type MappingOptions,
+  type NoiseMode,
   type SynthesisOptions,
 } from "./models/generator.ts";
 export { invert3x3, makeTransform } from "./models/transform.ts";
@@ -131,6 +132,7 @@ export {
   type TrainOptions,
 } from "./models/config.ts";
 export { randomNetwork, type RandomNetworkOptions } from "./models/random_init.ts";
+export { type StyleGAN2Options } from "./models/random_init_sg2.ts";
 export {
   choiceWithoutReplacement,
   circularZ,
@@ -203,7 +205,9 @@ export {
   PRESETS,
 } from "./models/inception.ts";
 export {
+  type ArrayLike32,
   fixtureStateDict,
+  type FoldedConv,
   fromNvidia,
   fromPytorchFid,
   type InceptionWeights,

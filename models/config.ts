@@ -11,66 +11,115 @@ export type Sg3Config = "stylegan3-t" | "stylegan3-r";
 
 /** Keyword arguments of SynthesisNetwork / SynthesisLayer, with the official defaults when omitted. */
 export interface SynthesisKwargs {
+  /** Dimensionality of w. */
   w_dim: number;
+  /** Output image resolution (width = height) in pixels. */
   img_resolution: number;
+  /** Colour channels of the output image. */
   img_channels: number;
+  /** Channel multiplier: channels = rint(min(channel_base / 2 / f_c, channel_max)) (default 32768). */
   channel_base?: number;
+  /** Most channels of any layer (default 512). */
   channel_max?: number;
+  /** Layers, without the Fourier input and ToRGB (default 14). */
   num_layers?: number;
+  /** Critically sampled layers at the end (default 2). */
   num_critical?: number;
+  /** Cutoff frequency f_c0 of the first layer (default 2). */
   first_cutoff?: number;
+  /** Minimum stopband f_t0 of the first layer (default 2^2.1). */
   first_stopband?: number;
+  /** Minimum stopband of the last layer, relative to its cutoff (default 2^0.3). */
   last_stopband_rel?: number;
+  /** Pixels added around the image on each side of the internal layers (default 10). */
   margin_size?: number;
+  /** Factor on the output image (default 0.25). */
   output_scale?: number;
+  /** Layers of the N highest sampling rates use float16 on CUDA (default 4). */
   num_fp16_res?: number;
+  /** Convolution kernel size, 1x1 for ToRGB (default 3; config R: 1). */
   conv_kernel?: number;
+  /** Low-pass filter taps per resampling factor (default 6). */
   filter_size?: number;
+  /** Sampling rate of the leaky ReLU relative to the layer's higher rate; 1 for ToRGB (default 2). */
   lrelu_upsampling?: number;
+  /** Radially symmetric down filters, except in critically sampled layers (default false; config R: true). */
   use_radial_filters?: boolean;
+  /** Clamp layer outputs to [-X, X]; null: no clamping (default 256). */
   conv_clamp?: number | null;
+  /** Decay of the moving average of input magnitudes (default 0.999). */
   magnitude_ema_beta?: number;
 }
 
 /** Attributes of SynthesisInput (size is [width, height]). */
 export interface SynthesisInputAttrs {
+  /** Dimensionality of w (the affine layer's input that sets the input transform). */
   w_dim: number;
+  /** Fourier features (output channels). */
   channels: number;
+  /** Output [width, height] in pixels. */
   size: [number, number];
+  /** Samples per unit length (the image spans one unit). */
   sampling_rate: number;
+  /** Highest frequency of the features, in cycles per unit: the first layer's cutoff. */
   bandwidth: number;
 }
 
 /** Attributes of one SynthesisLayer (sizes are [width, height]; padding is [x0, x1, y0, y1]). */
 export interface SynthesisLayerAttrs {
+  /** Dimensionality of w (the affine layer's input that makes the styles). */
   w_dim: number;
+  /** Whether this is the final ToRGB layer (1x1 convolution, no resampling, linear). */
   is_torgb: boolean;
+  /** Whether the layer is critically sampled (cutoff at half the sampling rate). */
   is_critically_sampled: boolean;
+  /** Whether the official code runs the layer in float16 on CUDA. */
   use_fp16: boolean;
+  /** Input channels. */
   in_channels: number;
+  /** Output channels. */
   out_channels: number;
+  /** Input [width, height] in pixels. */
   in_size: [number, number];
+  /** Output [width, height] in pixels. */
   out_size: [number, number];
+  /** Input samples per unit length (the image spans one unit). */
   in_sampling_rate: number;
+  /** Output samples per unit length. */
   out_sampling_rate: number;
+  /** Sampling rate of the leaky ReLU: max(in, out) * lrelu_upsampling (x1 for ToRGB). */
   tmp_sampling_rate: number;
+  /** Input cutoff frequency f_c, cycles per unit. */
   in_cutoff: number;
+  /** Output cutoff frequency f_c, cycles per unit. */
   out_cutoff: number;
+  /** Input transition band half-width f_h, cycles per unit. */
   in_half_width: number;
+  /** Output transition band half-width f_h, cycles per unit. */
   out_half_width: number;
+  /** Convolution kernel size (1 for ToRGB). */
   conv_kernel: number;
+  /** Clamp bound of the output; null: none. */
   conv_clamp: number | null;
+  /** Decay of the moving average of input magnitudes (training only). */
   magnitude_ema_beta: number;
+  /** Upsampling factor tmp / in. */
   up_factor: number;
+  /** Taps of the up filter: filter_size * up_factor, or 1 without upsampling. */
   up_taps: number;
+  /** Downsampling factor tmp / out. */
   down_factor: number;
+  /** Taps of the down filter: filter_size * down_factor, or 1 without downsampling. */
   down_taps: number;
+  /** Whether the down filter is radially symmetric (2-D) rather than separable. */
   down_radial: boolean;
+  /** Padding [x0, x1, y0, y1] of the upsampled input, in upsampled pixels, so that the output is out_size. */
   padding: [number, number, number, number];
 }
 
 /** The synthesis network's layout: its own attributes, the input layer and the named layers in order. */
 export interface SynthesisLayout {
+  /** SynthesisNetwork's own attributes; num_ws = num_layers + 2. */
   attrs: {
     w_dim: number;
     num_ws: number;
@@ -83,7 +132,9 @@ export interface SynthesisLayout {
     num_fp16_res: number;
     layer_names: string[];
   };
+  /** The Fourier-feature input layer. */
   input: SynthesisInputAttrs;
+  /** The layers L0 ... ToRGB in order, named `L<i>_<size>_<channels>` as the official modules. */
   layers: { name: string; attrs: SynthesisLayerAttrs }[];
 }
 
@@ -230,24 +281,39 @@ function synthesisLayerAttrs(kw: SynthesisKwargs, s: LayerSpec): SynthesisLayerA
 
 /** Options of train.py that shape a StyleGAN3 generator (`--cbase`/`--cmax` are doubled for config R). */
 export interface TrainOptions {
+  /** The configuration: translation (T) or rotation (R) equivariant. */
   cfg: Sg3Config;
+  /** Image resolution in pixels. */
   res: number;
+  /** Capacity multiplier channel_base (default 32768). */
   cbase?: number;
+  /** Most channels of any layer, channel_max (default 512). */
   cmax?: number;
+  /** Dimensionality of z (default 512). */
   zDim?: number;
+  /** Dimensionality of w (default 512). */
   wDim?: number;
+  /** Label dimensionality; 0 (default) for an unconditional network. */
   cDim?: number;
+  /** Layers of the mapping network (default 2). */
   mappingLayers?: number;
+  /** Colour channels of the images (default 3). */
   imgChannels?: number;
 }
 
 /** Generator kwargs (Generator.__init__'s keyword arguments) of the network train.py builds. */
 export interface GeneratorKwargs extends Omit<SynthesisKwargs, "w_dim" | "img_resolution" | "img_channels"> {
+  /** Dimensionality of z. */
   z_dim: number;
+  /** Label dimensionality (0: unconditional). */
   c_dim: number;
+  /** Dimensionality of w. */
   w_dim: number;
+  /** Output image resolution in pixels. */
   img_resolution: number;
+  /** Colour channels of the output image. */
   img_channels: number;
+  /** MappingNetwork's keyword arguments: its number of layers. */
   mapping_kwargs: { num_layers: number };
 }
 

@@ -30,6 +30,7 @@ export interface GeneratorOptions {
 export interface MappingOptions {
   /** Labels [N, c_dim] (one-hot); required when c_dim > 0. */
   c?: Float32Array;
+  /** Truncation: w = w_avg + psi (w - w_avg) (default 1, none). */
   psi?: number;
   /** How many ws are truncated; null/undefined = all. */
   cutoff?: number | null;
@@ -37,12 +38,19 @@ export interface MappingOptions {
 
 /** A generator (StyleGAN3 T/R or StyleGAN2) with its weights on the GPU. */
 export class Generator {
+  /** The architecture (StyleGAN3-T, StyleGAN3-R or StyleGAN2). */
   readonly arch: Architecture;
+  /** Dimensionality of z. */
   readonly zDim: number;
+  /** Dimensionality of w. */
   readonly wDim: number;
+  /** Label dimensionality (0: unconditional). */
   readonly cDim: number;
+  /** ws per image: one per synthesis layer input (StyleGAN3: num_layers + 2). */
   readonly numWs: number;
+  /** Image width and height in pixels. */
   readonly resolution: number;
+  /** Colour channels of the images. */
   readonly imgChannels: number;
   /** Bytes per image of the largest activation tensor synthesis allocates. */
   readonly activationBytes: number;
@@ -52,7 +60,12 @@ export class Generator {
   readonly #wAvg: Tensor;
   readonly #synthesis: Synthesis;
 
-  private constructor(readonly gpu: Gpu, net: NetworkDescription, opts: GeneratorOptions) {
+  private constructor(
+    /** The device holding the weights; mapping and synthesis run on it. */
+    readonly gpu: Gpu,
+    net: NetworkDescription,
+    opts: GeneratorOptions,
+  ) {
     if (opts.fp16 && !gpu.f16) {
       throw new UserError("this adapter has no shader-f16 support for float16 layers", "fp16");
     }

@@ -25,6 +25,7 @@ export interface FoldedConv {
 
 /** The whole network's parameters, keyed by pytorch-fid module prefix. */
 export interface InceptionWeights {
+  /** The folded convolutions by module prefix, e.g. "Conv2d_1a_3x3", "Mixed_5b.branch1x1". */
   convs: Map<string, FoldedConv>;
   /** [1008, 2048]. */
   fcWeight: Float32Array;

@@ -38,6 +38,7 @@ export function choiceWithoutReplacement(rs: RandomState, n: number, k: number):
 export interface KeyframeSeeds {
   /** Seeds in [grid_h, grid_w, K] order: cell (row, col) keyframe k is at ((row * gridW) + col) * K + k. */
   seeds: number[];
+  /** Keyframes per cell, K. */
   numKeyframes: number;
 }
 
@@ -80,7 +81,17 @@ export function keyframeSeeds(
 export class UniformCubicSpline {
   readonly #m: Float64Array;
 
-  constructor(readonly y: Float64Array, readonly n: number, readonly dim: number, readonly x0 = 0) {
+  /** Solves for the second derivatives (needs n >= 4). */
+  constructor(
+    /** The knot values, row-major [n, dim]. */
+    readonly y: Float64Array,
+    /** Number of knots. */
+    readonly n: number,
+    /** Values per knot. */
+    readonly dim: number,
+    /** Position of the first knot. */
+    readonly x0 = 0,
+  ) {
     if (n < 4) throw new Error(`a not-a-knot cubic spline needs at least 4 knots, got ${n}`);
     const m = new Float64Array(n * dim);
     // Forward elimination on rows 1..n-2 (sub-diagonal a, diagonal b, super-diagonal c).
@@ -136,11 +147,17 @@ export class UniformCubicSpline {
 export class KeyframeLoop {
   readonly #spline?: UniformCubicSpline;
 
+  /** Prepares the path (the cubic spline is solved once here). */
   constructor(
+    /** The keyframes, row-major [k, dim]. */
     readonly keyframes: Float64Array,
+    /** Number of keyframes. */
     readonly k: number,
+    /** Values per keyframe. */
     readonly dim: number,
+    /** The interpolation: "cubic", "linear" or "slerp". */
     readonly kind: InterpKind,
+    /** Values per slerp row (dividing `dim`; default `dim`, one circle per keyframe). */
     readonly rowDim = dim,
   ) {
     if (keyframes.length !== k * dim) {

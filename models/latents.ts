@@ -149,8 +149,11 @@ export type Latents =
 
 /** The dimensions a file's latents must agree with. */
 export interface LatentDims {
+  /** Dimensionality of z. */
   zDim: number;
+  /** Dimensionality of w. */
   wDim: number;
+  /** ws per image. */
   numWs: number;
 }
 

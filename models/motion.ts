@@ -23,8 +23,11 @@ export const DEFAULT_SPEED: Record<MotionKind, number> = { translate: 0.05, rota
 
 /** A motion path; see the module comment for the units. */
 export interface Motion {
+  /** The path: translate, rotate or circle. */
   kind: MotionKind;
+  /** Image widths per second (translate), degrees per second (rotate) or revolutions per second (circle). */
   speed: number;
+  /** Frames per second of the video (time of frame f is f / fps). */
   fps: number;
   /** Direction of `translate` in degrees (0 = +x, to the right; 90 = +y, down). */
   direction?: number;

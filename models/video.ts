@@ -16,6 +16,7 @@ import { type Motion, motionTransform, resampleImage } from "./motion.ts";
 
 /** The latent of every cell at every frame: w ([num_ws * w_dim] per cell) or z ([z_dim] per cell). */
 export interface LatentSource {
+  /** "w": latents are ws and skip the mapping network; "z": they are mapped first. */
   space: "w" | "z";
   /** Writes cell `cell`'s latent at frame `frame` into `out`. */
   fill(frame: number, cell: number, out: Float64Array | Float32Array): void;
@@ -100,8 +101,11 @@ export function fixedSource(
 
 /** Mapping options shared by every z that passes through the mapping network. */
 export interface VideoMapping {
+  /** Truncation psi (default 1, none). */
   psi?: number;
+  /** How many ws are truncated; null/undefined = all. */
   cutoff?: number | null;
+  /** The class of conditional networks (one-hot label); required when c_dim > 0. */
   classIdx?: number;
 }
 
@@ -134,9 +138,13 @@ function mapOpts(gen: Generator, n: number, o: VideoMapping) {
 
 /** What to render. */
 export interface VideoSpec extends VideoMapping {
+  /** Number of frames. */
   frames: number;
+  /** Grid columns (cells per row). */
   gridW: number;
+  /** Grid rows. */
   gridH: number;
+  /** The latent of every cell at every frame. */
   source: LatentSource;
   /** Input motion (StyleGAN3 networks only). */
   motion?: Motion;
@@ -148,7 +156,9 @@ export interface VideoSpec extends VideoMapping {
 
 /** One video frame: 8-bit RGB, HWC. */
 export interface VideoFrame {
+  /** The frame number, from 0. */
   index: number;
+  /** The whole grid: gridH rows of gridW cells (two panels per cell with `compare`). */
   image: Image8;
 }
 
