@@ -3,6 +3,8 @@
  * 0 success, 1 a metric gate failed, 2 bad input, arguments or device (one line, no stack trace).
  */
 import { GateFailure, UserError, type UserErrorOption } from "../errors.ts";
+import { discardPendingTemps } from "../formats/atomic.ts";
+import { printable } from "../formats/printable.ts";
 
 /** How each option a library error concerns becomes advice: [prefix, suffix] around the message. */
 const ADVICE: Record<UserErrorOption, [string, string]> = {
@@ -64,21 +66,45 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
+    // One line each, whatever a file name or file content put into the message.
     if (e instanceof UserError) {
-      console.error(`sg3 ${name}: ${userErrorLine(e)}`);
+      console.error(`sg3 ${name}: ${printable(userErrorLine(e))}`);
       return 2;
     }
     if (e instanceof GateFailure) {
-      console.error(`sg3 ${name}: ${e.message}`);
+      console.error(`sg3 ${name}: ${printable(e.message)}`);
       return 1;
     }
     const err = e as Error;
-    console.error(`sg3 ${name}: internal error: ${err?.message ?? err} (set SG3_DEBUG=1 for the stack)`);
+    console.error(
+      `sg3 ${name}: internal error: ${
+        printable(String(err?.message ?? err))
+      } (set SG3_DEBUG=1 for the stack)`,
+    );
     if (Deno.env.get("SG3_DEBUG")) console.error(err?.stack);
     return 2;
   }
 }
 
+/** Signals that end a run (timeout, schedulers, closed terminals) and their exit codes (128 + number). */
+const TERMINATING: [Deno.Signal, number][] = [["SIGTERM", 143], ["SIGHUP", 129]];
+
+/**
+ * Ends the process on SIGTERM or SIGHUP as a second Ctrl-C does: temporary files are removed, so nothing
+ * half-written stays behind (where the platform has these signals).
+ */
+function exitCleanlyOnSignals(): void {
+  for (const [signal, code] of TERMINATING) {
+    try {
+      Deno.addSignalListener(signal, () => {
+        discardPendingTemps();
+        Deno.exit(code);
+      });
+    } catch { /* not available on this platform (Windows has no SIGHUP) */ }
+  }
+}
+
 if (import.meta.main) {
+  exitCleanlyOnSignals();
   Deno.exit(await main(Deno.args));
 }

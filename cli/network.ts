@@ -6,7 +6,10 @@
 import { UserError } from "../errors.ts";
 import { transferReporter } from "./progress.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
-import { randomNetwork } from "../models/random_init.ts";
+import { randomNetwork, randomNetworkWeights } from "../models/random_init.ts";
+
+/** The largest random network built on request: 2^28 float32 convolution weights (1 GiB). */
+const MAX_RANDOM_WEIGHTS = 2 ** 28;
 import type { NetworkDescription } from "../formats/network.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Generator, type GeneratorOptions } from "../models/generator.ts";
@@ -76,14 +79,23 @@ export function planNetwork(
     throw new UserError(`--res: expected a power of two such as 256, 512, 1024, got ${res}`);
   }
   const fb = v.cfg === undefined ? fallback : undefined;
-  return {
-    kind: "random",
+  const plan = {
+    kind: "random" as const,
     cfg: base.cfg,
     res,
     cbase: v.cbase ?? fb?.cbase,
     cmax: v.cmax ?? fb?.cmax,
     seed: v["init-seed"] ?? 0,
   };
+  const weights = randomNetworkWeights(plan);
+  if (weights > MAX_RANDOM_WEIGHTS) {
+    const size = `${plan.cbase ? ` --cbase ${plan.cbase}` : ""}${plan.cmax ? ` --cmax ${plan.cmax}` : ""}`;
+    throw new UserError(
+      `--cfg ${plan.cfg} --res ${res}${size}: ${weights.toExponential(2)} convolution weights, more than ` +
+        `${MAX_RANDOM_WEIGHTS.toExponential(2)} (1 GiB)`,
+    );
+  }
+  return plan;
 }
 
 /** Loads or builds the planned network. */

@@ -7,7 +7,7 @@
  */
 import { encode } from "fast-png";
 import { UserError } from "../errors.ts";
-import { tempPathFor } from "./atomic.ts";
+import { settleTemp, tempPathFor } from "./atomic.ts";
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
@@ -135,6 +135,8 @@ export class ApngWriter {
         Deno.removeSync(this.tempPath);
       } catch { /* already gone */ }
       throw new UserError(`${this.path}: cannot write: ${(e as Error).message.split("\n")[0]}`);
+    } finally {
+      settleTemp(this.tempPath);
     }
     return true;
   }
@@ -149,6 +151,7 @@ export class ApngWriter {
         Deno.removeSync(this.tempPath);
       } catch { /* already gone */ }
     }
+    settleTemp(this.tempPath);
     return Promise.resolve();
   }
 }

@@ -8,6 +8,7 @@
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
+import { requireRegularFile } from "./regular_file.ts";
 
 /** Where NVIDIA publishes the StyleGAN3 networks. */
 export const OFFICIAL_BASE_URL =
@@ -216,7 +217,7 @@ async function fetchInto(url: string, dest: string, opts: DownloadOptions): Prom
  */
 export async function resolveNetworkPath(pathOrUrl: string, opts: DownloadOptions = {}): Promise<string> {
   if (/^https?:\/\//i.test(pathOrUrl)) return download(pathOrUrl, await cachePathFor(pathOrUrl), opts);
-  if (existsSync(pathOrUrl)) return pathOrUrl;
+  if (existsSync(pathOrUrl)) return requireRegularFile(pathOrUrl);
   const url = officialUrl(pathOrUrl);
   if (url) return download(url, await cachePathFor(url), opts);
   throw new UserError(

@@ -11,7 +11,7 @@
  */
 import { delimiter, join } from "node:path";
 import { UserError } from "../errors.ts";
-import { tempPathFor } from "./atomic.ts";
+import { settleTemp, tempPathFor } from "./atomic.ts";
 import { type Box, boxes, child } from "./mp4_probe.ts";
 
 /** Which encoder to use; "auto" prefers ffmpeg when one is found. */
@@ -137,6 +137,8 @@ export class Mp4Writer {
       removeQuietly(this.tempPath);
       if (e instanceof UserError) throw e;
       throw new UserError(`${this.path}: cannot write the video: ${(e as Error).message.split("\n")[0]}`);
+    } finally {
+      settleTemp(this.tempPath);
     }
     return true;
   }
@@ -149,6 +151,7 @@ export class Mp4Writer {
       await this.enc.kill();
     } finally {
       removeQuietly(this.tempPath);
+      settleTemp(this.tempPath);
     }
   }
 }

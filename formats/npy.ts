@@ -5,6 +5,7 @@
  */
 import { zipSync } from "fflate";
 import { UserError } from "../errors.ts";
+import { requireRegularFile } from "./regular_file.ts";
 import { FileBudget } from "./budget.ts";
 import { printable } from "./printable.ts";
 import { listZip, zipMember } from "./zip.ts";
@@ -155,6 +156,7 @@ export function readNpz(path: string): Map<string, NdArray> {
 
 /** Reads a whole file, turning "not found" and the like into a one-line UserError. */
 export function readFileOrFail(path: string): Uint8Array {
+  requireRegularFile(path);
   try {
     return Deno.readFileSync(path);
   } catch (e) {

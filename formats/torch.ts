@@ -9,6 +9,7 @@
  * Tensors stay views (storage, offset, shape, stride) into the file's bytes until they are materialised,
  * which copies each one exactly once into a dense C-order typed array.
  */
+import { requireRegularFile } from "./regular_file.ts";
 import { UserError } from "../errors.ts";
 import { FileBudget, TENSORS } from "./budget.ts";
 import { printable } from "./printable.ts";
@@ -659,6 +660,7 @@ export function collectTensors(root: unknown, prefix = "", buffers?: Set<string>
  * for snapshots of hundreds of MB), turning I/O errors into a one-line UserError.
  */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
+  requireRegularFile(path);
   try {
     using file = await Deno.open(path);
     const info = await file.stat();

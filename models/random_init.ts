@@ -153,6 +153,25 @@ export function randomNetwork(opts: RandomNetworkOptions): NetworkDescription {
   };
 }
 
+/**
+ * The number of convolution weights the random network `opts` describes (the bulk of its parameters),
+ * computed from its layer table without building it: lets callers refuse absurd sizes before allocating.
+ */
+export function randomNetworkWeights(opts: RandomNetworkOptions): number {
+  if (opts.cfg === "stylegan2") {
+    const cbase = opts.cbase ?? 32768, cmax = opts.cmax ?? 512;
+    const ch = (r: number) => Math.min(Math.floor(cbase / r), cmax);
+    let total = 0;
+    for (let r = 4; r <= opts.res; r *= 2) total += ch(r) * ch(r) * 9 * (r === 4 ? 1 : 2);
+    return total;
+  }
+  const { z_dim: _z, c_dim: _c, mapping_kwargs: _m, ...kw } = generatorKwargs(opts);
+  return synthesisLayout(kw).layers.reduce(
+    (sum, l) => sum + l.attrs.in_channels * l.attrs.out_channels * l.attrs.conv_kernel ** 2,
+    0,
+  );
+}
+
 /** The tensors the constructors register as buffers rather than parameters. */
 const BUFFER_NAMES = /\.(w_avg|transform|freqs|phases|magnitude_ema|up_filter|down_filter)$/;
 

@@ -101,6 +101,32 @@ Deno.test("generate plan: sources, output folder and network choice are checked 
     /power of two/,
   );
   refused(generate.plan, ["--outdir", dir, "--seeds", "1", "--network", ""], /empty/);
+  refused(
+    generate.plan,
+    ["--outdir", dir, "--seeds", "1", "--cfg", "stylegan3-t", "--cbase", "100000000", "--cmax", "100000"],
+    /1 GiB/,
+  );
+  refused(generate.plan, [
+    "--outdir",
+    dir,
+    "--seeds",
+    "1",
+    "--cfg",
+    "stylegan2",
+    "--res",
+    "4096",
+    "--cbase",
+    "1000000000",
+    "--cmax",
+    "100000",
+  ], /1 GiB/);
+  // The official 1024 configurations fit.
+  for (const cfg of ["stylegan3-t", "stylegan3-r", "stylegan2"]) {
+    assert.equal(
+      generate.plan(["--outdir", dir, "--seeds", "1", "--cfg", cfg, "--res", "1024"]).network.kind,
+      "random",
+    );
+  }
   Deno.removeSync(dir, { recursive: true });
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { GPU_TEST } from "./gpu.ts";
 import { sg3 } from "./cli.ts";
+import { join } from "node:path";
 import { decodePng } from "../formats/png.ts";
 
 Deno.test({ name: "sg3 info --json names the adapter", ...GPU_TEST }, async () => {
@@ -62,3 +63,57 @@ Deno.test(
     }
   },
 );
+
+/** Whether a WebGPU adapter exists on `backend` (probed in a subprocess: the backend is fixed per process). */
+async function hasAdapter(backend: string): Promise<boolean> {
+  if (Deno.build.os !== "linux") return false;
+  const probe = "const a = await navigator.gpu?.requestAdapter(); Deno.exit(a ? 0 : 3);";
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", probe],
+    env: { XDG_RUNTIME_DIR: "/tmp", DENO_WEBGPU_BACKEND: backend },
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return r.code === 0;
+}
+
+const BACKENDS = (await hasAdapter("gl")) && (await hasAdapter("vulkan"));
+
+Deno.test({
+  name: BACKENDS
+    ? "the OpenGL backend (a fallback without Vulkan) draws the same image as Vulkan"
+    : "the OpenGL backend draws the same image as Vulkan (ignored: no OpenGL and Vulkan adapters here)",
+  ignore: !BACKENDS,
+  ...GPU_TEST,
+}, async () => {
+  const dir = Deno.makeTempDirSync();
+  const draw = async (backend: string) => {
+    const out = join(dir, backend);
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, "generate"].concat(
+        [
+          "--cfg",
+          "stylegan3-t",
+          "--res",
+          "16",
+          "--cbase",
+          "256",
+          "--cmax",
+          "16",
+          "--seeds",
+          "4",
+          "--outdir",
+          out,
+        ],
+        ["--quiet"],
+      ),
+      env: { XDG_RUNTIME_DIR: "/tmp", DENO_WEBGPU_BACKEND: backend },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    return decodePng(Deno.readFileSync(join(out, "seed0004.png"))).data;
+  };
+  assert.deepEqual(await draw("gl"), await draw("vulkan"));
+  Deno.removeSync(dir, { recursive: true });
+});

@@ -1,0 +1,50 @@
+/**
+ * SIGTERM and SIGHUP (what `timeout`, schedulers and closed terminals send) end a run without leaving
+ * temporary files or a half-written output behind, with exit code 128 + the signal number.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { GPU_TEST } from "./gpu.ts";
+
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test(
+    { name: `${signal} during a video removes its temporary file (exit ${code})`, ...GPU_TEST },
+    async () => {
+      if (Deno.build.os === "windows") return;
+      const dir = Deno.makeTempDirSync();
+      const out = join(dir, "loop.png");
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          MAIN,
+          "video",
+          "--cfg",
+          "stylegan3-t",
+          "--res",
+          "16",
+          "--cbase",
+          "256",
+          "--cmax",
+          "16",
+        ]
+          .concat(["--seeds", "0-1", "--w-frames", "5000", "--output", out, "--quiet"]),
+        env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const temps = () => [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp"));
+      const deadline = Date.now() + 60_000;
+      while (temps().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(temps().length, 1, "the video's temporary file appeared");
+      child.kill(signal);
+      const status = await child.status;
+      await child.stderr.cancel();
+      assert.equal(status.code, code);
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [], "no temporary file and no output");
+      Deno.removeSync(dir, { recursive: true });
+    },
+  );
+}
