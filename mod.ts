@@ -57,6 +57,7 @@ export {
   type NoiseMode,
   type SynthesisOptions,
 } from "./models/generator.ts";
+export { type GeneratedImage, generateImages, type GenerateRequest } from "./models/generate.ts";
 export { invert3x3, makeTransform } from "./models/transform.ts";
 export { formatNpy, formatNpz, type NdArray, parseNpy, parseNpz, readNpy, readNpz } from "./formats/npy.ts";
 export { writeFileAtomic } from "./formats/atomic.ts";
@@ -214,13 +215,29 @@ export {
   loadInceptionWeights,
   NVIDIA_DETECTOR_URL,
 } from "./models/inception_weights.ts";
-export { type Image8 } from "./formats/png.ts";
+export { encodePng, type Image8, writePng } from "./formats/png.ts";
 export { Dataset, type DatasetOptions } from "./formats/dataset.ts";
-export { type CovarianceConvention, FeatureStats, type Stats } from "./metrics/feature_stats.ts";
-export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
-export { inceptionScore, kernelInceptionDistance, kernelInceptionDistanceGpu } from "./metrics/kid.ts";
-export { datasetFeatures, generatorFeatures } from "./metrics/inception_features.ts";
 export {
+  type CovarianceConvention,
+  FeatureStats,
+  type Stats,
+} from "./metrics/feature_stats.ts";
+export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
+export {
+  inceptionScore,
+  kernelInceptionDistance,
+  kernelInceptionDistanceGpu,
+  type KidOptions,
+} from "./metrics/kid.ts";
+export {
+  datasetFeatures,
+  type FeatureOptions,
+  type FeatureResult,
+  generatorFeatures,
+  type GeneratorSampling,
+} from "./metrics/inception_features.ts";
+export {
+  type BatchSums,
   computeEquivariance,
   DRAW_GROUP,
   EQ_METRICS,

@@ -152,6 +152,15 @@ export function snapshotGenerator(snap: Snapshot, which: "G_ema" | "G" = "G_ema"
 /**
  * Loads a generator network from a local snapshot path, an http(s) URL (downloaded once into the cache)
  * or an official short name such as "stylegan3-t-ffhq-1024x1024". Throws UserError on bad input.
+ *
+ * @example Load a network and put it on the GPU
+ * ```ts
+ * import { Generator, Gpu, loadNetwork } from "@sg3/sg3";
+ *
+ * const net = await loadNetwork("stylegan3-t-ffhq-1024x1024"); // or a .pkl path, or a URL
+ * console.log(net.arch, net.hparams.img_resolution); // "stylegan3-t" 1024
+ * const gen = Generator.create(await Gpu.open(), net);
+ * ```
  */
 export async function loadNetwork(
   pathOrUrl: string,

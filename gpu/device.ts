@@ -64,6 +64,19 @@ export class Gpu {
   /**
    * Opens the adapter and requests a device with its full buffer limits, and `shader-f16` and
    * `timestamp-query` (for `deno task bench`'s per-kernel times) when present.
+   *
+   * @example Open the GPU, run a kernel and read the result back
+   * ```ts
+   * import { axpby, Gpu, readTensor } from "@sg3/sg3";
+   *
+   * const gpu = await Gpu.open(); // or { adapter: "low-power" }, or a substring of the adapter's name
+   * console.log(gpu.summary.description, gpu.f16 ? "with shader-f16" : "f32 only");
+   * const x = gpu.upload(new Float32Array([1, 2, 3]), [3]);
+   * const y = gpu.upload(new Float32Array([10, 20, 30]), [3]);
+   * const z = axpby(gpu, 2, x, 1, y); // 2 x + y
+   * console.log(await readTensor(gpu, z)); // Float32Array [12, 24, 36]
+   * gpu.destroy();
+   * ```
    */
   static async open(options: GpuOptions = {}): Promise<Gpu> {
     const adapter = await requestAdapter(options.adapter);

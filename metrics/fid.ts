@@ -54,7 +54,18 @@ export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, d: number, 
 /** The file each statistics object was read from (named in errors found when they are used). */
 const SOURCES = new WeakMap<Stats, string>();
 
-/** The Fréchet distance between two Gaussians given by their statistics. */
+/**
+ * The Fréchet distance between two Gaussians given by their statistics:
+ * |mu_a - mu_b|^2 + tr(sigma_a + sigma_b - 2 (sigma_a sigma_b)^(1/2)).
+ *
+ * @example FID between two saved statistics files (pytorch-fid / clean-fid .npz)
+ * ```ts
+ * import { frechetDistance, readStats } from "@sg3/sg3";
+ *
+ * const fid = frechetDistance(readStats("generated.npz"), readStats("ffhq-1024x1024.npz"));
+ * console.log(`FID ${fid.toFixed(3)}`);
+ * ```
+ */
 export function frechetDistance(a: Stats, b: Stats): number {
   const d = a.dim;
   if (b.dim !== d) throw new UserError(`statistics of different dimensions: ${a.dim} and ${b.dim}`);
@@ -73,6 +84,14 @@ export function frechetDistance(a: Stats, b: Stats): number {
  * symmetric, so that FID does not depend on the argument order) and free of the plainest signs of not
  * being positive semi-definite (a negative variance, a correlation beyond 1). A clearly negative
  * eigenvalue is found when the distance is computed. Every failure is one line naming the file.
+ *
+ * @example Reuse a dataset's statistics
+ * ```ts
+ * import { readStats } from "@sg3/sg3";
+ *
+ * const real = readStats("ffhq-1024x1024.npz");
+ * console.log(real.dim, real.count); // 2048, and the image count when the file records it (else 0)
+ * ```
  */
 export function readStats(path: string): Stats {
   const arrays = readNpz(path);
@@ -144,6 +163,15 @@ function validateCovariance(path: string, { mu, sigma, dim: d }: Stats): void {
 /**
  * Writes statistics as .npz with float64 `mu` and `sigma` (readable by pytorch-fid and clean-fid, which
  * ignore the extra int64 `num_images` written when the count is known).
+ *
+ * @example Accumulate feature vectors and save their statistics
+ * ```ts
+ * import { FeatureStats, writeStats } from "@sg3/sg3";
+ *
+ * const acc = new FeatureStats(2); // 2-d features, for the example (Inception's are 2048-d)
+ * acc.add(new Float32Array([1, 2, 3, 5, 4, 4]), 3); // 3 vectors, row-major
+ * writeStats("stats.npz", acc.stats("unbiased")); // numpy.cov's 1 / (N - 1), as pytorch-fid
+ * ```
  */
 export function writeStats(path: string, s: Stats): void {
   const arrays: Record<string, NdArray> = {

@@ -14,8 +14,11 @@ import { rowDots } from "./linalg.ts";
 
 /** Options of {@link kernelInceptionDistance}. */
 export interface KidOptions {
+  /** Subset pairs averaged (default 100). */
   numSubsets?: number;
+  /** Largest subset size; m = min(N_real, N_gen, maxSubsetSize) (default 1000). */
   maxSubsetSize?: number;
+  /** Seed of the subset sampling (default 0). */
   seed?: number;
 }
 

@@ -99,12 +99,42 @@ export class Generator {
     return Math.max(1, Math.floor(this.gpu.maxBuffer / this.activationBytes));
   }
 
-  /** Uploads the network's weights (once) and prepares its layers. */
+  /**
+   * Uploads the network's weights (once) and prepares its layers.
+   *
+   * @example Seeds to images, as gen_images.py
+   * ```ts
+   * import { Generator, Gpu, loadNetwork, readTensor, zFromSeeds } from "@sg3/sg3";
+   *
+   * const gpu = await Gpu.open();
+   * const gen = Generator.create(gpu, await loadNetwork("stylegan3-r-afhqv2-512x512"));
+   * const z = zFromSeeds([0, 1], gen.zDim); // np.random.RandomState(seed).randn(z_dim) per seed: [2, z_dim]
+   * const ws = gen.mapping(z, 2, { psi: 0.7 }); // [2, num_ws, w_dim] on the GPU
+   * const img = gen.synthesis(ws); // [2, 3, 512, 512] float32, about [-1, 1]
+   * const pixels = await readTensor(gpu, img); // NCHW on the host
+   * ws.destroy();
+   * img.destroy();
+   * gen.destroy();
+   * ```
+   */
   static create(gpu: Gpu, net: NetworkDescription, opts: GeneratorOptions = {}): Generator {
     return new Generator(gpu, net, opts);
   }
 
-  /** ws [N, num_ws, w_dim] on the GPU from z [N, z_dim] (converted to float32) and labels c [N, c_dim]. */
+  /**
+   * ws [N, num_ws, w_dim] on the GPU from z [N, z_dim] (converted to float32) and labels c [N, c_dim].
+   *
+   * @example A conditional network: one-hot labels, truncation of the first 8 ws only
+   * ```ts
+   * import { Generator, Gpu, loadNetwork, zFromSeeds } from "@sg3/sg3";
+   *
+   * const gen = Generator.create(await Gpu.open(), await loadNetwork("conditional-network.pkl"));
+   * const n = 4, classIdx = 3;
+   * const c = new Float32Array(n * gen.cDim);
+   * for (let i = 0; i < n; i++) c[i * gen.cDim + classIdx] = 1;
+   * const ws = gen.mapping(zFromSeeds([0, 1, 2, 3], gen.zDim), n, { c, psi: 0.5, cutoff: 8 });
+   * ```
+   */
   mapping(z: Float32Array | Float64Array, n: number, opts: MappingOptions = {}): Tensor {
     const gpu = this.gpu;
     if (z.length !== n * this.zDim) throw new Error(`mapping: ${z.length} values for [${n}, ${this.zDim}]`);
@@ -133,7 +163,21 @@ export class Generator {
     return ws;
   }
 
-  /** Images [N, img_channels, res, res] float32 (unclamped) from ws [N, num_ws, w_dim]. */
+  /**
+   * Images [N, img_channels, res, res] float32 (unclamped) from ws [N, num_ws, w_dim].
+   *
+   * @example Move the image content: StyleGAN3's input transform, per sample
+   * ```ts
+   * import { Generator, Gpu, invert3x3, makeTransform, randomNetwork, zFromSeeds } from "@sg3/sg3";
+   *
+   * const gpu = await Gpu.open();
+   * const gen = Generator.create(gpu, randomNetwork({ cfg: "stylegan3-t", res: 256, cbase: 4096, cmax: 128 }));
+   * const ws = gen.mapping(zFromSeeds([7], gen.zDim), 1);
+   * // gen_images.py --translate 0.1,0 --rotate 10: the transform buffer holds the inverse transform.
+   * const transforms = Float32Array.from(invert3x3(makeTransform([0.1, 0], 10)));
+   * const img = gen.synthesis(ws, { transforms });
+   * ```
+   */
   synthesis(ws: Tensor, opts: SynthesisOptions = {}): Tensor {
     if (ws.shape[1] !== this.numWs || ws.shape[2] !== this.wDim) {
       throw new Error(`synthesis: ws [${ws.shape}], expected [N, ${this.numWs}, ${this.wDim}]`);
