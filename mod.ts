@@ -217,11 +217,7 @@ export {
 } from "./models/inception_weights.ts";
 export { encodePng, type Image8, writePng } from "./formats/png.ts";
 export { Dataset, type DatasetOptions } from "./formats/dataset.ts";
-export {
-  type CovarianceConvention,
-  FeatureStats,
-  type Stats,
-} from "./metrics/feature_stats.ts";
+export { type CovarianceConvention, FeatureStats, type Stats } from "./metrics/feature_stats.ts";
 export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
 export {
   inceptionScore,
