@@ -36,6 +36,24 @@ export const CONVERTED: Limit = { what: "converted values", base: 2 ** 20, perBy
 /** Payload bytes of one pickled long integer (LONG1, LONG4, protocol-0 LONG). */
 export const LONG_BYTES: Limit = { what: "long-integer bytes", base: 64 * 1024, perByte: 0, cap: 64 * 1024 };
 
+/**
+ * Bytes of decoded pixels from one compressed image (PNG, JPEG, TIFF, WebP): deflate expands at most
+ * ~1032:1 and JPEG far less, so an honest image stays within 1032 x its file size (plus room for small files).
+ */
+export const PIXELS: Limit = { what: "decoded pixel bytes", base: 64 * MiB, perByte: 1032, cap: 8 * GiB };
+
+/** Throws when an image file of `fileBytes` declaring `width` x `height` x `bytesPerPixel` exceeds {@link PIXELS}. */
+export function checkPixels(
+  name: string,
+  width: number,
+  height: number,
+  bytesPerPixel: number,
+  fileBytes: number,
+) {
+  const needed = width * height * bytesPerPixel;
+  if (needed > allowance(PIXELS, fileBytes)) throw overBudget(name, PIXELS, needed, fileBytes);
+}
+
 /** Nesting depth of containers (pickles, converted values, module trees). */
 export const MAX_DEPTH = 1000;
 

@@ -6,6 +6,7 @@
  * can differ from libjpeg by a level on some pixels), BMP, PGM/PPM, TIFF and WebP.
  */
 import { decode as decodeJpeg } from "jpeg-js";
+import { allowance, PIXELS } from "./budget.ts";
 import { UserError } from "../errors.ts";
 import { decodeBmp } from "./bmp.ts";
 import { decodePng, type Image8 } from "./png.ts";
@@ -40,7 +41,14 @@ function decodeImage(bytes: Uint8Array, name: string): Image8 {
 
 function decodeJpegImage(bytes: Uint8Array, name: string): Image8 {
   try {
-    const j = decodeJpeg(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 2048 });
+    // jpeg-js checks the declared size against these before allocating.
+    const budget = allowance(PIXELS, bytes.length);
+    const j = decodeJpeg(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      maxResolutionInMP: budget / 3 / 1e6,
+      maxMemoryUsageInMB: Math.ceil(budget / 2 ** 20) + 64,
+    });
     return { width: j.width, height: j.height, channels: 3, data: j.data as Uint8Array };
   } catch (e) {
     throw new UserError(`${name}: not a valid JPEG: ${(e as Error).message ?? e}`);

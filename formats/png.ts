@@ -6,6 +6,7 @@
 import { decode, encode } from "fast-png";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { checkPixels } from "./budget.ts";
 
 /** An 8-bit image in HWC order. */
 export interface Image8 {
@@ -53,6 +54,18 @@ export function writePng(path: string, img: Image8): void {
  * 2 grey+alpha, 3 RGB, 4 RGBA.
  */
 export function decodePng(bytes: Uint8Array, name = "image"): Image8 {
+  // IHDR first: width, height (big endian), bit depth, colour type; checked before anything is inflated.
+  if (bytes.length >= 26) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const channels = [1, 0, 3, 1, 2, 0, 4][bytes[25]] ?? 4;
+    checkPixels(
+      name,
+      dv.getUint32(16),
+      dv.getUint32(20),
+      channels * Math.max(1, bytes[24] / 8),
+      bytes.length,
+    );
+  }
   let png;
   try {
     png = decode(bytes);

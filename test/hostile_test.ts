@@ -15,6 +15,7 @@ import { readTorchBytes } from "../formats/torch.ts";
 import { formatNpz, parseNpz } from "../formats/npy.ts";
 import { Dataset } from "../formats/dataset.ts";
 import { encodePng } from "../formats/png.ts";
+import { readImageRgb } from "../formats/image_file.ts";
 import { frechetDistance, readStats } from "../metrics/fid.ts";
 import { statsCachePath } from "../metrics/stats_cache.ts";
 
@@ -343,5 +344,49 @@ Deno.test("statistics cache: keyed by the detector's content, not its path", asy
     if (before === undefined) Deno.env.delete("SG3_CACHE");
     else Deno.env.set("SG3_CACHE", before);
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("images: a small PNG or JPEG declaring huge dimensions is refused before decoding", () => {
+  const png = encodePng({ width: 2, height: 2, channels: 3, data: new Uint8Array(12) });
+  // Rewrite IHDR to 60000 x 60000 (the CRC no longer matches; the size check comes first).
+  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  dv.setUint32(16, 60000);
+  dv.setUint32(20, 60000);
+  // A JPEG whose SOF0 declares 60000 x 60000 pixels, 3 components.
+  const jpeg = Uint8Array.from([
+    0xff,
+    0xd8,
+    0xff,
+    0xc0,
+    0x00,
+    0x11,
+    0x08,
+    0xea,
+    0x60,
+    0xea,
+    0x60,
+    0x03,
+    0x01,
+    0x11,
+    0x00,
+    0x02,
+    0x11,
+    0x00,
+    0x03,
+    0x11,
+    0x00,
+    0xff,
+    0xd9,
+  ]);
+  for (const [name, bytes] of [["huge.png", png], ["huge.jpg", jpeg]] as const) {
+    const t0 = performance.now();
+    assert.throws(
+      () => readImageRgb(bytes, name),
+      (e: Error) =>
+        e instanceof UserError && e.message.startsWith(name) &&
+        /decoded pixel bytes|maxResolutionInMP/.test(e.message),
+    );
+    assert.ok(performance.now() - t0 < 2000);
   }
 });
