@@ -2,11 +2,10 @@
  * One image file read as pytorch-fid's loader reads it, `Image.open(path).convert('RGB')`: the format is
  * recognised by its content (as PIL does), decoded to the 8-bit mode PIL opens (see each decoder for its
  * bit-depth rule), then converted to RGB: grey repeated to the three channels, alpha dropped (not
- * composited over a background), palettes expanded by their decoders. Read: PNG, JPEG (jpeg-js, which
- * can differ from libjpeg by a level on some pixels), BMP, PGM/PPM, TIFF and WebP.
+ * composited over a background), palettes expanded by their decoders. Read: PNG, JPEG (libjpeg-turbo's
+ * decoder: PIL's pixels exactly), BMP, PGM/PPM, TIFF and WebP.
  */
-import { decode as decodeJpeg } from "jpeg-js";
-import { allowance, PIXELS } from "./budget.ts";
+import { decodeJpeg } from "./jpeg.ts";
 import { UserError } from "../errors.ts";
 import { decodeBmp } from "./bmp.ts";
 import { decodePng, type Image8 } from "./png.ts";
@@ -27,7 +26,7 @@ export function readImageRgb(bytes: Uint8Array, name: string): Image8 {
 /** Decodes an image to the 8-bit channels PIL opens it with (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA). */
 function decodeImage(bytes: Uint8Array, name: string): Image8 {
   if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47])) return decodePng(bytes, name);
-  if (startsWith(bytes, [0xff, 0xd8])) return decodeJpegImage(bytes, name);
+  if (startsWith(bytes, [0xff, 0xd8])) return decodeJpeg(bytes, name);
   if (startsWith(bytes, [0x42, 0x4d])) return decodeBmp(bytes, name);
   if (startsWith(bytes, [0x49, 0x49, 42, 0]) || startsWith(bytes, [0x4d, 0x4d, 0, 42])) {
     return decodeTiff(bytes, name);
@@ -37,22 +36,6 @@ function decodeImage(bytes: Uint8Array, name: string): Image8 {
   }
   if (bytes[0] === 0x50 && bytes[1] >= 0x31 && bytes[1] <= 0x36) return decodePnm(bytes, name);
   throw new UserError(`${name}: not an image sg3 reads (PNG, JPEG, BMP, PGM/PPM, TIFF, WebP)`);
-}
-
-function decodeJpegImage(bytes: Uint8Array, name: string): Image8 {
-  try {
-    // jpeg-js checks the declared size against these before allocating.
-    const budget = allowance(PIXELS, bytes.length);
-    const j = decodeJpeg(bytes, {
-      useTArray: true,
-      formatAsRGBA: false,
-      maxResolutionInMP: budget / 3 / 1e6,
-      maxMemoryUsageInMB: Math.ceil(budget / 2 ** 20) + 64,
-    });
-    return { width: j.width, height: j.height, channels: 3, data: j.data as Uint8Array };
-  } catch (e) {
-    throw new UserError(`${name}: not a valid JPEG: ${(e as Error).message ?? e}`);
-  }
 }
 
 /** PIL's convert('RGB') of an 8-bit L, LA, RGB or RGBA image: grey repeated, alpha dropped. */
