@@ -25,7 +25,20 @@ import {
   openNetwork,
   planNetwork,
 } from "./network.ts";
-import { batchOption, GPU_OPTS, JSON_OPT, openGpu, QUIET_OPT } from "./common_options.ts";
+import {
+  batchOption,
+  GPU_OPTS,
+  JSON_OPT,
+  openGpu,
+  PARTIAL_OPTS,
+  planShard,
+  QUIET_OPT,
+  type ShardPlan,
+} from "./common_options.ts";
+import { networkIdentity } from "./fid.ts";
+import { sha256Hex } from "../metrics/identity.ts";
+import { writePartial } from "../metrics/partial.ts";
+import { formatShard, shardRange } from "../metrics/shard.ts";
 import { custom, int, num, parseOptions, refuse, text, usage, type Values } from "./options.ts";
 import { formatDuration, Progress } from "./progress.ts";
 
@@ -47,6 +60,7 @@ export const OPTIONS = {
     parseGates,
   ),
   ...JSON_OPT,
+  ...PARTIAL_OPTS,
   ...NETWORK_OPTS,
   ...GPU_OPTS,
   ...QUIET_OPT,
@@ -110,16 +124,17 @@ export function requireInputTransform(chosen: ChosenNetwork): void {
   }
 }
 
-function report(
+/** Prints the results (a table, or one JSON line with --json); shared with `sg3 merge`. */
+export function report(
   rows: EqMetricResult[],
   run: EqRunResult,
-  chosen: ChosenNetwork,
+  network: string,
   seconds: number,
   json: boolean,
 ) {
   if (json) {
     console.log(JSON.stringify({
-      network: chosen.label,
+      network,
       results: rows.map((r) => ({
         metric: r.metric,
         value: Number.isFinite(r.value) ? r.value : null,
@@ -138,8 +153,20 @@ function report(
   }
   console.log(
     `${run.stopped ? "interrupted after" : "done:"} ${run.samples} samples in ${formatDuration(seconds)}; ` +
-      `network ${chosen.label}`,
+      `network ${network}`,
   );
+}
+
+/** Throws a GateFailure (exit 1) naming every metric below its --min bound. */
+export function applyGates(rows: EqMetricResult[], gates: Map<EqMetric, number>): void {
+  const failed = rows.filter((r) => gates.has(r.metric) && !(r.value >= gates.get(r.metric)!));
+  if (failed.length) {
+    throw new GateFailure(
+      failed.map((r) => `${r.metric} ${r.value.toFixed(4)} dB is below --min ${gates.get(r.metric)}`).join(
+        "; ",
+      ),
+    );
+  }
 }
 
 /** Everything `sg3 eq-metrics` was asked, checked; nothing loaded or opened. */
@@ -150,6 +177,8 @@ export interface EqPlan {
   gates: Map<EqMetric, number>;
   /** Audit mode: the transforms file's name and text. */
   audit: { file: string; text: string } | null;
+  /** A sharded run (--shard, --partial): its samples' sums go to a partial-result file. */
+  sharding: ShardPlan | null;
   values: Values<typeof OPTIONS>;
 }
 
@@ -165,13 +194,40 @@ export function plan(args: string[]): EqPlan {
   const gates = v.min ?? new Map<EqMetric, number>();
   const metrics = v.metrics ?? (audit ? undefined : [...EQ_METRICS]);
   if (metrics) checkGates(gates, metrics);
-  return { network: planNetwork(v, given), metrics, gates, audit, values: v };
+  const sharding = planShard(v, given, ["min"]);
+  return { network: planNetwork(v, given), metrics, gates, audit, sharding, values: v };
+}
+
+/**
+ * Writes a shard's partial result: the header's `run` names the network (content identity), the sample
+ * stream (seed, count and ranges, or the transforms file's hash) and the metrics; `values.sums` holds each
+ * metric's float64 num, den and sample count.
+ */
+async function writeEqPartial(
+  p: EqPlan,
+  sharding: ShardPlan,
+  label: string,
+  metrics: EqMetric[],
+  total: number,
+  run: EqRunResult,
+): Promise<void> {
+  const v = p.values;
+  const samples = p.audit
+    ? { transforms: `sha256:${await sha256Hex(p.audit.text)}` }
+    : { seed: v.seed, translateMax: v["translate-max"], rotateMax: v["rotate-max"] };
+  writePartial(sharding.partial, {
+    kind: "eq",
+    shard: sharding.shard,
+    run: { network: await networkIdentity(p.network), samples, metrics },
+    streams: [{ name: "samples", total, range: shardRange(total, sharding.shard) }],
+    values: { network: label, sums: Object.fromEntries(metrics.map((m) => [m, run.sums[m]])) },
+  }, {});
 }
 
 /** Runs `sg3 eq-metrics`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
   const p = plan(args);
-  const { gates, audit, values: v } = p;
+  const { gates, audit, sharding, values: v } = p;
   const chosen = await openNetwork(p.network);
   requireInputTransform(chosen);
   const gpu = await openGpu(v);
@@ -184,7 +240,8 @@ export async function run(args: string[]): Promise<number> {
       if (metrics.length === 0) throw new UserError(`${audit.file}: no sample names eqt, eqt_frac or eqr`);
       checkGates(gates, metrics);
       count = samples.length;
-      source = (i) => samples[i];
+      const first = sharding ? shardRange(count, sharding.shard)[0] : 0;
+      source = (i) => samples[first + i];
     } else {
       metrics = p.metrics!;
       const sampler = new RandomSamples({
@@ -197,7 +254,13 @@ export async function run(args: string[]): Promise<number> {
         rotateMax: v["rotate-max"],
       });
       count = v.num;
+      if (sharding) sampler.skip(shardRange(count, sharding.shard)[0]);
       source = () => sampler.next();
+    }
+    const total = count;
+    if (sharding) {
+      const [first, end] = shardRange(total, sharding.shard);
+      count = end - first;
     }
     if (!v.quiet) {
       console.error(`network: ${chosen.label}; ${gpu.summary.description}; metrics ${metrics.join(", ")}`);
@@ -228,16 +291,14 @@ export async function run(args: string[]): Promise<number> {
     }
     const seconds = (performance.now() - start) / 1000;
     const rows = eqResults(run, metrics);
-    report(rows, run, chosen, seconds, v.json);
-    if (run.stopped) return 130;
-    const failed = rows.filter((r) => gates.has(r.metric) && !(r.value >= gates.get(r.metric)!));
-    if (failed.length) {
-      throw new GateFailure(
-        failed.map((r) => `${r.metric} ${r.value.toFixed(4)} dB is below --min ${gates.get(r.metric)}`).join(
-          "; ",
-        ),
-      );
+    report(rows, run, chosen.label, seconds, v.json);
+    if (run.stopped) return 130; // an interrupted shard writes no partial result
+    if (sharding) {
+      await writeEqPartial(p, sharding, chosen.label, metrics, total, run);
+      if (!v.quiet) console.error(`wrote ${sharding.partial} (shard ${formatShard(sharding.shard)})`);
+      return 0;
     }
+    applyGates(rows, gates);
     return 0;
   } finally {
     gen.destroy();

@@ -17,8 +17,20 @@ import { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "../me
 import { inceptionScore, kernelInceptionDistanceGpu } from "../metrics/kid.ts";
 import { datasetFeatures, type FeatureResult, generatorFeatures } from "../metrics/inception_features.ts";
 import { readCachedStats, statsCachePath } from "../metrics/stats_cache.ts";
+import { contentHash, datasetIdentity, sourceIdentity } from "../metrics/identity.ts";
+import { featureArrays, type PartialStream, writePartial } from "../metrics/partial.ts";
+import { formatShard, shardRange } from "../metrics/shard.ts";
+import type { NdArray } from "../formats/npy.ts";
 import { NETWORK_OPTS, type NetworkPlan, openGenerator, openNetwork, planNetwork } from "./network.ts";
-import { FP16_OPT, GPU_OPTS, JSON_OPT, openGpu } from "./common_options.ts";
+import {
+  FP16_OPT,
+  GPU_OPTS,
+  JSON_OPT,
+  openGpu,
+  PARTIAL_OPTS,
+  planShard,
+  type ShardPlan,
+} from "./common_options.ts";
 import { custom, flag, int, list, num, oneOf, parseOptions, text, usage, type Values } from "./options.ts";
 import { formatDuration, Progress, transferReporter } from "./progress.ts";
 
@@ -67,6 +79,7 @@ const OUTPUT = {
   max: num("X", "exit 1 when FID > X (a CI gate)"),
   ...JSON_OPT,
   jsonl: text("FILE", "append one line per metric in calc_metrics' layout"),
+  ...PARTIAL_OPTS,
   ...FP16_OPT,
   ...GPU_OPTS,
   quiet: flag("no progress bars"),
@@ -82,7 +95,8 @@ export const USAGE = usage(
   [["Sources:", SOURCES], ["Measurement:", MEASURE], ["Output:", OUTPUT]],
 );
 
-interface MetricPlan {
+/** The metrics of one pass (--metrics). */
+export interface MetricPlan {
   fid: string | null;
   kid: string | null;
   is: string | null;
@@ -91,7 +105,7 @@ interface MetricPlan {
 }
 
 /** Parses --metrics into one pass's plan (all metrics must share their image counts). */
-function planMetrics(list: string): MetricPlan {
+export function planMetrics(list: string): MetricPlan {
   const plan: MetricPlan = { fid: null, kid: null, is: null, num: 0, maxReal: undefined };
   const nums = new Set<number>(), reals = new Set<string>();
   for (const name of list.split(",").map((s) => s.trim()).filter(Boolean)) {
@@ -119,7 +133,7 @@ function minImages(preset: Preset): number {
 }
 
 /** One side of the comparison. */
-type Source =
+export type Source =
   | { kind: "network"; label: string }
   | { kind: "data"; path: string }
   | { kind: "stats"; path: string };
@@ -136,6 +150,8 @@ export interface FidPlan {
   sources: Source[];
   network: NetworkPlan | null;
   detector: string;
+  /** A sharded run (--shard, --partial): its part of every image source goes to a partial-result file. */
+  sharding: ShardPlan | null;
   values: Values<typeof OPTIONS>;
 }
 
@@ -155,11 +171,22 @@ export function plan(args: string[]): FidPlan {
   for (const p of v.data) sources.push({ kind: "data", path: p });
   for (const p of v.stats) sources.push({ kind: "stats", path: p });
   const saving = v["save-stats"];
-  if (saving !== undefined ? sources.length !== 1 : sources.length !== 2) {
+  const sharding = planShard(v, given, ["save-stats", "max", "jsonl"]);
+  if (sharding && (sources.length < 1 || sources.length > 2)) {
+    throw new UserError(
+      `a sharded run takes one or two sources (--network, --data, --stats); got ${sources.length}`,
+    );
+  }
+  if (!sharding && (saving !== undefined ? sources.length !== 1 : sources.length !== 2)) {
     throw new UserError(
       saving !== undefined
         ? "--save-stats takes exactly one source (--network, --data or --stats)"
         : `give exactly two sources (--network, --data, --stats); got ${sources.length}`,
+    );
+  }
+  if (sharding && sources.length === 1 && (wantKid || wantIs)) {
+    throw new UserError(
+      "--kid/--is compare two sources: a one-source shard holds statistics for --save-stats",
     );
   }
   if ((wantKid || wantIs) && saving !== undefined) {
@@ -191,17 +218,99 @@ export function plan(args: string[]): FidPlan {
     sources,
     network: hasNetwork ? planNetwork(v, given) : null,
     detector: v.detector ?? DEFAULT_DETECTOR[preset],
+    sharding,
     values: v,
   };
+}
+
+/** One side's measured statistics; the kept vectors (KID) and logits (IS) when asked. */
+export interface SourceResult {
+  kind: Source["kind"];
+  stats: Stats;
+  /** Every feature vector, row-major count x FEATURE_DIM (KID). */
+  features: Float32Array | null;
+  /** Logits without output bias, count x LOGIT_DIM (IS of a generator). */
+  logits: Float32Array | null;
+}
+
+/** What {@link conclude} reports and checks. */
+export interface Conclusion {
+  metrics: MetricPlan | null;
+  wantFid: boolean;
+  wantKid: boolean;
+  wantIs: boolean;
+  /** The KID subset seed (the run's --seed). */
+  seed: number;
+  saving: string | undefined;
+  gate: number | null;
+  json: boolean;
+  jsonl: string | undefined;
+  quiet: boolean;
+  network: string | null;
+  /** Seconds since the run started (calc_metrics' total_time). */
+  started: number;
+  /** The GPU for KID's Gram matrices (opened only when KID is asked). */
+  gpu: () => Promise<Gpu>;
+}
+
+/**
+ * The whole run's final step, shared by `sg3 fid` and `sg3 merge`: writes --save-stats, or computes FID, KID
+ * and IS from the sources' results, prints them and applies the --max gate (GateFailure: exit 1).
+ */
+export async function conclude(results: SourceResult[], c: Conclusion): Promise<number> {
+  if (c.saving !== undefined) {
+    writeStats(c.saving, results[0].stats);
+    if (!c.quiet) {
+      console.error(`wrote ${c.saving} (${results[0].stats.count} images, d=${results[0].stats.dim})`);
+    }
+    return 0;
+  }
+  const out: Record<string, number> = {};
+  if (c.wantFid) {
+    const bar = new Progress("frechet distance", 1, "step", c.quiet);
+    out[c.metrics?.fid ?? "fid"] = frechetDistance(results[0].stats, results[1].stats);
+    bar.tick();
+    bar.finish();
+  }
+  if (c.wantKid) {
+    // Official argument order: generated features first, real second; without a generator the
+    // second source plays the generated side.
+    const network = results.findIndex((s) => s.kind === "network");
+    const genIndex = network >= 0 ? network : 1;
+    const gen = results[genIndex], real = results[1 - genIndex];
+    out[c.metrics?.kid ?? "kid"] = await kernelInceptionDistanceGpu(
+      await c.gpu(),
+      real.features!,
+      real.stats.count,
+      gen.features!,
+      gen.stats.count,
+      FEATURE_DIM,
+      { seed: c.seed },
+    );
+  }
+  if (c.wantIs) {
+    const g = results[results.findIndex((s) => s.kind === "network")];
+    const { mean, std } = inceptionScore(g.logits!, g.stats.count, LOGIT_DIM);
+    const name = c.metrics?.is ?? "is";
+    out[`${name}_mean`] = mean;
+    out[`${name}_std`] = std;
+  }
+  const totalTime = (performance.now() - c.started) / 1000;
+  report(out, c.json);
+  if (c.jsonl) appendJsonl(c.jsonl, out, c.metrics, totalTime, c.network);
+  const fid = out[c.metrics?.fid ?? "fid"];
+  if (c.gate !== null && fid !== undefined && !(fid <= c.gate)) {
+    throw new GateFailure(`FID ${fid.toFixed(4)} exceeds --max ${c.gate}`);
+  }
+  return 0;
 }
 
 /** Runs `sg3 fid`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
   const t0 = performance.now();
   const p = plan(args);
-  const { preset, num, maxItems, wantFid, wantKid, wantIs, sources, detector, values: v } = p;
+  const { preset, num, maxItems, wantFid, wantKid, wantIs, sources, detector, sharding, values: v } = p;
   const saving = v["save-stats"];
-  const gate = v.max ?? null;
 
   // Sources that need the GPU.
   let gpu: Gpu | null = null;
@@ -229,11 +338,22 @@ export async function run(args: string[]): Promise<number> {
     const userBatch = v.batch ?? null;
     const convention = PRESET_COVARIANCE[preset];
     const labels = [...datasets.values()][0] ?? null;
+    const shard = sharding?.shard ?? null;
 
-    const results: { stats: Stats; features: FeatureResult | null }[] = [];
+    const results: SourceResult[] = [];
+    const accumulated: (FeatureResult | null)[] = [];
+    const result = (kind: Source["kind"], f: FeatureResult) => ({
+      kind,
+      stats: shard
+        ? { mu: new Float64Array(0), sigma: new Float64Array(0), dim: 0, count: 0 }
+        : f.stats.stats(convention),
+      features: wantKid ? f.stats.all() : null,
+      logits: f.logits,
+    });
     for (const s of sources) {
       if (s.kind === "stats") {
-        results.push({ stats: readStats(s.path), features: null });
+        results.push({ kind: s.kind, stats: readStats(s.path), features: null, logits: null });
+        accumulated.push(null);
         continue;
       }
       const res = s.kind === "data"
@@ -244,84 +364,134 @@ export async function run(args: string[]): Promise<number> {
       const keep = { preset, batch, keepFeatures: wantKid };
       if (s.kind === "data") {
         const data = datasets.get(s.path)!;
-        const cachePath = v["no-cache"] || wantKid ? null : await statsCachePath(data, detector, preset);
+        const range = shard ? shardRange(data.count, shard) : undefined;
+        const cachePath = v["no-cache"] || wantKid || shard
+          ? null
+          : await statsCachePath(data, detector, preset);
         const cached = cachePath ? readCachedStats(cachePath) : null;
         if (cached) {
-          results.push({ stats: cached, features: null });
+          results.push({ kind: s.kind, stats: cached, features: null, logits: null });
+          accumulated.push(null);
           if (!quiet) console.error(`${s.path}: statistics from the cache (${cachePath})`);
           continue;
         }
-        const bar = new Progress(`dataset features`, data.count, "img", quiet);
-        const f = await datasetFeatures(inception!, data, { ...keep, onBatch: (n) => bar.tick(n) });
+        const bar = new Progress(`dataset features`, range ? range[1] - range[0] : data.count, "img", quiet);
+        const f = await datasetFeatures(inception!, data, { ...keep, range, onBatch: (n) => bar.tick(n) });
         bar.finish();
-        const stats = f.stats.stats(convention);
-        if (cachePath) writeStats(cachePath, stats);
-        results.push({ stats, features: f });
+        results.push(result(s.kind, f));
+        accumulated.push(f);
+        if (cachePath) writeStats(cachePath, results.at(-1)!.stats);
       } else {
-        const bar = new Progress(`generator features`, num, "img", quiet);
+        const range = shard ? shardRange(num, shard) : undefined;
+        const bar = new Progress(`generator features`, range ? range[1] - range[0] : num, "img", quiet);
         const f = await generatorFeatures(
           inception!,
           generator!,
           { num, seed: v.seed, psi: v.trunc, labels },
-          { ...keep, logits: wantIs, onBatch: (n) => bar.tick(n) },
+          { ...keep, range, logits: wantIs, onBatch: (n) => bar.tick(n) },
         );
         bar.finish();
-        results.push({ stats: f.stats.stats(convention), features: f });
+        results.push(result(s.kind, f));
+        accumulated.push(f);
       }
     }
-
-    if (saving !== undefined) {
-      writeStats(saving, results[0].stats);
-      if (!quiet) {
-        console.error(`wrote ${saving} (${results[0].stats.count} images, d=${results[0].stats.dim})`);
-      }
+    if (sharding) {
+      await writeFidPartial(p, sharding, results, accumulated, [...datasets.values()]);
+      if (!quiet) console.error(`wrote ${sharding.partial} (shard ${formatShard(sharding.shard)})`);
       return 0;
     }
-
-    const out: Record<string, number> = {};
-    if (wantFid) {
-      const bar = new Progress("frechet distance", 1, "step", quiet);
-      out[p.metrics?.fid ?? "fid"] = frechetDistance(results[0].stats, results[1].stats);
-      bar.tick();
-      bar.finish();
-    }
-    if (wantKid) {
-      // Official argument order: generated features first, real second; without a generator the
-      // second source plays the generated side.
-      const network = sources.findIndex((s) => s.kind === "network");
-      const genIndex = network >= 0 ? network : 1;
-      const gen = results[genIndex].features!.stats, real = results[1 - genIndex].features!.stats;
-      out[p.metrics?.kid ?? "kid"] = await kernelInceptionDistanceGpu(
-        gpu!,
-        real.all(),
-        real.count,
-        gen.all(),
-        gen.count,
-        FEATURE_DIM,
-        { seed: v.seed },
-      );
-    }
-    if (wantIs) {
-      const g = results[sources.findIndex((s) => s.kind === "network")].features!;
-      const { mean, std } = inceptionScore(g.logits!, g.stats.count, LOGIT_DIM);
-      const name = p.metrics?.is ?? "is";
-      out[`${name}_mean`] = mean;
-      out[`${name}_std`] = std;
-    }
-    const totalTime = (performance.now() - t0) / 1000;
-    report(out, v.json);
-    if (v.jsonl) appendJsonl(v.jsonl, out, p.metrics, totalTime, v.network ?? null);
-    const fid = out[p.metrics?.fid ?? "fid"];
-    if (gate !== null && fid !== undefined && !(fid <= gate)) {
-      throw new GateFailure(`FID ${fid.toFixed(4)} exceeds --max ${gate}`);
-    }
-    return 0;
+    return await conclude(results, {
+      metrics: p.metrics,
+      wantFid,
+      wantKid,
+      wantIs,
+      seed: v.seed,
+      saving,
+      gate: v.max ?? null,
+      json: v.json,
+      jsonl: v.jsonl,
+      quiet,
+      network: v.network ?? null,
+      started: t0,
+      gpu: () => Promise.resolve(gpu!),
+    });
   } finally {
     for (const d of datasets.values()) d.close();
     generator?.destroy();
     inception?.destroy();
     gpu?.destroy();
   }
+}
+
+/**
+ * Writes a shard's partial result: per source `s<i>_` its feature sums (metrics/partial.ts featureArrays),
+ * kept vectors for KID and logits for IS, or a statistics file's mu and sigma; the header's `run` holds
+ * everything the shards must share (sources by content identity, preset, detector hash, seed, counts, ...).
+ */
+async function writeFidPartial(
+  p: FidPlan,
+  sharding: ShardPlan,
+  results: SourceResult[],
+  accumulated: (FeatureResult | null)[],
+  datasets: Dataset[],
+): Promise<void> {
+  const v = p.values;
+  const arrays: Record<string, NdArray> = {};
+  const streams: PartialStream[] = [];
+  const sources: Record<string, unknown>[] = [];
+  let dataIndex = 0;
+  for (const [i, s] of p.sources.entries()) {
+    const prefix = `s${i}_`;
+    if (s.kind === "stats") {
+      const st = results[i].stats;
+      arrays[`${prefix}mu`] = { shape: [st.dim], dtype: "<f8", data: st.mu };
+      arrays[`${prefix}sigma`] = { shape: [st.dim, st.dim], dtype: "<f8", data: st.sigma };
+      sources.push({ kind: "stats", identity: `sha256:${await contentHash(s.path)}` });
+      continue;
+    }
+    const f = accumulated[i]!;
+    Object.assign(arrays, featureArrays(prefix, f.stats, p.wantKid));
+    if (f.logits) {
+      arrays[`${prefix}logits`] = { shape: [f.stats.count, LOGIT_DIM], dtype: "<f4", data: f.logits };
+    }
+    if (s.kind === "data") {
+      const data = datasets[dataIndex++];
+      const total = data.count;
+      streams.push({ name: `source ${i} items`, total, range: shardRange(total, sharding.shard) });
+      sources.push({ kind: "data", identity: await datasetIdentity(data) });
+    } else {
+      streams.push({ name: `source ${i} images`, total: p.num, range: shardRange(p.num, sharding.shard) });
+      sources.push({
+        kind: "network",
+        identity: await networkIdentity(p.network!),
+        seed: v.seed,
+        trunc: v.trunc,
+        fp16: v.fp16,
+        labels: datasets[0] ? await datasetIdentity(datasets[0]) : null,
+      });
+    }
+  }
+  writePartial(sharding.partial, {
+    kind: "fid",
+    shard: sharding.shard,
+    run: {
+      sources,
+      preset: p.preset,
+      detector: await sourceIdentity(p.detector),
+      metrics: p.metrics,
+      fid: p.wantFid,
+      kid: p.wantKid,
+      is: p.wantIs,
+      seed: v.seed,
+    },
+    streams,
+    values: { network: v.network ?? null },
+  }, arrays);
+}
+
+/** The content identity of a planned network: its file's hash, or the random configuration. */
+export async function networkIdentity(n: NetworkPlan): Promise<string> {
+  return n.kind === "file" ? `${await sourceIdentity(n.source)} ${n.which}` : `random:${JSON.stringify(n)}`;
 }
 
 /**

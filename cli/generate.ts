@@ -14,7 +14,8 @@ import {
   openNetwork,
   planNetwork,
 } from "./network.ts";
-import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT } from "./common_options.ts";
+import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
+import { formatShard, type Shard, shardRange } from "../metrics/shard.ts";
 import { custom, int, num, oneOf, parseOptions, text, usage, type Values } from "./options.ts";
 import { Progress } from "./progress.ts";
 
@@ -47,6 +48,7 @@ export const OPTIONS = {
   ),
   ...NETWORK_OPTS,
   ...batchOption("images", 4),
+  ...SHARD_OPT,
   ...FP16_OPT,
   ...GPU_OPTS,
   ...QUIET_OPT,
@@ -69,6 +71,8 @@ export interface GeneratePlan {
   request: GenerateRequest;
   /** --translate or --rotate was given (StyleGAN3 only). */
   moves: boolean;
+  /** --shard: this process writes only its block of the images (same names and images as the whole run). */
+  shard: Shard | null;
   values: Values<typeof OPTIONS>;
 }
 
@@ -97,6 +101,7 @@ export function plan(args: string[]): GeneratePlan {
       noiseMode: v["noise-mode"],
     },
     moves: given.has("translate") || given.has("rotate"),
+    shard: v.shard ?? null,
     values: v,
   };
 }
@@ -125,8 +130,15 @@ export async function run(args: string[]): Promise<number> {
     if (lat.kind === "w") req.ws = { data: Float32Array.from(lat.values), count: lat.n };
     else req.zs = { data: lat.values, count: lat.n };
   }
-  const total = req.ws?.count ?? req.zs?.count ?? req.seeds!.length;
-  if (!v.quiet) console.error(`network: ${chosen.label}; ${gpu.summary.description}`);
+  const all = req.ws?.count ?? req.zs?.count ?? req.seeds!.length;
+  if (p.shard) req.range = shardRange(all, p.shard);
+  const total = req.range ? req.range[1] - req.range[0] : all;
+  if (!v.quiet) {
+    const part = p.shard
+      ? ` (shard ${formatShard(p.shard)}: images ${req.range![0]}..${req.range![1] - 1} of ${all})`
+      : "";
+    console.error(`network: ${chosen.label}; ${gpu.summary.description}${part}`);
+  }
   const progress = new Progress("generate", total, "img", v.quiet);
   for await (const { name, image } of generateImages(gpu, gen, req)) {
     writePng(join(p.outdir, `${name}.png`), image);

@@ -36,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   video: () => import("./video.ts"),
   "eq-metrics": () => import("./eq_metrics.ts"),
   fid: () => import("./fid.ts"),
+  merge: () => import("./merge.ts"),
   tune: () => import("./tune.ts"),
   view: () => import("./view.ts"),
 };

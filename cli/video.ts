@@ -31,7 +31,8 @@ import {
   openNetwork,
   planNetwork,
 } from "./network.ts";
-import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT } from "./common_options.ts";
+import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
+import { formatShard, type Shard, shardRange } from "../metrics/shard.ts";
 import { custom, flag, int, num, oneOf, parseOptions, refuse, text, usage, type Values } from "./options.ts";
 import { Progress } from "./progress.ts";
 
@@ -108,6 +109,7 @@ const OUTPUT = {
   crf: int("N", "quality, lower is better", 18, 0, 51),
   bitrate: custom("RATE", "a bitrate such as 12M instead of --crf", parseBitrate),
   encoder: oneOf("MP4 encoder", ["auto", "ffmpeg", "wasm"] as const, "auto"),
+  ...SHARD_OPT,
 };
 
 const DEVICE = { ...NETWORK_OPTS, ...batchOption("images", 8), ...FP16_OPT, ...GPU_OPTS, ...QUIET_OPT };
@@ -135,6 +137,8 @@ type VideoValues = Values<typeof OPTIONS>;
 export interface VideoPlan {
   network: NetworkPlan;
   layout: Layout;
+  /** --shard: only this block of the frames, written to --frames-dir with their global numbers. */
+  shard: Shard | null;
   values: VideoValues;
 }
 
@@ -171,10 +175,17 @@ export function plan(args: string[]): VideoPlan {
   if (given.has("projected-w") && v.space === "z") {
     throw new UserError("--projected-w gives ws: use --space w");
   }
+  if (v.shard && (v.output !== undefined || v["frames-dir"] === undefined)) {
+    throw new UserError(
+      "--shard writes PNG frames: give --frames-dir DIR without --output (encode them after)",
+    );
+  }
+  if (v.shard && v.compare) throw new UserError("--compare needs frame 0 in every shard: not with --shard");
   const [gridW, gridH] = v.grid;
   return {
     network: planNetwork(v, given, EMBEDDED),
     layout: { fps: v.fps, gridW, gridH, batch: v.batch, motionKind: v.motion },
+    shard: v.shard ?? null,
     values: v,
   };
 }
@@ -191,12 +202,16 @@ export async function run(args: string[]): Promise<number> {
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
   try {
     const spec = await buildSpec(v, gpu, gen, p.layout);
+    if (p.shard) spec.range = shardRange(spec.frames, p.shard);
     if (!v.quiet) {
       console.error(`network: ${chosen.label}; ${gpu.summary.description}`);
       console.error(
         `${spec.frames} frames at ${v.fps} fps (${
           (spec.frames / v.fps).toFixed(2)
-        } s), grid ${p.layout.gridW}x${p.layout.gridH}`,
+        } s), grid ${p.layout.gridW}x${p.layout.gridH}` +
+          (spec.range
+            ? `; shard ${formatShard(p.shard!)}: frames ${spec.range[0]}..${spec.range[1] - 1}`
+            : ""),
       );
     }
     return await writeVideo(gpu, gen, spec, {
@@ -323,7 +338,8 @@ async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOp
     stop = true;
   };
   Deno.addSignalListener("SIGINT", onSigint);
-  const progress = new Progress("video", spec.frames, "frames", o.quiet);
+  const [first, end] = spec.range ?? [0, spec.frames];
+  const progress = new Progress("video", end - first, "frames", o.quiet);
   try {
     for await (const { index, image } of renderFrames(gpu, gen, spec)) {
       if (o.output && !sink) {
@@ -353,7 +369,7 @@ async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOp
     Deno.removeSignalListener("SIGINT", onSigint);
   }
   if (stop) {
-    console.error(`interrupted: wrote the first ${written} of ${spec.frames} frames`);
+    console.error(`interrupted: wrote the first ${written} of ${end - first} frames`);
     return 130;
   }
   if (!o.quiet) {

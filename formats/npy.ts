@@ -137,10 +137,14 @@ export function parseNpz(bytes: Uint8Array, name = "archive"): Map<string, NdArr
   return out;
 }
 
-/** Serialises arrays as an uncompressed .npz archive (as numpy.savez does). */
+/**
+ * Serialises arrays as an uncompressed .npz archive (as numpy.savez does). Members carry a fixed time stamp
+ * (1980-01-01, the zip epoch), so the same arrays always give the same bytes.
+ */
 export function formatNpz(arrays: Record<string, NdArray>): Uint8Array {
-  const files: Record<string, [Uint8Array, { level: 0 }]> = {};
-  for (const [key, a] of Object.entries(arrays)) files[`${key}.npy`] = [formatNpy(a), { level: 0 }];
+  const files: Record<string, [Uint8Array, { level: 0; mtime: Date }]> = {};
+  const mtime = new Date(1980, 0, 1);
+  for (const [key, a] of Object.entries(arrays)) files[`${key}.npy`] = [formatNpy(a), { level: 0, mtime }];
   return zipSync(files);
 }
 

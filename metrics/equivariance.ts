@@ -35,15 +35,21 @@ export type EqMetric = typeof EQ_METRICS[number];
 
 /** What the metrics need of the generator (models/generator.ts Generator satisfies it). */
 export interface EqGenerator {
+  /** Dimensionality of z. */
   readonly zDim: number;
+  /** Label dimensionality (0: unconditional). */
   readonly cDim: number;
+  /** Image width and height in pixels. */
   readonly resolution: number;
+  /** ws [n, num_ws, w_dim] from z [n, zDim] and one-hot labels c [n, cDim]; the metrics pass psi = 1. */
   mapping(z: Float64Array, n: number, opts?: { c?: Float32Array; psi?: number }): Tensor;
+  /** Images [n, C, H, W] from ws, with per-sample 3x3 row-major input transforms (n * 9 values). */
   synthesis(ws: Tensor, opts?: { transforms?: Float32Array }): Tensor;
 }
 
 /** One sample: its latent, label and the transforms of the metrics it takes part in. */
 export interface EqSample {
+  /** The latent z [z_dim]. */
   z: Float64Array;
   /** Class index for conditional networks, null for unconditional ones. */
   classIdx: number | null;
@@ -57,8 +63,11 @@ export interface EqSample {
 
 /** Per-metric float64 sums and the number of samples that contributed. */
 export interface EqSums {
+  /** Sum over samples of the masked squared error sum (ref - img)^2 * mask. */
   num: number;
+  /** Sum over samples of the mask (valid pixel-channel values). */
   den: number;
+  /** Samples that contributed. */
   samples: number;
 }
 
@@ -74,10 +83,15 @@ export function sampleTransform(metric: EqMetric, s: EqSample): [number, number]
 
 /** Options of the random sampler. */
 export interface RandomSampleOptions {
+  /** Seed of the RandomState that draws everything. */
   seed: number;
+  /** The metrics whose transforms the samples carry (the draws are the same whichever are chosen). */
   metrics: readonly EqMetric[];
+  /** Dimensionality of z. */
   zDim: number;
+  /** Label dimensionality; > 0 draws a uniform class per sample. */
   cDim: number;
+  /** Image size in pixels, for rounding EQ-T translations to the pixel grid. */
   resolution: number;
   /** Largest translation as a fraction of the image size (official 0.125). */
   translateMax?: number;
@@ -96,14 +110,35 @@ export const DRAW_GROUP = 4;
  * sample order, per group of {@link DRAW_GROUP}: t_int, t_frac (uniform in +-translate_max each), the angle
  * (uniform in +-rotate_max * pi), then per sample z ~ N(0, I) and a uniform class. Values are float32 like the
  * official torch.rand draws; t_int is rounded to the pixel grid.
+ *
+ * @example The samples of a shard: the same draws as a whole run's samples 1000..1999
+ * ```ts
+ * import { RandomSamples } from "@sg3/sg3";
+ *
+ * const samples = new RandomSamples({ seed: 0, metrics: ["eqt50k_frac"], zDim: 512, cDim: 0, resolution: 1024 });
+ * samples.skip(1000);
+ * const s = samples.next(); // { z: Float64Array(512), classIdx: null, eqtFrac: [tx, ty], ... }
+ * ```
  */
 export class RandomSamples {
   readonly #rs: RandomState;
   #group: Omit<EqSample, "z" | "classIdx"> = {};
   #index = 0;
 
-  constructor(readonly opts: RandomSampleOptions) {
+  /** Starts the stream at sample 0. */
+  constructor(
+    /** The sampler's settings. */
+    readonly opts: RandomSampleOptions,
+  ) {
     this.#rs = new RandomState(opts.seed);
+  }
+
+  /**
+   * Skips `n` samples (drawing and dropping them), so that the following ones are those of the whole run
+   * at their indices: a shard starting at sample s skips s.
+   */
+  skip(n: number): void {
+    for (let i = 0; i < n; i++) this.next();
   }
 
   /** The next sample. */
@@ -266,6 +301,7 @@ export async function evaluateBatch(
 
 /** Options of {@link computeEquivariance}. */
 export interface EqRunOptions {
+  /** The metrics to evaluate (each over the samples that carry its transform). */
   metrics: readonly EqMetric[];
   /** Samples per GPU batch. */
   batch: number;
@@ -277,12 +313,30 @@ export interface EqRunOptions {
 
 /** The result of a run: sums per metric (PSNR via {@link psnr}), samples processed, whether it was stopped. */
 export interface EqRunResult {
+  /** Sums per metric (zero for metrics not run). */
   sums: Record<EqMetric, EqSums>;
+  /** Samples processed. */
   samples: number;
+  /** Whether `stop` ended the run before `count` samples. */
   stopped: boolean;
 }
 
-/** Evaluates `count` samples from `source` batch by batch, adding per-sample sums in sample order (float64). */
+/**
+ * Evaluates `count` samples from `source` batch by batch, adding per-sample sums in sample order (float64).
+ *
+ * @example EQ-T and EQ-R of a network (eqt50k_int, eqr50k)
+ * ```ts
+ * import { computeEquivariance, eqResults, type EqMetric, Generator, Gpu, loadNetwork, RandomSamples } from "@sg3/sg3";
+ *
+ * const gpu = await Gpu.open();
+ * const gen = Generator.create(gpu, await loadNetwork("stylegan3-r-afhqv2-512x512"));
+ * const metrics: EqMetric[] = ["eqt50k_int", "eqr50k"];
+ * const { zDim, cDim, resolution } = gen;
+ * const samples = new RandomSamples({ seed: 0, metrics, zDim, cDim, resolution });
+ * const run = await computeEquivariance(gpu, gen, () => samples.next(), 50_000, { metrics, batch: 4 });
+ * for (const r of eqResults(run, metrics)) console.log(r.metric, `${r.value.toFixed(2)} dB`);
+ * ```
+ */
 export async function computeEquivariance(
   gpu: Gpu,
   gen: EqGenerator,
@@ -317,12 +371,30 @@ export async function computeEquivariance(
 
 /** One metric's result: its PSNR in dB (NaN when no sample took part) and how many samples took part. */
 export interface EqMetricResult {
+  /** The metric's official name. */
   metric: EqMetric;
+  /** PSNR in dB; NaN when no sample took part (Infinity for an exact match). */
   value: number;
+  /** Samples that took part. */
   samples: number;
 }
 
-/** The PSNR of each of `metrics` from a run's sums (metrics/equivariance.py's final step). */
+/**
+ * The PSNR of each of `metrics` from a run's sums (metrics/equivariance.py's final step).
+ *
+ * @example
+ * ```ts
+ * import { eqResults, type EqRunResult } from "@sg3/sg3";
+ *
+ * const zero = { num: 0, den: 0, samples: 0 };
+ * const run: EqRunResult = {
+ *   sums: { eqt50k_int: { num: 0.04, den: 400, samples: 4 }, eqt50k_frac: zero, eqr50k: zero },
+ *   samples: 4,
+ *   stopped: false,
+ * };
+ * console.log(eqResults(run, ["eqt50k_int"])); // [{ metric: "eqt50k_int", value: 46.02..., samples: 4 }]
+ * ```
+ */
 export function eqResults(run: EqRunResult, metrics: readonly EqMetric[]): EqMetricResult[] {
   return metrics.map((m) => ({
     metric: m,

@@ -4,6 +4,7 @@
  * covariance does not lose digits to large means: with y = x - shift,
  *   mean = shift + sum(y) / N,   cov = (sum(y y^T) - sum(y) sum(y)^T / N) / D,
  * D = N (StyleGAN3's metric_utils, "biased") or N - 1 (numpy.cov as pytorch-fid and clean-fid, "unbiased").
+ * Accumulations of disjoint parts (shards) combine exactly into the whole's (see {@link FeatureStats.merge}).
  */
 import { rowDots } from "./linalg.ts";
 
@@ -12,11 +13,29 @@ export type CovarianceConvention = "biased" | "unbiased";
 
 /** Mean and covariance of a feature set (float64; sigma is d x d row-major). */
 export interface Stats {
+  /** The mean [dim]. */
   mu: Float64Array;
+  /** The covariance [dim, dim], row-major. */
   sigma: Float64Array;
+  /** The feature dimension (2048 for Inception's pool features). */
   dim: number;
   /** Number of vectors they came from (0 when read from a file that does not say). */
   count: number;
+}
+
+/**
+ * The float64 sums of an accumulation: count, the shift, sum(y) and the upper triangle of sum(y y^T) (d x d,
+ * row-major; entries below the diagonal are 0) for y = x - shift.
+ */
+export interface FeatureSums {
+  /** Number of vectors N. */
+  count: number;
+  /** The shift s [dim] (the first vector; zeros when N = 0). */
+  shift: Float64Array;
+  /** sum(x - s) [dim]. */
+  sum: Float64Array;
+  /** The upper triangle of sum((x - s)(x - s)^T) [dim, dim]. */
+  gram: Float64Array;
 }
 
 /** Accumulates feature statistics; optionally keeps the vectors (for KID and the Inception Score). */
@@ -28,7 +47,13 @@ export class FeatureStats {
   #count = 0;
   readonly #kept: Float32Array[] = [];
 
-  constructor(readonly dim: number, readonly keep = false) {
+  /** An empty accumulator. */
+  constructor(
+    /** The feature dimension. */
+    readonly dim: number,
+    /** Whether to keep every vector added (as float32) for {@link FeatureStats.all}. */
+    readonly keep = false,
+  ) {
     this.#sum = new Float64Array(dim);
     this.#gram = new Float64Array(dim * dim);
   }
@@ -57,6 +82,48 @@ export class FeatureStats {
       }
     }
     rowDots(yt, yt, n, d, d, this.#gram, { upper: true });
+    this.#count += n;
+  }
+
+  /** The sums so far (views of the accumulator's arrays; null shift before the first vector). */
+  sums(): FeatureSums {
+    return {
+      count: this.#count,
+      shift: this.#shift ?? new Float64Array(this.dim),
+      sum: this.#sum,
+      gram: this.#gram,
+    };
+  }
+
+  /**
+   * Adds the sums of another accumulation of the same dimension (and its vectors, when this one keeps them),
+   * re-centred on this one's shift (taken from the other's when this one is empty): with delta = s' - s,
+   * sum(x - s) = sum(x - s') + n delta and sum((x - s)(x - s)^T) = G' + delta sum'^T + sum' delta^T + n delta delta^T.
+   * Merging the parts of a run in index order gives the whole run's statistics up to float64 rounding.
+   */
+  merge(other: FeatureSums, vectors?: Float32Array): void {
+    const d = this.dim;
+    if (other.sum.length !== d || other.gram.length !== d * d || other.shift.length !== d) {
+      throw new Error(`FeatureStats.merge: sums of dimension ${other.sum.length}, expected ${d}`);
+    }
+    if (this.keep) {
+      if (!vectors || vectors.length !== other.count * d) {
+        throw new Error("FeatureStats.merge: vectors missing");
+      }
+      this.#kept.push(vectors);
+    }
+    if (other.count === 0) return;
+    this.#shift ??= Float64Array.from(other.shift);
+    const n = other.count, shift = this.#shift;
+    const delta = Float64Array.from({ length: d }, (_, j) => other.shift[j] - shift[j]);
+    for (let i = 0; i < d; i++) {
+      const di = delta[i], si = other.sum[i];
+      for (let j = i; j < d; j++) {
+        this.#gram[i * d + j] += other.gram[i * d + j] + di * other.sum[j] + si * delta[j] +
+          n * di * delta[j];
+      }
+      this.#sum[i] += si + n * di;
+    }
     this.#count += n;
   }
 

@@ -16,10 +16,13 @@ import type { Generator } from "../models/generator.ts";
 import { RandomState } from "../models/latents.ts";
 import { UserError } from "../errors.ts";
 import { FeatureStats } from "./feature_stats.ts";
+import type { IndexRange } from "./shard.ts";
 
 /** What to collect from a pass. */
 export interface FeatureOptions {
+  /** Whose preprocessing (resize and value range) the images get: stylegan3, pytorch-fid or clean-fid. */
   preset: Preset;
+  /** Images per GPU batch. */
   batch: number;
   /** Keep every feature vector (for KID). */
   keepFeatures?: boolean;
@@ -27,14 +30,31 @@ export interface FeatureOptions {
   logits?: boolean;
   /** Called after each batch with the number of images done in it. */
   onBatch?: (n: number) => void;
+  /**
+   * Only the images [start, end) of the source (a shard, metrics/shard.ts); default all. They are exactly
+   * the whole run's images at those indices (the same dataset items, latents and labels).
+   */
+  range?: IndexRange;
 }
 
 /** Features of a pass: statistics (and kept vectors) plus the logits when asked. */
 export interface FeatureResult {
+  /** Running statistics of the 2048-d pool3 features (the vectors too with `keepFeatures`). */
   stats: FeatureStats;
+  /** Logits [N, 1008] without the output bias, with `logits`; else null. */
   logits: Float32Array | null;
 }
 
+/** The images of `total` that `opts` asks for, as [first, count]; a range outside 0..total is a bug. */
+function span(total: number, opts: FeatureOptions): [number, number] {
+  const [first, end] = opts.range ?? [0, total];
+  if (!(0 <= first && first <= end && end <= total)) {
+    throw new Error(`image range ${first}..${end} of ${total}`);
+  }
+  return [first, end - first];
+}
+
+/** Runs `count` images through the network; `input(start, n)` makes the images start..start+n of the pass. */
 async function run(
   inception: Inception,
   count: number,
@@ -68,6 +88,33 @@ async function run(
  * Features of the dataset's items (mirror and max-items applied by the dataset). Images of different
  * sizes are resized on their own: each run of equally sized images in a batch (split further to fit one
  * storage binding) is preprocessed to 299x299, and the runs are copied into the batch's input tensor.
+ *
+ * @example FID of a generator against a dataset (fid50k_full)
+ * ```ts
+ * import {
+ *   Dataset,
+ *   datasetFeatures,
+ *   frechetDistance,
+ *   Generator,
+ *   generatorFeatures,
+ *   Gpu,
+ *   Inception,
+ *   loadInceptionWeights,
+ *   loadNetwork,
+ *   NVIDIA_DETECTOR_URL,
+ *   PRESET_COVARIANCE,
+ * } from "@sg3/sg3";
+ *
+ * const gpu = await Gpu.open();
+ * const inception = Inception.create(gpu, await loadInceptionWeights(NVIDIA_DETECTOR_URL));
+ * const data = Dataset.open("ffhq-1024x1024.zip", { mirror: true });
+ * const real = await datasetFeatures(inception, data, { preset: "stylegan3", batch: 16 });
+ * data.close();
+ * const gen = Generator.create(gpu, await loadNetwork("stylegan3-t-ffhq-1024x1024"));
+ * const fake = await generatorFeatures(inception, gen, { num: 50_000, seed: 0 }, { preset: "stylegan3", batch: 16 });
+ * const cov = PRESET_COVARIANCE.stylegan3; // "biased": StyleGAN3's metric_utils
+ * console.log(`FID ${frechetDistance(fake.stats.stats(cov), real.stats.stats(cov)).toFixed(3)}`);
+ * ```
  */
 export function datasetFeatures(
   inception: Inception,
@@ -75,8 +122,9 @@ export function datasetFeatures(
   opts: FeatureOptions,
 ): Promise<FeatureResult> {
   const gpu: Gpu = inception.gpu;
-  return run(inception, data.count, opts, (start, n) => {
-    const images = Array.from({ length: n }, (_, i) => data.item(start + i));
+  const [first, count] = span(data.count, opts);
+  return run(inception, count, opts, (start, n) => {
+    const images = Array.from({ length: n }, (_, i) => data.item(first + start + i));
     const runs: Tensor[] = [];
     for (let i = 0; i < n;) {
       const { height: h, width: w } = images[i];
@@ -103,14 +151,42 @@ export function datasetFeatures(
 
 /** Generator sampling: seeded latents, truncation, and labels drawn from a dataset for conditional nets. */
 export interface GeneratorSampling {
+  /** Number of images. */
   num: number;
+  /** Seed of the RandomState that draws z (labels use seed + 1). */
   seed: number;
+  /** Truncation psi (default 1, none). */
   psi?: number;
   /** Source of labels for conditional networks (random items, as the official metrics pick them). */
   labels?: Dataset | null;
 }
 
-/** Features of `num` generated images. */
+/**
+ * Features of `num` generated images (or of the images `opts.range` of them: the streams are advanced past
+ * the earlier images' draws, so each image has the latent and label it has in the whole run).
+ *
+ * @example Inception Score of 50k generated images (is50k)
+ * ```ts
+ * import {
+ *   Generator,
+ *   generatorFeatures,
+ *   Gpu,
+ *   Inception,
+ *   inceptionScore,
+ *   loadInceptionWeights,
+ *   loadNetwork,
+ *   NVIDIA_DETECTOR_URL,
+ * } from "@sg3/sg3";
+ *
+ * const gpu = await Gpu.open();
+ * const inception = Inception.create(gpu, await loadInceptionWeights(NVIDIA_DETECTOR_URL));
+ * const gen = Generator.create(gpu, await loadNetwork("stylegan3-t-ffhq-1024x1024"));
+ * const sampling = { num: 50_000, seed: 0 }; // z from RandomState(0), no truncation
+ * const fake = await generatorFeatures(inception, gen, sampling, { preset: "stylegan3", batch: 16, logits: true });
+ * const { mean, std } = inceptionScore(fake.logits!, sampling.num, 1008);
+ * console.log(`IS ${mean.toFixed(2)} ± ${std.toFixed(2)}`);
+ * ```
+ */
 export function generatorFeatures(
   inception: Inception,
   g: Generator,
@@ -127,7 +203,14 @@ export function generatorFeatures(
       "data-labels",
     );
   }
-  return run(inception, sampling.num, opts, (_start, n) => {
+  const [first, count] = span(sampling.num, opts);
+  for (let done = 0; done < first;) { // skip the earlier images' latents, in bounded steps
+    const n = Math.min(first - done, 1024);
+    rs.randn(n * g.zDim);
+    if (g.cDim > 0) labelRs.randint(0, sampling.labels!.count, n);
+    done += n;
+  }
+  return run(inception, count, opts, (_start, n) => {
     const z = rs.randn(n * g.zDim);
     let c: Float32Array | undefined;
     if (g.cDim > 0) {

@@ -20,20 +20,29 @@ export interface GenerateRequest {
   ws?: { data: Float32Array; count: number };
   /** Given z vectors, [count, z_dim] flattened, instead of seeds. */
   zs?: { data: Float64Array | Float32Array; count: number };
+  /** Truncation psi: w = w_avg + psi (w - w_avg) (default 1, none). */
   psi?: number;
+  /** How many ws are truncated; null/undefined = all. */
   cutoff?: number | null;
   /** Class index for conditional networks (required there, as in gen_images.py). */
   classIdx?: number;
+  /** Translation [tx, ty] of the image content, in image widths (StyleGAN3 only; default [0, 0]). */
   translate?: [number, number];
+  /** Rotation of the image content in degrees (StyleGAN3 only; default 0). */
   rotate?: number;
   /** StyleGAN2 noise inputs (default const, as gen_images.py); "random" draws from each image's seed. */
   noiseMode?: NoiseMode;
+  /** Images per GPU batch (default 1; capped at the generator's maxBatch). */
   batch?: number;
+  /** Only the items [start, end) of the request (a shard), named as in the whole request; default all. */
+  range?: [number, number];
 }
 
 /** One generated image with the file stem gen_images.py would give it (seed0042, proj00). */
 export interface GeneratedImage {
+  /** The file stem: seedNNNN for seeds, projNN for given ws or zs. */
   name: string;
+  /** 8-bit HWC image: (img * 127.5 + 128) clamped to [0, 255]. */
   image: Image8;
   /** The float output (NCHW, unclamped) of this sample. */
   float: Float32Array;
@@ -56,7 +65,21 @@ export function labels(gen: Generator, n: number, classIdx?: number): Float32Arr
   return c;
 }
 
-/** Generates the request's images batch by batch, in request order. */
+/**
+ * Generates the request's images (those of `req.range`) batch by batch, in request order.
+ *
+ * @example Write seed0000.png ... seed0007.png as `sg3 generate` does
+ * ```ts
+ * import { generateImages, Generator, Gpu, loadNetwork, writePng } from "@sg3/sg3";
+ *
+ * const gpu = await Gpu.open();
+ * const gen = Generator.create(gpu, await loadNetwork("stylegan3-t-ffhq-1024x1024"));
+ * const seeds = [0, 1, 2, 3, 4, 5, 6, 7];
+ * for await (const { name, image } of generateImages(gpu, gen, { seeds, psi: 0.7, batch: 4 })) {
+ *   writePng(`out/${name}.png`, image);
+ * }
+ * ```
+ */
 export async function* generateImages(
   gpu: Gpu,
   gen: Generator,
@@ -72,8 +95,9 @@ export async function* generateImages(
     );
   }
   const transform = Float32Array.from(invert3x3(makeTransform([tx, ty], req.rotate ?? 0)));
-  for (let start = 0; start < count; start += batch) {
-    const n = Math.min(batch, count - start);
+  const [first, end] = req.range ?? [0, count];
+  for (let start = first; start < end; start += batch) {
+    const n = Math.min(batch, end - start);
     let ws;
     if (req.ws) {
       const stride = gen.numWs * gen.wDim;

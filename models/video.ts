@@ -152,6 +152,8 @@ export interface VideoSpec extends VideoMapping {
   compare?: boolean;
   /** Images per GPU batch (whole frames: at least one frame's cells). */
   batch?: number;
+  /** Only the frames [start, end) (a shard), with their indices in the whole video; default all. */
+  range?: [number, number];
 }
 
 /** One video frame: 8-bit RGB, HWC. */
@@ -169,13 +171,15 @@ interface Pending {
   shape: readonly number[];
 }
 
-/** Renders the frames of `spec` in order. Stopping the iteration early waits for work in flight. */
+/** Renders the frames of `spec` (those of `spec.range`) in order. Stopping the iteration early waits for work in flight. */
 export async function* renderFrames(gpu: Gpu, gen: Generator, spec: VideoSpec): AsyncGenerator<VideoFrame> {
   const cells = spec.gridW * spec.gridH;
   const perFrame = Math.max(1, Math.floor((spec.batch ?? cells) / cells));
   const reference: Float32Array[] = [];
+  const [first, end] = spec.range ?? [0, spec.frames];
+  if (spec.compare && first > 0) throw new Error("renderFrames: comparisons need frame 0 in the range");
   const submit = (start: number): Pending => {
-    const n = Math.min(perFrame, spec.frames - start), count = n * cells;
+    const n = Math.min(perFrame, end - start), count = n * cells;
     const ws = latentsFor(gpu, gen, spec, start, n, cells);
     let transforms: Float32Array | undefined;
     if (spec.motion) {
@@ -193,12 +197,12 @@ export async function* renderFrames(gpu: Gpu, gen: Generator, spec: VideoSpec): 
     return { start, n, data, shape: img.shape };
   };
 
-  let pending: Pending | null = spec.frames > 0 ? submit(0) : null;
+  let pending: Pending | null = first < end ? submit(first) : null;
   try {
     while (pending) {
       const cur: Pending = pending;
       const next = cur.start + cur.n;
-      pending = next < spec.frames ? submit(next) : null;
+      pending = next < end ? submit(next) : null;
       const data = await cur.data;
       for (let i = 0; i < cur.n; i++) {
         const index = cur.start + i;

@@ -14,9 +14,10 @@ import * as fid from "../cli/fid.ts";
 import * as tune from "../cli/tune.ts";
 import * as info from "../cli/info.ts";
 import * as inspect from "../cli/inspect.ts";
+import * as merge from "../cli/merge.ts";
 import { parseOptions } from "../cli/options.ts";
 
-const COMMANDS = { generate, video, "eq-metrics": eq, fid, tune, info, inspect };
+const COMMANDS = { generate, video, "eq-metrics": eq, fid, tune, info, inspect, merge };
 
 Deno.test("each command's --help is generated from its declared options", async () => {
   for (const [name, mod] of Object.entries(COMMANDS)) {
