@@ -217,7 +217,12 @@ export {
 } from "./models/inception_weights.ts";
 export { encodePng, type Image8, writePng } from "./formats/png.ts";
 export { Dataset, type DatasetOptions } from "./formats/dataset.ts";
-export { type CovarianceConvention, FeatureStats, type Stats } from "./metrics/feature_stats.ts";
+export {
+  type CovarianceConvention,
+  FeatureStats,
+  type FeatureSums,
+  type Stats,
+} from "./metrics/feature_stats.ts";
 export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
 export {
   inceptionScore,
@@ -232,6 +237,14 @@ export {
   generatorFeatures,
   type GeneratorSampling,
 } from "./metrics/inception_features.ts";
+export { type IndexRange } from "./metrics/shard.ts";
+export { type InputSpec, type LayerSpec, parseStyleGAN3, type SynthesisSpec } from "./models/spec_sg3.ts";
+export {
+  parseStyleGAN2,
+  type Sg2BlockSpec,
+  type Sg2LayerSpec,
+  type Sg2SynthesisSpec,
+} from "./models/spec_sg2.ts";
 export {
   type BatchSums,
   computeEquivariance,

@@ -22,7 +22,9 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { UserError } from "../errors.ts";
-import { type Fc, type NetworkWeights, num, runFc } from "./weights.ts";
+import { type Fc, type NetworkWeights, runFc } from "./weights.ts";
+import { parseStyleGAN2, type Sg2LayerSpec } from "./spec_sg2.ts";
+import type { NamedTensor } from "../formats/network.ts";
 import type { NoiseMode, Synthesis, SynthesisOptions } from "./synthesis.ts";
 import { type ModConvWeight, modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
 import { convGemm, type ConvWeight, packConvWeight } from "../kernels/conv_gemm.ts";
@@ -65,8 +67,6 @@ interface Block {
   dtype: DType;
 }
 
-const ACTIVATIONS: Record<string, Layer["act"]> = { lrelu: "lrelu", relu: "relu", linear: "linear" };
-
 /** A StyleGAN2 synthesis network with its weights on the GPU. */
 export class StyleGAN2Synthesis implements Synthesis {
   readonly numWs: number;
@@ -80,77 +80,52 @@ export class StyleGAN2Synthesis implements Synthesis {
    * as the official code does on CUDA; the image stays float32.
    */
   constructor(readonly gpu: Gpu, w: NetworkWeights, opts: { fp16?: boolean }) {
-    const syn = w.attrs("synthesis");
-    this.numWs = num(syn.num_ws);
-    const resolutions = (syn.block_resolutions as unknown[]).map(num);
-    let wIndex = 0, bytes = 0;
-    this.#blocks = resolutions.map((res) => {
-      const path = `synthesis.b${res}`;
-      const a = w.attrs(path);
-      const architecture = String(a.architecture ?? "skip") as Block["architecture"];
-      if (!["skip", "resnet", "orig"].includes(architecture)) {
-        throw new UserError(`${path}: unknown StyleGAN2 architecture "${architecture}"`);
-      }
-      const layer = (name: string, torgb: boolean): Layer => {
-        const lp = `${path}.${name}`;
-        const la = w.attrs(lp);
-        const weight = w.tensor(`${lp}.weight`);
-        const up = !torgb && num(la.up ?? 1) === 2
-          ? w.own(this.gpu.upload(w.tensor(`${lp}.resample_filter`).data, [1, 4, 4]))
-          : null;
-        if (!torgb && num(la.up ?? 1) > 2) throw new UserError(`${lp}: up ${la.up} is not supported`);
-        const [co, ci, k] = weight.shape;
-        // conv0 (up=2) convolves (flip_weight=False): flip the taps once so that the kernel correlates.
-        const data = up !== null ? flipTaps(weight.data, co * ci, k) : weight.data;
-        const conv = prepareModConvWeight(this.gpu, data, weight.shape, !torgb);
-        w.own(conv.weight.packed, ...(conv.wsq ? [conv.wsq] : []));
-        const act = torgb ? "linear" : ACTIVATIONS[String(la.activation ?? "lrelu")];
-        if (!act) throw new UserError(`${lp}: unsupported activation "${la.activation}"`);
-        const clamp = la.conv_clamp === null || la.conv_clamp === undefined ? null : num(la.conv_clamp);
-        const useNoise = !torgb && la.use_noise !== false && w.has(`${lp}.noise_const`);
-        bytes = Math.max(bytes, co * res * res * 4, up !== null ? ci * (res + 2) * (res + 2) * 4 : 0);
-        return {
-          name: `b${res}.${name}`,
-          affine: w.fc(`${lp}.affine`),
-          styleScale: torgb ? num(la.weight_gain) : 1,
-          conv,
-          up,
-          padding: up !== null || torgb ? 0 : num(la.padding ?? (k - 1) / 2),
-          bias: w.upload(`${lp}.bias`),
-          act,
-          gain: torgb ? 1 : num(la.act_gain ?? Math.SQRT2),
-          clamp,
-          noise: useNoise
-            ? { constant: w.upload(`${lp}.noise_const`), strength: w.tensor(`${lp}.noise_strength`).data[0] }
-            : null,
-          res,
-        };
+    const spec = parseStyleGAN2(w.net);
+    this.numWs = spec.numWs;
+    let bytes = 0;
+    const upload = (t: NamedTensor, shape = t.shape) => w.own(this.gpu.upload(t.data, shape));
+    const layer = (l: Sg2LayerSpec): Layer => {
+      const lp = `synthesis.${l.name}`;
+      const { outChannels: co, inChannels: ci, kernel: k } = l;
+      // conv0 (up=2) convolves (flip_weight=False): flip the taps once so that the kernel correlates.
+      const data = l.up ? flipTaps(l.weight.data, co * ci, k) : l.weight.data;
+      const conv = prepareModConvWeight(this.gpu, data, l.weight.shape, !l.isToRGB);
+      w.own(conv.weight.packed, ...(conv.wsq ? [conv.wsq] : []));
+      bytes = Math.max(bytes, co * l.res * l.res * 4, l.up ? ci * (l.res + 2) * (l.res + 2) * 4 : 0);
+      return {
+        name: l.name,
+        affine: w.fc(`${lp}.affine`),
+        styleScale: l.styleScale,
+        conv,
+        up: l.resampleFilter ? upload(l.resampleFilter, [1, 4, 4]) : null,
+        padding: l.padding,
+        bias: w.upload(`${lp}.bias`),
+        act: l.activation,
+        gain: l.gain,
+        clamp: l.clamp,
+        noise: l.noise ? { constant: upload(l.noise.constant), strength: l.noise.strength } : null,
+        res: l.res,
       };
-      const first = num(a.in_channels) === 0;
-      const isLast = a.is_last === true;
+    };
+    this.#blocks = spec.blocks.map((b): Block => {
       let skip: ConvWeight | null = null;
-      if (!first && architecture === "resnet") {
-        const s = w.tensor(`${path}.skip.weight`);
-        const gain = num(w.attrs(`${path}.skip`).weight_gain);
-        skip = packConvWeight(this.gpu, s.data.map((v) => v * gain), s.shape);
+      if (b.skip) {
+        const { weight, gain } = b.skip;
+        skip = packConvWeight(this.gpu, weight.data.map((v) => v * gain), weight.shape);
         w.own(skip.packed);
       }
-      const dtype: DType = opts.fp16 && a.use_fp16 === true ? "f16" : "f32";
-      const block: Block = {
-        res,
-        architecture,
-        constant: first ? w.tensor(`${path}.const`).data : null,
-        conv0: first ? null : layer("conv0", false),
-        conv1: layer("conv1", false),
-        torgb: isLast || architecture === "skip" ? layer("torgb", true) : null,
+      return {
+        res: b.res,
+        architecture: b.architecture,
+        constant: b.constant?.data ?? null,
+        conv0: b.conv0 ? layer(b.conv0) : null,
+        conv1: layer(b.conv1),
+        torgb: b.torgb ? layer(b.torgb) : null,
         skip,
-        filter: this.gpu.upload(w.tensor(`${path}.resample_filter`).data, [1, 4, 4]),
-        wIndex,
-        dtype,
+        filter: upload(b.resampleFilter, [1, 4, 4]),
+        wIndex: b.wIndex,
+        dtype: opts.fp16 && b.useFp16 ? "f16" : "f32",
       };
-      w.own(block.filter);
-      wIndex += num(a.num_conv);
-      return block;
     });
     this.activationBytes = bytes;
   }

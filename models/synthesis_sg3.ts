@@ -8,7 +8,9 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
-import { type Fc, type NetworkWeights, num, pair, runFc } from "./weights.ts";
+import { type Fc, type NetworkWeights, runFc } from "./weights.ts";
+import { parseStyleGAN3 } from "./spec_sg3.ts";
+import type { NamedTensor } from "../formats/network.ts";
 import type { Synthesis, SynthesisOptions } from "./synthesis.ts";
 import { type ModConvWeight, modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
 import { filteredLrelu, type FirFilter, prepareFilter } from "../kernels/filtered_lrelu.ts";
@@ -45,71 +47,61 @@ export class StyleGAN3Synthesis implements Synthesis {
   readonly #layers: Layer[];
   readonly #outputScale: number;
 
-  /** Uploads the synthesis weights of `w` (a StyleGAN3 network); fp16 as in {@link GeneratorOptions}. */
+  /**
+   * Checks the network's synthesis specification (models/spec_sg3.ts), then uploads its weights; with
+   * fp16, the layers marked use_fp16 keep float16 activations.
+   */
   constructor(readonly gpu: Gpu, w: NetworkWeights, opts: { fp16?: boolean }) {
-    const net = w.net;
-    const synthesis = w.attrs("synthesis");
-    this.numWs = num(w.attrs("mapping").num_ws ?? synthesis.num_ws);
-    this.#outputScale = num(synthesis.output_scale ?? 1);
-    const inp = w.attrs("synthesis.input");
-    const size = pair(inp.size);
+    const spec = parseStyleGAN3(w.net);
+    this.numWs = spec.numWs;
+    this.#outputScale = spec.outputScale;
+    const inp = spec.input;
     this.#inputAffine = w.fc("synthesis.input.affine");
     const input = prepareFourierInput(
       gpu,
-      w.tensor("synthesis.input.freqs").data,
-      w.tensor("synthesis.input.phases").data,
-      w.tensor("synthesis.input.weight").data,
-      size,
-      num(inp.sampling_rate),
-      num(inp.bandwidth),
+      inp.freqs.data,
+      inp.phases.data,
+      inp.weight.data,
+      inp.size,
+      inp.samplingRate,
+      inp.bandwidth,
     );
     w.own(input.freqs, input.phases, input.weight.packed, input.grid);
     this.#input = input;
-    this.transform = w.tensor("synthesis.input.transform").data;
-
-    const names = synthesis.layer_names as string[];
-    this.#layers = names.map((name) => {
-      const path = `synthesis.${name}`;
-      const a = w.attrs(path);
-      const torgb = a.is_torgb === true;
-      const weight = w.tensor(`${path}.weight`);
-      const k = weight.shape[3];
-      const conv = prepareModConvWeight(gpu, weight.data, weight.shape, !torgb);
+    this.transform = inp.transform.data;
+    this.#layers = spec.layers.map((l) => {
+      const path = `synthesis.${l.name}`;
+      const conv = prepareModConvWeight(gpu, l.weight.data, l.weight.shape, !l.isToRGB);
       w.own(conv.weight.packed, ...(conv.wsq ? [conv.wsq] : []));
-      const filter = (which: string, gain: number) => {
-        const f = net.tensors.get(`${path}.${which}`);
+      const filter = (f: NamedTensor | null, gain: number) => {
         const prepared = prepareFilter(gpu, f?.data ?? null, f?.shape ?? null, gain);
         w.own(prepared.tensor);
         return prepared;
       };
-      const up = num(a.up_factor), down = num(a.down_factor);
-      const pad = (a.padding as number[]).map(num) as [number, number, number, number];
-      const clamp = a.conv_clamp === null || a.conv_clamp === undefined ? null : num(a.conv_clamp);
-      const dtype: DType = opts.fp16 && a.use_fp16 === true ? "f16" : "f32";
-      const [iw, ih] = pair(a.in_size), [ow, oh] = pair(a.out_size);
-      const co = num(a.out_channels), eb = dtype === "f16" ? 2 : 4;
+      const dtype: DType = opts.fp16 && l.useFp16 ? "f16" : "f32";
+      const k = l.kernel, [iw, ih] = l.inSize, [ow, oh] = l.outSize, eb = dtype === "f16" ? 2 : 4;
       return {
-        name,
+        name: l.name,
         affine: w.fc(`${path}.affine`),
-        styleScale: torgb ? 1 / Math.sqrt(num(a.in_channels) * k * k) : 1,
+        styleScale: l.isToRGB ? 1 / Math.sqrt(l.inChannels * k * k) : 1,
         conv,
         padding: k - 1,
-        inputGain: Math.fround(1 / Math.sqrt(w.tensor(`${path}.magnitude_ema`).data[0])),
+        inputGain: l.inputGain,
         bias: w.upload(`${path}.bias`),
-        fu: filter("up_filter", up * up),
-        fd: filter("down_filter", 1),
-        up,
-        down,
-        filterPadding: pad,
-        gain: torgb ? 1 : Math.SQRT2,
-        slope: torgb ? 1 : 0.2,
-        clamp,
+        fu: filter(l.upFilter, l.up * l.up),
+        fd: filter(l.downFilter, 1),
+        up: l.up,
+        down: l.down,
+        filterPadding: l.padding,
+        gain: l.isToRGB ? 1 : Math.SQRT2,
+        slope: l.isToRGB ? 1 : 0.2,
+        clamp: l.clamp,
         dtype,
-        sampleBytes: Math.max(co * (iw + k - 1) * (ih + k - 1) * eb, co * ow * oh * 4),
+        sampleBytes: Math.max(l.outChannels * (iw + k - 1) * (ih + k - 1) * eb, l.outChannels * ow * oh * 4),
       };
     });
     this.activationBytes = Math.max(
-      input.phases.size * size[0] * size[1] * 4,
+      inp.channels * inp.size[0] * inp.size[1] * 4,
       ...this.#layers.map((l) => l.sampleBytes),
     );
   }
