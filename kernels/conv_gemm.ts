@@ -59,13 +59,26 @@ export interface ConvVariant {
 }
 
 /**
- * The candidate tiles, the llvmpipe default first (8 channels x 8 pixels): on llvmpipe a storage load costs
+ * The candidate tiles for a kh x kw kernel, the llvmpipe default first (as `sg3 tune` found on llvmpipe: 16
+ * channels x 8 pixels for 1x1 kernels, 8 x 8 otherwise): on llvmpipe a storage load costs
  * tens of FMAs, so larger tiles (more multiply-adds per load) often win despite register spills; on GPUs
  * smaller tiles keep more invocations resident. `sg3 tune` measures them per shape.
  */
-export function convCandidates(): ConvVariant[] {
+export function convCandidates(kh = 3, kw = 3): ConvVariant[] {
+  // 1x1 convolutions load one input value per tap, so the bigger 16-channel tile (more multiply-adds per
+  // load) wins on llvmpipe; wider kernels reuse each loaded row across taps and prefer 8 x 8.
+  const first = kh * kw === 1 ? [4, 8] : [2, 8];
   const out: ConvVariant[] = [];
-  for (const [v, rn] of [[2, 8], [4, 8], [8, 4], [4, 4], [2, 4], [1, 8]]) out.push({ v, rn, wg: 64 });
+  for (
+    const [v, rn] of [
+      first,
+      ...[[2, 8], [4, 8], [8, 4], [4, 4], [2, 4], [1, 8]].filter(([v, rn]) =>
+        v !== first[0] || rn !== first[1]
+      ),
+    ]
+  ) {
+    out.push({ v, rn, wg: 64 });
+  }
   out.push({ v: 2, rn: 8, wg: 128 }, { v: 4, rn: 8, wg: 128 });
   return out;
 }
@@ -240,7 +253,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }`;
   const picked = opts.variant
     ? { variant: opts.variant }
-    : gpu.tuner.pick("conv_gemm", key, convCandidates());
+    : gpu.tuner.pick("conv_gemm", key, convCandidates(w.kh, w.kw));
   const t = picked.variant;
   const segs = Math.ceil(ow / t.rn);
   const shape: Shape = {
