@@ -11,7 +11,7 @@ import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../formats/atomic.ts";
 import { formatNpz, type NdArray, readNpz, toFloat64 } from "../formats/npy.ts";
 import type { CovarianceConvention, Stats } from "./feature_stats.ts";
-import { congruence, pivotedCholesky, symmetricEigenvalues } from "./linalg.ts";
+import { choleskyResidual, congruence, pivotedCholesky, symmetricEigenvalues } from "./linalg.ts";
 import type { Preset } from "../models/inception.ts";
 
 /** Covariance normalisation of each preset's reference tool. */
@@ -30,10 +30,19 @@ const NEGATIVE_EIGEN_TOL = 1e-6;
 /**
  * tr(sqrtm(S1 S2)) for symmetric positive semi-definite d x d matrices. A clearly negative eigenvalue
  * of the product (where sqrtm has an imaginary component, which pytorch-fid reports as an error) is a
- * UserError naming `what`.
+ * UserError naming `what`, as is a first covariance whose pivoted Cholesky factorization shows it indefinite.
  */
 export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, d: number, what = "statistics"): number {
   const f = pivotedCholesky(s1, d);
+  let scale = 0;
+  for (let i = 0; i < d; i++) scale = Math.max(scale, Math.abs(s1[i * d + i]));
+  const residual = choleskyResidual(s1, f);
+  if (residual > NEGATIVE_EIGEN_TOL * scale) {
+    throw new UserError(
+      `${what}: the first covariance is not positive semi-definite (its Cholesky factorization leaves ` +
+        `${residual.toExponential(3)} against a largest variance of ${scale.toExponential(3)})`,
+    );
+  }
   if (f.rank === 0) return 0;
   const eig = symmetricEigenvalues(congruence(f, s2), f.rank);
   let t = 0, min = 0, max = 0;

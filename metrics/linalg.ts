@@ -56,6 +56,24 @@ export function pivotedCholesky(a: Float64Array, n: number): PivotedCholesky {
   return { n, rank, perm, l };
 }
 
+/**
+ * The largest |entry| of the Schur complement A[perm, perm] - L L^T left after a rank-deficient
+ * factorization (0 at full rank). For a positive semi-definite A every entry is within the stopping
+ * tolerance (|S_ij| <= sqrt(S_ii S_jj)); a clearly larger one means A is indefinite.
+ */
+export function choleskyResidual(a: Float64Array, f: PivotedCholesky): number {
+  const { n, rank, perm, l } = f;
+  let worst = 0;
+  for (let i = rank; i < n; i++) {
+    for (let j = rank; j <= i; j++) {
+      let s = a[perm[i] * n + perm[j]];
+      for (let k = 0; k < rank; k++) s -= l[i * n + k] * l[j * n + k];
+      worst = Math.max(worst, Math.abs(s));
+    }
+  }
+  return worst;
+}
+
 /** M = L^T B[perm, perm] L (rank x rank, symmetric) for the factor of another matrix. */
 export function congruence(f: PivotedCholesky, b: Float64Array): Float64Array {
   const { n, rank: r, perm, l } = f;

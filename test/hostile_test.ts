@@ -317,6 +317,12 @@ Deno.test("statistics files: non-finite, non-symmetric, misshapen and non-PSD si
       1,
     ]]);
     refuses(() => frechetDistance(readStats(ok), readStats(indefinite)), ok, /imaginary component/);
+    // The same matrix as the first argument: its pivoted Cholesky factorization shows it indefinite.
+    refuses(
+      () => frechetDistance(readStats(indefinite), readStats(ok)),
+      indefinite,
+      /first covariance is not positive/,
+    );
     assert.equal(frechetDistance(readStats(ok), readStats(ok)), 0);
   } finally {
     Deno.removeSync(dir, { recursive: true });
