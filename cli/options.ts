@@ -58,26 +58,8 @@ export function int(
   min?: number,
   max?: number,
 ): WithDefault<number>;
-export function int(
-  arg: string,
-  help: string,
-  fallback?: number,
-  min = -Infinity,
-  max = Infinity,
-): Opt<number> {
-  return {
-    arg,
-    help,
-    default: fallback,
-    parse: (s) => {
-      const n = Number(s);
-      if (s.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
-        const range = max === Infinity ? `>= ${min}` : `in ${min}..${max}`;
-        throw new UserError(`expected an integer ${range}, got "${s}"`);
-      }
-      return n;
-    },
-  };
+export function int(arg: string, help: string, fallback?: number, min?: number, max?: number): Opt<number> {
+  return numeric(true, arg, help, fallback, min, max);
 }
 
 /** A finite number option within [min, max]. */
@@ -89,27 +71,35 @@ export function num(
   min?: number,
   max?: number,
 ): WithDefault<number>;
-export function num(
+export function num(arg: string, help: string, fallback?: number, min?: number, max?: number): Opt<number> {
+  return numeric(false, arg, help, fallback, min, max);
+}
+
+/** A numeric option (integers only when `integer`) within [min, max]. */
+function numeric(
+  integer: boolean,
   arg: string,
   help: string,
-  fallback?: number,
+  fallback: number | undefined,
   min = -Infinity,
   max = Infinity,
 ): Opt<number> {
+  const range = min === -Infinity && max === Infinity
+    ? ""
+    : max === Infinity
+    ? ` >= ${min}`
+    : min === -Infinity
+    ? ` <= ${max}`
+    : ` in ${min}..${max}`;
   return {
     arg,
     help,
     default: fallback,
     parse: (s) => {
       const n = Number(s);
-      if (s.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
-        const range = min === -Infinity && max === Infinity
-          ? ""
-          : max === Infinity
-          ? ` >= ${min}`
-          : ` in ${min}..${max}`;
-        throw new UserError(`expected a number${range}, got "${s}"`);
-      }
+      const ok = s.trim() !== "" && (integer ? Number.isInteger(n) : Number.isFinite(n)) && n >= min &&
+        n <= max;
+      if (!ok) throw new UserError(`expected ${integer ? "an integer" : "a number"}${range}, got "${s}"`);
       return n;
     },
   };

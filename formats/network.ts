@@ -3,6 +3,7 @@
  * per-module attributes and every parameter/buffer as a float32 array, named as in PyTorch's state_dict.
  * It is what the loaders (formats/) produce, so it lives with them, and what the generator graphs (models/) consume.
  */
+import { UserError } from "../errors.ts";
 
 /** Architectures sg3 tells apart. */
 export type Architecture = "stylegan3-t" | "stylegan3-r" | "stylegan2";
@@ -35,4 +36,24 @@ export interface NetworkDescription {
   tensors: Map<string, NamedTensor>;
   /** Names of the tensors that are buffers (registered with register_buffer), not trainable parameters. */
   buffers?: Set<string>;
+}
+
+/** The plain attributes of module `path` of `net` ("" is the Generator); a missing module is one line. */
+export function moduleAttrs(net: NetworkDescription, path: string): Record<string, unknown> {
+  const m = net.modules.get(path);
+  if (!m) throw new UserError(`the network has no module ${path}`);
+  return m.attrs;
+}
+
+/**
+ * Tensor `name` of `net`, asserted to have `shape` when given (as misc.assert_shape does); a missing
+ * tensor or another shape is one line naming it.
+ */
+export function networkTensor(net: NetworkDescription, name: string, shape?: readonly number[]): NamedTensor {
+  const t = net.tensors.get(name);
+  if (!t) throw new UserError(`the network has no tensor ${name}`);
+  if (shape && !(t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]))) {
+    throw new UserError(`${name} has shape [${t.shape}], expected [${shape}]`);
+  }
+  return t;
 }

@@ -6,7 +6,7 @@
  * that does not hold together is refused with one line naming the tensor or module.
  */
 import { UserError } from "../errors.ts";
-import type { NamedTensor, NetworkDescription } from "../formats/network.ts";
+import { moduleAttrs, type NamedTensor, type NetworkDescription, networkTensor } from "../formats/network.ts";
 import { num } from "./weights.ts";
 
 /** One SynthesisLayer (conv0, conv1) or ToRGBLayer of a block. */
@@ -87,18 +87,8 @@ const ACTIVATIONS: Record<string, Sg2LayerSpec["activation"]> = {
 
 /** Reads and checks the synthesis network of a StyleGAN2 description (see the module doc). */
 export function parseStyleGAN2(net: NetworkDescription): Sg2SynthesisSpec {
-  const attrs = (path: string) => {
-    const m = net.modules.get(path);
-    if (!m) throw new UserError(`the network has no module ${path}`);
-    return m.attrs;
-  };
-  const tensor = (name: string, shape: number[]): NamedTensor => {
-    const t = net.tensors.get(name);
-    if (!t) throw new UserError(`the network has no tensor ${name}`);
-    const same = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
-    if (!same) throw new UserError(`${name} has shape [${t.shape}], expected [${shape}]`);
-    return t;
-  };
+  const attrs = (path: string) => moduleAttrs(net, path);
+  const tensor = (name: string, shape: number[]) => networkTensor(net, name, shape);
   const syn = attrs("synthesis");
   const wDim = num(attrs("").w_dim), imgChannels = num(syn.img_channels ?? attrs("").img_channels);
   const resolutions = Array.isArray(syn.block_resolutions) ? syn.block_resolutions.map(num) : [];

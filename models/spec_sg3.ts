@@ -7,7 +7,7 @@
  * does not hold together is refused with one line naming the tensor or layer, before anything is uploaded.
  */
 import { UserError } from "../errors.ts";
-import type { NamedTensor, NetworkDescription } from "../formats/network.ts";
+import { moduleAttrs, type NamedTensor, type NetworkDescription, networkTensor } from "../formats/network.ts";
 import { num, pair } from "./weights.ts";
 
 /** SynthesisInput: Fourier features of `channels` frequencies on a `size` grid, projected 1x1. */
@@ -82,18 +82,8 @@ export interface SynthesisSpec {
 
 /** Reads and checks the synthesis network of a StyleGAN3 description (see the module doc). */
 export function parseStyleGAN3(net: NetworkDescription): SynthesisSpec {
-  const attrs = (path: string) => {
-    const m = net.modules.get(path);
-    if (!m) throw new UserError(`the network has no module ${path}`);
-    return m.attrs;
-  };
-  const tensor = (name: string, shape: number[]): NamedTensor => {
-    const t = net.tensors.get(name);
-    if (!t) throw new UserError(`the network has no tensor ${name}`);
-    const same = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
-    if (!same) throw new UserError(`${name} has shape [${t.shape}], expected [${shape}]`);
-    return t;
-  };
+  const attrs = (path: string) => moduleAttrs(net, path);
+  const tensor = (name: string, shape: number[]) => networkTensor(net, name, shape);
   const syn = attrs("synthesis");
   const wDim = num(attrs("").w_dim);
   const inp = attrs("synthesis.input");

@@ -7,7 +7,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { UserError } from "../errors.ts";
-import type { NamedTensor, NetworkDescription } from "../formats/network.ts";
+import { moduleAttrs, type NamedTensor, type NetworkDescription, networkTensor } from "../formats/network.ts";
 import { fullyConnected } from "../kernels/fc.ts";
 
 /** A FullyConnectedLayer on the GPU. */
@@ -34,9 +34,7 @@ export class NetworkWeights {
 
   /** The plain attributes of module `path` ("" is the Generator). */
   attrs(path: string): Record<string, unknown> {
-    const m = this.net.modules.get(path);
-    if (!m) throw new UserError(`the network has no module ${path}`);
-    return m.attrs;
+    return moduleAttrs(this.net, path);
   }
 
   /** Whether the network has a module at `path`. */
@@ -46,9 +44,7 @@ export class NetworkWeights {
 
   /** The tensor named `name` (state_dict naming). */
   tensor(name: string): NamedTensor {
-    const t = this.net.tensors.get(name);
-    if (!t) throw new UserError(`the network has no tensor ${name}`);
-    return t;
+    return networkTensor(this.net, name);
   }
 
   /** Whether the network has a tensor named `name`. */
