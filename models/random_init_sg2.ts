@@ -9,28 +9,17 @@
  */
 import type { ModuleInfo, NamedTensor, NetworkDescription } from "../formats/network.ts";
 import { RandomState } from "./latents.ts";
+import type { TrainOptions } from "./config.ts";
 
-/** Options of {@link randomStyleGAN2}: train.py's flags and the weights' seed. */
-export interface StyleGAN2Options {
-  /** Image resolution in pixels (a power of two). */
-  res: number;
-  /** channel_base: a block at resolution r has min(floor(cbase / r), cmax) channels (default 32768). */
-  cbase?: number;
-  /** Most channels of any block, channel_max (default 512). */
-  cmax?: number;
-  /** Dimensionality of z (default 512). */
-  zDim?: number;
-  /** Dimensionality of w (default 512). */
-  wDim?: number;
-  /** Label dimensionality; 0 (default) for an unconditional network. */
-  cDim?: number;
-  /** Layers of the mapping network (default 8). */
-  mappingLayers?: number;
-  /** Colour channels of the images (default 3). */
-  imgChannels?: number;
+/**
+ * Options of {@link randomStyleGAN2}: train.py's flags as for StyleGAN3 (config.ts TrainOptions without the
+ * configuration; here `cbase`/`cmax` are used as given and the mapping network has 8 layers by default), the
+ * blocks' architecture and the weights' seed.
+ */
+export interface StyleGAN2Options extends Omit<TrainOptions, "cfg"> {
   /** The synthesis blocks' output architecture (default "skip"). */
   architecture?: "skip" | "resnet" | "orig";
-  /** Seed of the NumPy RandomState that draws the weights (default 0). */
+  /** Seed of the weights' NumPy RandomState (default 0). */
   seed?: number;
 }
 
