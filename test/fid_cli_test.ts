@@ -233,6 +233,11 @@ fixtureTest(
     const cross = [[x1, y1], [x1, y2], [x2, y1], [x2, y2]] as const;
     const kid = (2 * k(x1, x2) + 2 * k(y1, y2) - cross.reduce((s, [x, y]) => s + k(x, y), 0)) / 2;
     const kidTol = (2 * kErr(x1, x2) + 2 * kErr(y1, y2) + cross.reduce((s, [x, y]) => s + kErr(x, y), 0)) / 2;
+    // The general N-image reference used for the other presets below agrees with these closed forms.
+    const general = referenceFidKid([y1, y2], [x1, x2], false, eps);
+    assert.ok(
+      Math.abs(general.fid - fid) <= 1e-12 * fid && Math.abs(general.kid - kid) <= 1e-12 * Math.abs(kid),
+    );
     console.log(
       `FID ${out.fid} vs ${fid} (diff ${Math.abs(out.fid - fid).toExponential(2)}, bound ${
         fidTol.toExponential(2)
@@ -287,3 +292,173 @@ fixtureTest(
   },
   GPU_TEST,
 );
+
+/** Path of fixture image `i` (0-3: 299 px, 4-5: 64 px, 6-7: 256 px). */
+const fixtureImage = (i: number) => fixture(`inception/images/img${i}_${i < 4 ? 299 : i < 6 ? 64 : 256}.png`);
+
+/** A folder holding the given fixture images of any size. */
+function mixedFolder(root: string, name: string, images: number[]): string {
+  const dir = join(root, name);
+  Deno.mkdirSync(dir);
+  for (const i of images) Deno.copyFileSync(fixtureImage(i), join(dir, `img${i}.png`));
+  return dir;
+}
+
+/** Eigenvalues of a small symmetric k x k matrix (row-major, float64) by cyclic Jacobi rotations. */
+function jacobiEigenvalues(a: Float64Array, k: number): number[] {
+  const m = Float64Array.from(a);
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < k; p++) for (let q = p + 1; q < k; q++) off += m[p * k + q] ** 2;
+    if (off < 1e-300) break;
+    for (let p = 0; p < k; p++) {
+      for (let q = p + 1; q < k; q++) {
+        const apq = m[p * k + q];
+        if (apq === 0) continue;
+        const theta = (m[q * k + q] - m[p * k + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        for (let r = 0; r < k; r++) { // columns p, q
+          const [rp, rq] = [m[r * k + p], m[r * k + q]];
+          m[r * k + p] = c * rp - s * rq;
+          m[r * k + q] = s * rp + c * rq;
+        }
+        for (let r = 0; r < k; r++) { // rows p, q
+          const [pr, qr] = [m[p * k + r], m[q * k + r]];
+          m[p * k + r] = c * pr - s * qr;
+          m[q * k + r] = s * pr + c * qr;
+        }
+      }
+    }
+  }
+  return Array.from({ length: k }, (_, i) => m[i * k + i]);
+}
+
+/**
+ * FID and KID of two small feature sets (rows of float64 vectors) written out in float64, with the bounds
+ * on how far each may move when every feature value is off by at most `eps`.
+ *
+ * FID = |mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2), S = C C^T / (N - 1) (`unbiased`) or / N, C the
+ * centred features as columns. The nonzero eigenvalues of S1 S2 = C1 C1^T C2 C2^T are those of M M^T with
+ * M = C1^T C2 / norm (N1 x N2), so tr sqrt(S1 S2) is the sum of M's singular values (its nuclear norm),
+ * taken from the eigenvalues of the small matrix M M^T. Bounds: a centred value moves by at most
+ * 2 eps (N-1)/N; each dot product by dotErr; the nuclear norm by at most the sum of |dM_ij| (it is at most
+ * the sum of the rank-one terms' norms).
+ *
+ * KID with subsets of m = N1 = N2 vectors uses every row once (the draw only permutes them):
+ * KID = [sum_{i!=j} (k(x_i, x_j) + k(y_i, y_j)) / (m - 1) - 2 sum_ij k(x_i, y_j) / m] / m,
+ * k(x, y) = (x . y / d + 1)^3, x the generated (second) side; |k' - k| <= 3 (|s| + 1 + ds)^2 ds.
+ */
+function referenceFidKid(real: Float64Array[], gen: Float64Array[], unbiased: boolean, eps: number) {
+  const d = real[0].length;
+  const mean = (f: Float64Array[]) =>
+    Float64Array.from({ length: d }, (_, j) => f.reduce((s, v) => s + v[j], 0) / f.length);
+  const centred = (f: Float64Array[]) => {
+    const mu = mean(f);
+    return { mu, c: f.map((v) => v.map((x, j) => x - mu[j])), ec: 2 * eps * (f.length - 1) / f.length };
+  };
+  const r = centred(real), g = centred(gen);
+  const norm = (n: number) => unbiased ? n - 1 : n;
+  const dmu = r.mu.map((v, j) => v - g.mu[j]);
+  let fid = dot(dmu, dmu), fidTol = dotErr(dmu, 2 * eps, dmu, 2 * eps);
+  for (const side of [r, g]) {
+    for (const c of side.c) {
+      fid += dot(c, c) / norm(side.c.length);
+      fidTol += dotErr(c, side.ec, c, side.ec) / norm(side.c.length);
+    }
+  }
+  const n1 = real.length, n2 = gen.length, scale = Math.sqrt(norm(n1) * norm(n2));
+  const mm = new Float64Array(n1 * n2);
+  for (let i = 0; i < n1; i++) {
+    for (let j = 0; j < n2; j++) {
+      mm[i * n2 + j] = dot(r.c[i], g.c[j]) / scale;
+      fidTol += 2 * dotErr(r.c[i], r.ec, g.c[j], g.ec) / scale;
+    }
+  }
+  const mmt = new Float64Array(n1 * n1);
+  for (let i = 0; i < n1; i++) {
+    for (let k = 0; k < n1; k++) {
+      for (let j = 0; j < n2; j++) mmt[i * n1 + k] += mm[i * n2 + j] * mm[k * n2 + j];
+    }
+  }
+  const nuclear = jacobiEigenvalues(mmt, n1).reduce((s, l) => s + Math.sqrt(Math.max(l, 0)), 0);
+  fid -= 2 * nuclear;
+
+  const k = (x: Float64Array, y: Float64Array) => (dot(x, y) / d + 1) ** 3;
+  const kErr = (x: Float64Array, y: Float64Array) => {
+    const s = dot(x, y) / d, ds = dotErr(x, eps, y, eps) / d;
+    return 3 * (Math.abs(s) + 1 + ds) ** 2 * ds;
+  };
+  const m = n1;
+  assert.equal(n2, m, "KID reference: m = N on both sides");
+  let within = 0, withinTol = 0, across = 0, acrossTol = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) {
+      across += k(gen[i], real[j]);
+      acrossTol += kErr(gen[i], real[j]);
+      if (i === j) continue;
+      within += k(gen[i], gen[j]) + k(real[i], real[j]);
+      withinTol += kErr(gen[i], gen[j]) + kErr(real[i], real[j]);
+    }
+  }
+  const kid = (within / (m - 1) - 2 * across / m) / m;
+  const kidTol = (withinTol / (m - 1) + 2 * acrossTol / m) / m;
+  return { fid, fidTol, kid, kidTol };
+}
+
+// The pytorch-fid and clean-fid presets through the whole command, folder vs folder, as the stylegan3 preset
+// above: three fixture images a side, of all three sizes (299 px, and 64 and 256 px, which the presets resize:
+// torch bilinear, PIL bicubic in float), PNG decoding, the fixture's PRNG detector, statistics with the
+// presets' 1/(N-1) covariance, the distance; KID on the GPU. The reference is the FID and KID formulas in
+// float64 (referenceFidKid) on the official pool3 features of those images under each preset's pipeline
+// (pipeline_pytorchfid_pool3_all8, pipeline_cleanfid_clean_preproc_pool3_all8; the same network, the
+// reference tools' preprocessing); the tolerance is what the features' own tolerance (abs 1e-4 per value,
+// checked for every image and preset in test/inception_test.ts) allows each term to move.
+for (
+  const [preset, pipeline, real, gen] of [
+    ["pytorch-fid", "pipeline_pytorchfid", [0, 4, 6], [1, 5, 7]],
+    ["clean-fid", "pipeline_cleanfid_clean_preproc", [2, 5, 7], [3, 4, 6]],
+  ] as const
+) {
+  fixtureTest(
+    `sg3 fid folder vs folder (${preset} preset, 64/256/299 px): FID and KID match the formulas on the official features`,
+    "inception",
+    async () => {
+      const root = Deno.makeTempDirSync();
+      const r = await runMain([
+        "fid",
+        ...["--data", mixedFolder(root, "real", [...real]), "--data", mixedFolder(root, "gen", [...gen])],
+        ...["--preset", preset, "--detector", "test-prng", "--kid", "--no-cache", "--json", "--quiet"],
+      ]);
+      Deno.removeSync(root, { recursive: true });
+      assert.equal(r.code, 0, r.err.join("\n"));
+      const out = JSON.parse(r.out);
+      const rows = (idx: readonly number[]) =>
+        idx.map((i) => featureRow(`inception/features/${pipeline}_pool3_all8.npy`, i));
+      const want = referenceFidKid(rows(real), rows(gen), true, 1e-4);
+      console.log(
+        `${preset}: FID ${out.fid} vs ${want.fid} (diff ${
+          Math.abs(out.fid - want.fid).toExponential(2)
+        }, bound ${want.fidTol.toExponential(2)}); KID ${out.kid} vs ${want.kid} (diff ${
+          Math.abs(out.kid - want.kid).toExponential(2)
+        }, bound ${want.kidTol.toExponential(2)})`,
+      );
+      assert.ok(
+        Math.abs(out.fid - want.fid) <= want.fidTol,
+        `FID ${out.fid} vs ${want.fid} (bound ${want.fidTol})`,
+      );
+      assert.ok(
+        Math.abs(out.kid - want.kid) <= want.kidTol,
+        `KID ${out.kid} vs ${want.kid} (bound ${want.kidTol})`,
+      );
+      // The bound tells the covariance conventions apart: the two values' bounds do not overlap, so the
+      // stylegan3 preset's 1/N covariance would fail the check.
+      const biased = referenceFidKid(rows(real), rows(gen), false, 1e-4);
+      assert.ok(
+        Math.abs(biased.fid - want.fid) > want.fidTol + biased.fidTol,
+        `1/N covariance ${biased.fid} vs ${want.fid}`,
+      );
+    },
+    GPU_TEST,
+  );
+}
