@@ -5,11 +5,12 @@
  * to L6), the 1024-px critically sampled layer L13_1024_32 of stylegan3-t-1024 (1044 x 1044 in, 1024 x 1024
  * out; filtered_lrelu works per channel, so two channels cover its tiling), the 512-wide mapping layers, and
  * Inception's widest (2048 channels) and largest (147 px) convolutions. Spatial sizes of the 512-channel
- * convolutions are kept small so that the float64 references stay at a second or so on one core.
+ * convolutions are kept small so that the float64 references stay at a second or so on one core; at 36 px the
+ * reference covers two slices of 32 of the 512 output channels.
  */
 import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
-import { assertClose, randomF32 } from "./reference.ts";
+import { assertClose, compare, randomF32 } from "./reference.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
 import { modulatedConv2dRef } from "./ref/modconv.ts";
@@ -150,3 +151,47 @@ Deno.test({
     }
   }
 });
+
+// 512 -> 512 channels at 36 px (StyleGAN3-T-1024's first layers: 36 px, 512 channels), so that the pixel
+// tiling is covered at full channel count too. The GPU computes all 512 output channels; the float64 reference
+// (a second per 32 channels on one core) is computed for two slices of 32 output channels, the first and the
+// last (each output channel's demodulation depends only on its own weights and the styles, so a slice of the
+// weight gives those channels exactly).
+Deno.test(
+  { name: "production scale: modulatedConv2d 512 -> 512 channels at 36 px (two output slices)", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    const c = { n: 1, ci: 512, co: 512, h: 36, w: 36, k: 3 };
+    const pad = c.k - 1, taps = c.ci * c.k * c.k, ho = c.h + pad, wo = c.w + pad;
+    const x = randomF32(c.n * c.ci * c.h * c.w, 74, -2, 2);
+    const w = randomF32(c.co * taps, 75);
+    const s = randomF32(c.n * c.ci, 76, -1.5, 1.5);
+    const t0 = performance.now();
+    const mw = prepareModConvWeight(gpu, w, [c.co, c.ci, c.k, c.k], true);
+    const y = modulatedConv2d(gpu, gpu.upload(x, [c.n, c.ci, c.h, c.w]), mw, gpu.upload(s, [c.n, c.ci]), {
+      inputGain: 0.8,
+      padding: pad,
+    });
+    assert.deepEqual(y.shape, [c.n, c.co, ho, wo]);
+    const got = await readTensor(gpu, y);
+    const t1 = performance.now();
+    for (const first of [0, c.co - 32]) {
+      const slice = w.subarray(first * taps, (first + 32) * taps);
+      const ref = modulatedConv2dRef(x, slice, s, { ...c, co: 32 }, true, pad, 0.8);
+      // Sums of 512 x 9 products: the family test's 2e-5 (outputs are demodulated, O(1)).
+      const part = got.subarray(first * ho * wo, (first + 32) * ho * wo);
+      console.log(
+        `channels ${first}..${first + 31}: max abs error ${compare(part, ref).maxAbs.toExponential(2)}`,
+      );
+      assertClose(
+        part,
+        ref,
+        { abs: 2e-5 },
+        `modconv 36 px channels ${first}..${first + 31}`,
+      );
+    }
+    console.log(
+      `GPU ${(t1 - t0).toFixed(0)} ms, reference (64 channels) ${(performance.now() - t1).toFixed(0)} ms`,
+    );
+  },
+);
