@@ -7,7 +7,9 @@ import { runMain, sg3 } from "./cli.ts";
 import { fixture, fixtureTest, manifest } from "./fixtures.ts";
 import { Dataset } from "../formats/dataset.ts";
 import { encodePng, toImage8 } from "../formats/png.ts";
-import { readNpy, toFloat64 } from "../formats/npy.ts";
+import { type NdArray, readNpy, toFloat64 } from "../formats/npy.ts";
+import { writePartial } from "../metrics/partial.ts";
+import { randomF32 } from "./reference.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { loadNetwork } from "../formats/snapshot.ts";
 import { Generator } from "../models/generator.ts";
@@ -462,3 +464,156 @@ for (
     GPU_TEST,
   );
 }
+
+/** mulberry32 (Tommy Ettinger's generator), written out here from its definition: uniform floats in [0, 1). */
+function mulberry32Uniform(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * KID's subsets as the CLI documents them (metrics/kid.ts, reproduced here independently): per subset, m
+ * distinct generated indices then m distinct real ones, each a partial Fisher-Yates shuffle of 0..n-1
+ * (position i swapped with i + floor(u (n - i)), i < m, u from one mulberry32(seed) stream).
+ */
+function kidSubsets(nReal: number, nGen: number, m: number, count: number, seed: number) {
+  const u = mulberry32Uniform(seed);
+  const draw = (n: number) => {
+    const p = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < m; i++) {
+      const j = i + Math.floor(u() * (n - i));
+      [p[i], p[j]] = [p[j], p[i]];
+    }
+    return p.slice(0, m);
+  };
+  return Array.from({ length: count }, () => {
+    const gen = draw(nGen);
+    return { gen, real: draw(nReal) };
+  });
+}
+
+/**
+ * A one-shard partial result of `sg3 fid --data A --data B --kid --metrics kid50k_full` as a sharded run
+ * writes it (metrics/partial.ts: JSON header, per source count, shift, sum, Gram and the kept float32
+ * feature vectors): the feature vectors are the given ones; the sums are zeros (FID is not asked).
+ */
+function kidPartial(path: string, real: Float32Array, gen: Float32Array, d: number, seed: number) {
+  const arrays: Record<string, NdArray> = {};
+  const streams = [];
+  for (const [i, f] of [real, gen].entries()) {
+    const n = f.length / d;
+    arrays[`s${i}_count`] = { shape: [], dtype: "<f8", data: Float64Array.of(n) };
+    arrays[`s${i}_shift`] = { shape: [d], dtype: "<f8", data: new Float64Array(d) };
+    arrays[`s${i}_sum`] = { shape: [d], dtype: "<f8", data: new Float64Array(d) };
+    arrays[`s${i}_gram`] = { shape: [d, d], dtype: "<f8", data: new Float64Array(d * d) };
+    arrays[`s${i}_features`] = { shape: [n, d], dtype: "<f4", data: f };
+    streams.push({ name: `source ${i} items`, total: n, range: [0, n] as [number, number] });
+  }
+  writePartial(path, {
+    kind: "fid",
+    shard: { index: 0, count: 1 },
+    run: {
+      sources: [{ kind: "data", identity: "real" }, { kind: "data", identity: "gen" }],
+      preset: "stylegan3",
+      detector: "test",
+      metrics: { fid: null, kid: "kid50k_full", is: null, num: 50000, maxReal: undefined },
+      fid: false,
+      kid: true,
+      is: false,
+      seed,
+    },
+    streams,
+    values: { network: null },
+  }, arrays);
+}
+
+// KID's subset sampling through the CLI. The CLI's KID is kid50k_full's (100 subsets of at most 1000 rows a
+// side, no option changes that), so subsets smaller than N need more than 1000 feature vectors on a side:
+// far too many images for Inception on a software adapter. The vectors therefore enter through `sg3 merge`,
+// which ends in the same step as `sg3 fid` (cli/fid.ts conclude: the GPU Gram matrices of the gathered
+// subsets, kernelInceptionDistanceGpu, with the run's seed): a one-shard partial result holding 1001 vectors
+// (d = 2048) on one side and 8 on the other, so m = 8 and every subset draws 8 of the 1001 rows (the small
+// side's draw is a permutation, but it takes its place in the random stream). Both sides in turn are the
+// large one. The reference redraws the subsets with the sampling written out here (kidSubsets) and sums the
+// kernels in float64 over the same float32 vectors. Tolerance: the GPU forms each Gram entry x.y/d in
+// float32; the float32 rounding of a d-term dot product stays within 4 u sqrt(d) sum_k |x_k y_k| (u = 2^-24;
+// the random-walk bound used for the GPU convolutions in production_scale_test.ts), and the cube moves by
+// at most 3 (|s| + 1 + ds)^2 ds; the bound is checked to tell the seed's subsets from another seed's.
+Deno.test({
+  name: "sg3 merge: KID with subsets of 8 from 1001 vectors (d = 2048) equals float64 on the same subsets",
+  ...GPU_TEST,
+}, async () => {
+  const d = 2048, big = 1001, small = 8, seed = 7, subsets = 100;
+  const dir = Deno.makeTempDirSync();
+  try {
+    for (const genIsBig of [true, false]) {
+      const [nReal, nGen] = genIsBig ? [small, big] : [big, small];
+      // Real: uniform in [-1, 1]; generated: 0.9 y + 0.1 x + 0.05 (as the fixture's KID sets) with fresh y.
+      const real = randomF32(nReal * d, 101);
+      const y = randomF32(nGen * d, 102);
+      const gen = y.map((v, i) => 0.9 * v + 0.1 * real[i % real.length] + 0.05);
+      const path = join(dir, `part-${genIsBig ? "gen" : "real"}-large.npz`);
+      kidPartial(path, real, gen, d, seed);
+      const t0 = performance.now();
+      const r = await runMain(["merge", path, "--json", "--quiet"]);
+      const seconds = (performance.now() - t0) / 1000;
+      assert.equal(r.code, 0, r.err.join("\n"));
+      const got = JSON.parse(r.out).kid50k_full;
+
+      const row = (f: Float32Array, i: number) => f.subarray(i * d, (i + 1) * d);
+      const u = 2 ** -24;
+      const kernel = (a: Float32Array, b: Float32Array) => {
+        let s = 0, mag = 0;
+        for (let k = 0; k < d; k++) {
+          s += a[k] * b[k];
+          mag += Math.abs(a[k] * b[k]);
+        }
+        const ds = (4 * u * Math.sqrt(d) * mag) / d;
+        s /= d;
+        return { k: (s + 1) ** 3, err: 3 * (Math.abs(s) + 1 + ds) ** 2 * ds };
+      };
+      const reference = (sd: number) => {
+        let kid = 0, tol = 0;
+        const m = small;
+        for (const sub of kidSubsets(nReal, nGen, m, subsets, sd)) {
+          let xx = 0, yy = 0, xy = 0, exx = 0, eyy = 0, exy = 0;
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < m; j++) {
+              const c = kernel(row(gen, sub.gen[i]), row(real, sub.real[j]));
+              xy += c.k;
+              exy += c.err;
+              if (i === j) continue;
+              const a = kernel(row(gen, sub.gen[i]), row(gen, sub.gen[j]));
+              const b = kernel(row(real, sub.real[i]), row(real, sub.real[j]));
+              [xx, yy, exx, eyy] = [xx + a.k, yy + b.k, exx + a.err, eyy + b.err];
+            }
+          }
+          kid += ((xx + yy) / (m - 1) - (2 * xy) / m) / m / subsets;
+          tol += ((exx + eyy) / (m - 1) + (2 * exy) / m) / m / subsets;
+        }
+        return { kid, tol };
+      };
+      const want = reference(seed), other = reference(seed + 1);
+      console.log(
+        `${genIsBig ? "generated" : "real"} side 1001: KID ${got} vs float64 ${want.kid} (diff ${
+          Math.abs(got - want.kid).toExponential(2)
+        }, bound ${want.tol.toExponential(2)}; seed ${seed + 1} gives ${other.kid}); merge ${
+          seconds.toFixed(1)
+        } s`,
+      );
+      assert.ok(Math.abs(got - want.kid) <= want.tol, `KID ${got} vs ${want.kid} (bound ${want.tol})`);
+      assert.ok(
+        Math.abs(other.kid - want.kid) > want.tol + other.tol,
+        `another seed's subsets are not told apart: ${other.kid} vs ${want.kid}`,
+      );
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
