@@ -1,8 +1,10 @@
 /**
  * Sharded runs (--shard k/n with --partial, then sg3 merge) give the unsharded run's results: the partition
  * and `auto` parsing, feature sums merged across parts, EQ samples skipped exactly, and end to end on the
- * fixture networks FID (generator and folder, with KID), dataset statistics (--save-stats), EQ (random mode)
- * and generate; parts that do not belong together, duplicates and missing shards are refused in one line.
+ * fixture networks FID (generator and folder, with KID), dataset statistics (--save-stats), EQ (random mode,
+ * audit mode, a conditional network), IS logits and labels of a conditional generator, generate and video
+ * frames; parts that do not belong together, duplicates and missing shards are refused in one line; a shard
+ * stopped with Ctrl-C writes nothing and exits with 130.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,6 +16,7 @@ import { parseShard, shardRange } from "../metrics/shard.ts";
 import { FeatureStats } from "../metrics/feature_stats.ts";
 import { RandomSamples } from "../metrics/equivariance.ts";
 import { readStats } from "../metrics/fid.ts";
+import { readPartial } from "../metrics/partial.ts";
 import * as fid from "../cli/fid.ts";
 import * as eq from "../cli/eq_metrics.ts";
 import * as video from "../cli/video.ts";
@@ -264,3 +267,180 @@ fixtureTest("generate --shard writes the single run's images, under the same nam
   }
   Deno.removeSync(dir, { recursive: true });
 }, GPU_TEST);
+
+/** A random StyleGAN3-T small enough for runs of a few seconds on a software adapter. */
+const TINY_RANDOM = ["--cfg", "stylegan3-t", "--res", "16", "--cbase", "256", "--cmax", "16"];
+
+/** Writes `names` (fixture images) into dir/sub, with dataset.json labels when `labels` is given. */
+function folder(dir: string, sub: string, names: string[], labels?: number[]): string {
+  const path = join(dir, sub);
+  Deno.mkdirSync(path);
+  names.forEach((n, i) => Deno.copyFileSync(fixture(`inception/images/${n}`), join(path, `img${i}.png`)));
+  if (labels) {
+    const rows = labels.map((c, i) => [`img${i}.png`, c]);
+    Deno.writeTextFileSync(join(path, "dataset.json"), JSON.stringify({ labels: rows }));
+  }
+  return path;
+}
+
+fixtureTest(
+  "IS logits and labels of a conditional generator in 3 shards are the whole run's; FID and IS merge equal",
+  "inception",
+  async () => {
+    // tiny-t-cond (c_dim 5) draws each image's label from the dataset's labels; 10 images for the Inception
+    // Score's 10 splits (one image each, so IS is 1 by its definition: the logits carry the test); the 2
+    // dataset items leave shard 0/3 with none. The whole run is shard 0/1, whose part holds its logits.
+    const dir = Deno.makeTempDirSync();
+    const real = folder(dir, "real", ["img0_299.png", "img1_299.png"], [1, 4]);
+    const args = [
+      "fid",
+      ...["--network", fixture("sg3", "tiny-t-cond.pkl"), "--num", "10", "--data", real],
+      ...["--detector", "test-prng", "--is", "--no-cache"],
+    ];
+    Deno.mkdirSync(join(dir, "whole"));
+    const [whole] = await shards(join(dir, "whole"), args, 1);
+    const parts = await shards(dir, args, 3);
+    const logits = (path: string) => readPartial(path).arrays.get("s0_logits")!.data as Float32Array;
+    const joined = parts.map(logits);
+    assert.deepEqual(joined.map((l) => l.length / 1008), [3, 3, 4]);
+    assert.deepEqual(new Float32Array(joined.flatMap((l) => [...l])), logits(whole));
+    const single = JSON.parse(await ok(["merge", whole, "--json", "--quiet"]));
+    const merged = JSON.parse(await ok(["merge", ...parts, "--json", "--quiet"]));
+    console.log(`whole ${JSON.stringify(single)}, merged ${JSON.stringify(merged)}`);
+    assert.equal(merged.is_mean, single.is_mean);
+    assert.equal(merged.is_std, single.is_std);
+    assert.ok(Math.abs(merged.fid - single.fid) <= 1e-9 * single.fid, `FID ${merged.fid} vs ${single.fid}`);
+    Deno.removeSync(dir, { recursive: true });
+  },
+  GPU_TEST,
+);
+
+fixtureTest(
+  "EQ audit (--transforms) in 3 shards merges to the single run (tiny-t, tiny-t-cond)",
+  "sg3",
+  async () => {
+    for (const net of ["tiny-t", "tiny-t-cond"]) {
+      const dir = Deno.makeTempDirSync();
+      const args = [
+        "eq-metrics",
+        ...[
+          "--network",
+          fixture("sg3", `${net}.pkl`),
+          "--transforms",
+          fixture("sg3", net, "eq", "transforms.json"),
+        ],
+      ];
+      const single = JSON.parse(await ok([...args, "--json", "--quiet"]));
+      const parts = await shards(dir, args, 3);
+      const merged = JSON.parse(await ok(["merge", ...parts, "--json"]));
+      assert.equal(merged.num_samples, single.num_samples);
+      for (const [i, r] of single.results.entries()) {
+        const m = merged.results[i];
+        console.log(`${net} ${r.metric}: single ${r.value} dB, merged ${m.value} dB`);
+        assert.deepEqual([m.metric, m.num_samples], [r.metric, r.num_samples]);
+        assert.ok(Math.abs(m.value - r.value) <= 1e-9, `${m.value} vs ${r.value}`);
+      }
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+  GPU_TEST,
+);
+
+fixtureTest("EQ of a conditional network in 2 shards: each sample keeps its drawn class", "sg3", async () => {
+  const dir = Deno.makeTempDirSync();
+  const args = ["eq-metrics", "--network", fixture("sg3", "tiny-t-cond.pkl"), "--num", "5", "--seed", "2"];
+  const single = JSON.parse(await ok([...args, "--json", "--quiet"]));
+  const merged = JSON.parse(await ok(["merge", ...await shards(dir, args, 2), "--json"]));
+  for (const [i, r] of single.results.entries()) {
+    console.log(`${r.metric}: single ${r.value} dB, merged ${merged.results[i].value} dB`);
+    assert.ok(
+      Math.abs(merged.results[i].value - r.value) <= 1e-9,
+      `${merged.results[i].value} vs ${r.value}`,
+    );
+  }
+  Deno.removeSync(dir, { recursive: true });
+}, GPU_TEST);
+
+Deno.test(
+  "video --shard --frames-dir writes the single run's frames, same names and bytes",
+  GPU_TEST,
+  async () => {
+    const dir = Deno.makeTempDirSync();
+    const names = (d: string) => [...Deno.readDirSync(join(dir, d))].map((e) => e.name).sort();
+    for (
+      const [mode, extra] of [
+        ["interpolation, 2x1 grid", ["--seeds", "0-3", "--grid", "2x1", "--w-frames", "3", "--batch", "4"]],
+        ["z space", ["--seeds", "5,6", "--w-frames", "3", "--space", "z", "--batch", "2"]],
+        ["circular", ["--seeds", "1", "--circular", "--duration-sec", "0.1"]],
+        ["motion", ["--seeds", "2", "--motion", "rotate", "--duration-sec", "0.1", "--batch", "4"]],
+      ] as const
+    ) {
+      const args = ["video", ...TINY_RANDOM, ...extra, "--quiet"];
+      const single = `${mode} single`, sharded = `${mode} sharded`;
+      await ok([...args, "--frames-dir", join(dir, single)]);
+      for (const k of [0, 1, 2]) await ok([...args, "--frames-dir", join(dir, sharded), "--shard", `${k}/3`]);
+      assert.ok(names(single).length >= 3, `${mode}: ${names(single).length} frames`);
+      assert.deepEqual(names(sharded), names(single), mode);
+      for (const f of names(single)) {
+        assert.deepEqual(
+          Deno.readFileSync(join(dir, sharded, f)),
+          Deno.readFileSync(join(dir, single, f)),
+          `${mode}: ${f}`,
+        );
+      }
+    }
+    Deno.removeSync(dir, { recursive: true });
+  },
+);
+
+/**
+ * Starts `sg3 args` in a subprocess, sends SIGINT once stderr holds `ready` (after `delay` ms), and returns
+ * the exit code, stdout and stderr.
+ */
+async function interrupt(args: string[], ready: string, delay: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+  }).spawn();
+  const decoder = new TextDecoder();
+  const reader = child.stderr.getReader();
+  let err = "";
+  while (!err.includes(ready)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += decoder.decode(value);
+  }
+  await new Promise((r) => setTimeout(r, delay));
+  child.kill("SIGINT");
+  const stdout = new Response(child.stdout).text();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) err += decoder.decode(r.value);
+  return { code: (await child.status).code, out: await stdout, err };
+}
+
+Deno.test("a shard interrupted with Ctrl-C writes no partial file and exits with 130", GPU_TEST, async () => {
+  if (Deno.build.os === "windows") return;
+  const dir = Deno.makeTempDirSync();
+  const partial = join(dir, "part-1.npz");
+  const shard = ["--shard", "1/2", "--partial", partial];
+  // eq-metrics finishes the batch in flight, prints what it has and stops; nothing is written.
+  const eqRun = await interrupt(
+    ["eq-metrics", ...TINY_RANDOM, "--num", "100000", "--batch", "1", "--json", ...shard],
+    "network:",
+    300,
+  );
+  assert.equal(eqRun.code, 130, eqRun.err);
+  assert.match(eqRun.err, /interrupted: finishing the current batch/);
+  assert.equal(JSON.parse(eqRun.out).interrupted, true);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [], "no partial, no temporary file");
+  // fid, whichever step it is in (loading, generating, Inception).
+  const fidRun = await interrupt(
+    ["fid", ...TINY_RANDOM, "--num", "100000", "--detector", "test-prng", ...shard],
+    "",
+    1500,
+  );
+  assert.equal(fidRun.code, 130, fidRun.err);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [], "no partial, no temporary file");
+  Deno.removeSync(dir, { recursive: true });
+});
