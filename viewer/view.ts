@@ -5,7 +5,8 @@
  * - The image of an integer seed is exactly `sg3 generate`'s (models/generate.ts: same z, label,
  *   truncation, input transform, noise and uint8 conversion), so "save PNG" writes the same file.
  * - A fractional seed s (dragging) blends the ws of floor(s) and floor(s) + 1 linearly, as visualizer.py
- *   blends the ws of neighbouring seeds.
+ *   blends the ws of neighbouring seeds: w = w(floor(s)) + (w(floor(s) + 1) - w(floor(s))) * (s - floor(s)),
+ *   each after truncation; StyleGAN2's random noise is floor(s)'s (as in its layer views).
  * - A layer view shows one synthesis layer's output as visualizer.py's renderer does (`img_normalize`):
  *   1 or 3 channels, each divided by its largest absolute value, then `(x * 127.5 + 128)` clamped to uint8;
  *   the channels are taken in order of decreasing magnitude (mean absolute value), starting at `channel`.
@@ -13,7 +14,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { readTensor } from "../gpu/readback.ts";
-import type { Image8 } from "../formats/png.ts";
+import { type Image8, toImage8 } from "../formats/png.ts";
 import type { Generator, NoiseMode } from "../models/generator.ts";
 import { generateImages, type GenerateRequest, labels } from "../models/generate.ts";
 import { zFromSeed } from "../models/latents.ts";
@@ -201,19 +202,19 @@ export async function renderView(gpu: Gpu, gen: Generator, s: ViewSettings): Pro
     }
   }
   const ws = await seedWs(gpu, gen, s);
-  if (!s.layer) {
-    const data = await readTensor(gpu, ws);
-    ws.destroy();
-    const req = { ...generateRequest(gen, s), seeds: undefined, ws: { data, count: 1 } };
-    for await (const r of generateImages(gpu, gen, req)) return { image: r.image, name, float: r.float };
-  }
   const capture = new Map<string, Tensor>();
   const img = gen.synthesis(ws, {
     transforms: inputTransform(gen, s),
     noiseMode: s.noiseMode,
     noiseSeeds: [Math.floor(s.seed)],
-    capture,
+    capture: s.layer ? capture : undefined,
   });
+  if (!s.layer) {
+    const float = await readTensor(gpu, img);
+    img.destroy();
+    ws.destroy();
+    return { image: toImage8(float, img.shape), name, float };
+  }
   const layer = capture.get(s.layer);
   try {
     if (!layer) throw new Error(`the network has no layer ${s.layer}`);
