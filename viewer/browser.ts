@@ -5,8 +5,9 @@
  * with viewer/view.ts, i.e. with sg3's own kernels and model code. Without WebGPU (or when the adapter
  * cannot run the network) it says so in one line and asks the server to render instead (/render, /layers).
  *
- * For tests and scripting the page exposes `window.sg3view` (state, mode, adapter, set(settings), pixels(),
- * png(), layers) and sets `<body data-state>` to "ready" (or "error") once the first frame is drawn.
+ * For tests and scripting the page exposes `window.sg3view` (mode, adapter, settings, drawn (the drawn
+ * frame's settings), set(settings), settled(), pixels(), floats(), png(), layers) and sets
+ * `<body data-state>` to "ready" (or "error") once the first frame is drawn.
  */
 import { Gpu } from "../gpu/device.ts";
 import { Generator } from "../models/generator.ts";
@@ -142,6 +143,8 @@ async function main(): Promise<void> {
   const s: ViewSettings = settingsFromParams(new URLSearchParams(location.hash.slice(1)));
   const canvas = $<HTMLCanvasElement>("canvas");
   let frame: ViewFrame | null = null;
+  /** The settings `frame` was rendered with (with animation: the moved translate and rotate). */
+  let frameOf: ViewSettings = { ...s };
   let layers: LayerInfo[] = [];
   let version = 0, drawn = -1, running = false, lastMs = 0;
   const waiting: { version: number; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -208,7 +211,9 @@ async function main(): Promise<void> {
         const v = version;
         const t0 = performance.now();
         try {
-          frame = await renderer.render(frameSettings());
+          const fs = frameSettings();
+          frame = await renderer.render(fs);
+          frameOf = fs;
           draw(canvas, frame.image);
           lastMs = performance.now() - t0;
           drawn = v;
@@ -335,8 +340,17 @@ async function main(): Promise<void> {
     get layers(): LayerInfo[] {
       return layers;
     },
+    /** The settings of the drawn frame (with animation: the translate and rotate it was drawn at). */
+    get drawn(): ViewSettings {
+      return { ...frameOf };
+    },
     get ms(): number {
       return lastMs;
+    },
+    /** Resolves once the latest change (from a control or {@link set}) is drawn. */
+    settled(): Promise<void> {
+      if (drawn >= version) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => waiting.push({ version, resolve, reject }));
     },
     /** Changes settings and resolves once a frame with them is drawn. */
     set(change: Partial<ViewSettings>): Promise<void> {
