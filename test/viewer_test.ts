@@ -4,7 +4,14 @@
  * form, the settings' URL form, and the server's security rules (token, Host header, fixed paths).
  */
 import assert from "node:assert/strict";
-import { BROWSER_SWAPS, bundleBrowser, denoReferences } from "../viewer/bundle.ts";
+import {
+  BROWSER_SWAPS,
+  bundleBrowser,
+  canBundle,
+  denoReferences,
+  PREBUILT_BUNDLE,
+  viewerBundle,
+} from "../viewer/bundle.ts";
 import { decodeNetwork, encodeNetwork } from "../viewer/wire.ts";
 import { DEFAULT_SETTINGS, settingsFromParams, settingsToParams } from "../viewer/view.ts";
 import { allowedHosts, startViewer } from "../viewer/server.ts";
@@ -161,4 +168,21 @@ Deno.test("the viewer server: token on every request, Host checked, only its own
   } finally {
     await viewer.close();
   }
+});
+
+Deno.test("compiled binaries serve the page's bundle made at build time (deno task bundle:viewer)", async () => {
+  assert.ok(canBundle("/usr/local/bin/deno"));
+  assert.ok(canBundle("C:\\deno\\deno.exe"));
+  assert.ok(!canBundle("/usr/local/bin/sg3"));
+  const task = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-run", "viewer/bundle.ts"],
+    cwd: new URL("..", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(task.success, new TextDecoder().decode(task.stderr));
+  const js = await viewerBundle({ prebuilt: true });
+  assert.equal(js, await Deno.readTextFile(PREBUILT_BUNDLE));
+  assert.deepEqual(denoReferences(js), []);
+  assert.ok(js.length > 50_000 && js.includes("sg3view"));
 });

@@ -8,6 +8,10 @@
  * file writer that formats/png.ts imports for writePng (formats/atomic.ts). {@link denoReferences} finds
  * any use of Deno APIs or Node built-ins left in a bundle; the server refuses to serve such a bundle, and
  * test/viewer_test.ts checks it.
+ *
+ * A `deno compile`d sg3 cannot run `deno bundle` (its executable is sg3, not deno), so `deno task compile`
+ * first writes the bundle to {@link PREBUILT_BUNDLE} (`deno task bundle:viewer`, this module's main) and
+ * embeds it with `--include`; {@link viewerBundle} serves that file when not running under deno.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,4 +69,37 @@ export async function bundleBrowser(opts: { minify?: boolean } = {}): Promise<st
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** The page's bundle made ahead of time for compiled binaries (git-ignored; `deno task bundle:viewer`). */
+export const PREBUILT_BUNDLE = join(ROOT, "viewer", "dist", "app.js");
+
+/** Whether this process is the deno executable (not a `deno compile`d binary), so it can run `deno bundle`. */
+export function canBundle(execPath = Deno.execPath()): boolean {
+  return /^deno(\.exe)?$/i.test(execPath.split(/[\\/]/).pop() ?? "");
+}
+
+/**
+ * The page's script: bundled now under deno, else (a compiled binary) the prebuilt bundle embedded at
+ * build time; a missing prebuilt bundle is an error naming the task that makes it.
+ */
+export async function viewerBundle(opts: { prebuilt?: boolean } = {}): Promise<string> {
+  if (!(opts.prebuilt ?? !canBundle())) return await bundleBrowser();
+  try {
+    return await Deno.readTextFile(PREBUILT_BUNDLE);
+  } catch {
+    throw new Error(
+      "this sg3 binary has no viewer page: build it with `deno task compile`, which bundles the page first " +
+        "(deno task bundle:viewer) and embeds it",
+    );
+  }
+}
+
+if (import.meta.main) {
+  const js = await bundleBrowser({ minify: true });
+  const leaks = denoReferences(js);
+  if (leaks.length) throw new Error(`the viewer page's bundle uses Deno APIs: ${leaks[0]}`);
+  await Deno.mkdir(dirname(PREBUILT_BUNDLE), { recursive: true });
+  await Deno.writeTextFile(PREBUILT_BUNDLE, js);
+  console.error(`wrote ${PREBUILT_BUNDLE} (${js.length} bytes)`);
 }

@@ -21,7 +21,7 @@ import { encodePng } from "../formats/png.ts";
 import { Generator } from "../models/generator.ts";
 import { calibrateMagnitudes } from "../models/calibrate.ts";
 import { UserError } from "../errors.ts";
-import { bundleBrowser, denoReferences } from "./bundle.ts";
+import { denoReferences, viewerBundle } from "./bundle.ts";
 import { encodeNetwork } from "./wire.ts";
 import { listLayers, renderView, settingsFromParams } from "./view.ts";
 
@@ -99,7 +99,7 @@ function text(status: number, body: string, headers: Record<string, string> = {}
 
 /** Starts the viewer; the page's script is bundled first (refused if it would use Deno APIs). */
 export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
-  const js = await bundleBrowser();
+  const js = await viewerBundle();
   const leaks = denoReferences(js);
   if (leaks.length) throw new Error(`the viewer page's bundle uses Deno APIs: ${leaks[0]}`);
   const token = randomToken();
