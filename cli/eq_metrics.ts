@@ -3,6 +3,7 @@
  * StyleGAN3 network, in float32 like the official run (force_fp32). Random mode draws seeded samples;
  * audit mode (--transforms) evaluates explicitly given samples. --min turns the results into a CI gate.
  */
+import { ownInterrupt } from "./interrupt.ts";
 import { GateFailure, UserError } from "../errors.ts";
 import {
   computeEquivariance,
@@ -273,7 +274,7 @@ export async function run(args: string[]): Promise<number> {
       interrupted = true;
       console.error("\ninterrupted: finishing the current batch (Ctrl-C again to quit now)");
     };
-    Deno.addSignalListener("SIGINT", onSigint);
+    const releaseInterrupt = ownInterrupt(onSigint);
     const start = performance.now();
     const progress = new Progress("eq", count, "samples", v.quiet);
     let last = 0;
@@ -286,7 +287,7 @@ export async function run(args: string[]): Promise<number> {
         onBatch: (done) => (progress.tick(done - last), last = done),
       });
     } finally {
-      Deno.removeSignalListener("SIGINT", onSigint);
+      releaseInterrupt();
       progress.finish();
     }
     const seconds = (performance.now() - start) / 1000;

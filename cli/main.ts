@@ -5,6 +5,7 @@
 import { GateFailure, UserError, type UserErrorOption } from "../errors.ts";
 import { discardPendingTemps } from "../formats/atomic.ts";
 import { printable } from "../formats/printable.ts";
+import { installDefaultInterrupt } from "./interrupt.ts";
 
 /** How each option a library error concerns becomes advice: [prefix, suffix] around the message. */
 const ADVICE: Record<UserErrorOption, [string, string]> = {
@@ -107,5 +108,6 @@ function exitCleanlyOnSignals(): void {
 
 if (import.meta.main) {
   exitCleanlyOnSignals();
+  installDefaultInterrupt();
   Deno.exit(await main(Deno.args));
 }

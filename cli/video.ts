@@ -3,6 +3,7 @@
  * stylegan3-fun's circular loop, and equivariance motion videos (the input translated or rotated over
  * time, optionally beside the frame-0 image moved by resampling). Output: MP4 (H.264) and/or PNG frames.
  */
+import { ownInterrupt } from "./interrupt.ts";
 import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { UserError } from "../errors.ts";
@@ -337,7 +338,7 @@ async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOp
     }
     stop = true;
   };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const releaseInterrupt = ownInterrupt(onSigint);
   const [first, end] = spec.range ?? [0, spec.frames];
   const progress = new Progress("video", end - first, "frames", o.quiet);
   try {
@@ -366,7 +367,7 @@ async function writeVideo(gpu: Gpu, gen: Generator, spec: VideoSpec, o: OutputOp
     if (sink) await (sink as VideoWriter).discard();
     throw e;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    releaseInterrupt();
   }
   if (stop) {
     console.error(`interrupted: wrote the first ${written} of ${end - first} frames`);

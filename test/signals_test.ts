@@ -48,3 +48,38 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     },
   );
 }
+
+Deno.test({ name: "Ctrl-C during generate exits 130 without temporary files", ...GPU_TEST }, async () => {
+  if (Deno.build.os === "windows") return;
+  const dir = Deno.makeTempDirSync();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "generate",
+      "--cfg",
+      "stylegan3-t",
+      "--res",
+      "16",
+      "--cbase",
+      "256",
+      "--cmax",
+      "16",
+    ]
+      .concat(["--seeds", "0-100000", "--batch", "1", "--outdir", dir, "--quiet"]),
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + 60_000;
+  while ([...Deno.readDirSync(dir)].length < 3 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGINT");
+  const status = await child.status;
+  assert.equal(status.code, 130);
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+  assert.ok(names.length >= 2 && names.every((n) => /^seed\d{4,}\.png$/.test(n)), names.join(" "));
+  Deno.removeSync(dir, { recursive: true });
+});
