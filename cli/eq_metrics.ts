@@ -19,12 +19,12 @@ import {
 } from "../metrics/equivariance.ts";
 import { readFileOrFail } from "../formats/npy.ts";
 import {
-  type ChosenNetwork,
   NETWORK_OPTS,
   type NetworkPlan,
   openGenerator,
   openNetwork,
   planNetwork,
+  requireInputTransform,
 } from "./network.ts";
 import {
   batchOption,
@@ -112,16 +112,6 @@ export function parseGates(value: string): Map<EqMetric, number> {
 function checkGates(gates: Map<EqMetric, number>, metrics: EqMetric[]): void {
   for (const m of gates.keys()) {
     if (!metrics.includes(m)) throw new UserError(`--min ${m}: that metric is not computed (--metrics)`);
-  }
-}
-
-/** Throws the official metric's complaint, as a UserError, for networks without an input transform (StyleGAN2). */
-export function requireInputTransform(chosen: ChosenNetwork): void {
-  if (chosen.net.arch === "stylegan2" || !chosen.net.tensors.has("synthesis.input.transform")) {
-    throw new UserError(
-      `${chosen.label}: cannot compute equivariance metrics: this ${chosen.net.arch} network has no input ` +
-        "transform (synthesis.input.transform); only StyleGAN3 (T, R) networks take image transformations",
-    );
   }
 }
 
@@ -230,7 +220,7 @@ export async function run(args: string[]): Promise<number> {
   const p = plan(args);
   const { gates, audit, sharding, values: v } = p;
   const chosen = await openNetwork(p.network);
-  requireInputTransform(chosen);
+  requireInputTransform(chosen, `${chosen.label}: cannot compute equivariance metrics`);
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: false });
   try {

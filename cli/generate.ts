@@ -13,6 +13,7 @@ import {
   openGenerator,
   openNetwork,
   planNetwork,
+  requireInputTransform,
 } from "./network.ts";
 import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
 import { formatShard, type Shard, shardRange } from "../metrics/shard.ts";
@@ -111,11 +112,7 @@ export async function run(args: string[]): Promise<number> {
   const p = plan(args);
   const v = p.values;
   const chosen = await openNetwork(p.network);
-  if (chosen.net.arch === "stylegan2" && p.moves) {
-    throw new UserError(
-      "--translate/--rotate move StyleGAN3's input transform; StyleGAN2 networks have none",
-    );
-  }
+  if (p.moves) requireInputTransform(chosen, "--translate/--rotate");
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
   const req = { ...p.request };

@@ -123,6 +123,19 @@ export interface ChosenNetwork {
   random: boolean;
 }
 
+/**
+ * Throws when a run moves StyleGAN3's input transform (`what` names the options, e.g. "--motion") on a
+ * network that has none (StyleGAN2).
+ */
+export function requireInputTransform(chosen: ChosenNetwork, what: string): void {
+  if (chosen.net.arch === "stylegan2" || !chosen.net.tensors.has("synthesis.input.transform")) {
+    throw new UserError(
+      `${what}: this ${chosen.net.arch} network has no input transform (synthesis.input.transform); only ` +
+        "StyleGAN3 (T, R) networks take image transformations, StyleGAN2 networks have none",
+    );
+  }
+}
+
 /** The generator of a chosen network on `gpu`; random-initialised networks are calibrated first. */
 export async function openGenerator(
   gpu: Gpu,

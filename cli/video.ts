@@ -31,6 +31,7 @@ import {
   openGenerator,
   openNetwork,
   planNetwork,
+  requireInputTransform,
 } from "./network.ts";
 import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
 import { formatShard, type Shard, shardRange } from "../metrics/shard.ts";
@@ -196,9 +197,7 @@ export async function run(args: string[]): Promise<number> {
   const p = plan(args);
   const v = p.values;
   const chosen = await openNetwork(p.network);
-  if (v.motion && chosen.net.arch === "stylegan2") {
-    throw new UserError("--motion moves StyleGAN3's input transform; StyleGAN2 networks have none");
-  }
+  if (v.motion) requireInputTransform(chosen, "--motion");
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
   try {

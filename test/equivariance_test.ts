@@ -23,7 +23,8 @@ import {
   RandomSamples,
   sampledMetrics,
 } from "../metrics/equivariance.ts";
-import { parseGates, parseMetrics, requireInputTransform } from "../cli/eq_metrics.ts";
+import { parseGates, parseMetrics } from "../cli/eq_metrics.ts";
+import { requireInputTransform } from "../cli/network.ts";
 import { runMain } from "./cli.ts";
 import { UserError } from "../errors.ts";
 import { Generator } from "../models/generator.ts";
@@ -294,7 +295,14 @@ Deno.test("eq-metrics options: --metrics, --min gates, StyleGAN2 refused", () =>
   ]]);
   for (const bad of ["eqt", "eqt=", "foo=3", "eqt=x", ""]) assert.throws(() => parseGates(bad), UserError);
   const net = { arch: "stylegan2", hparams: {}, modules: new Map(), tensors: new Map() } as const;
-  assert.throws(() => requireInputTransform({ net, label: "sg2.pkl", random: false }), /no input transform/);
+  assert.throws(
+    () =>
+      requireInputTransform(
+        { net, label: "sg2.pkl", random: false },
+        "sg2.pkl: cannot compute equivariance metrics",
+      ),
+    /no input transform/,
+  );
 });
 
 Deno.test({
