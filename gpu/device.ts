@@ -7,6 +7,7 @@ import { requestAdapter, summarizeAdapter } from "./adapter.ts";
 import type { AdapterSummary } from "./adapter.ts";
 import { PipelineCache } from "./pipeline.ts";
 import { type TuneMode, Tuner } from "./tuner.ts";
+import { sinIsAccurate } from "./sin_probe.ts";
 import { type Dispatch, Submission } from "./submit.ts";
 import { type DType, dtypeBytes, numel, Tensor } from "./tensor.ts";
 
@@ -40,6 +41,11 @@ export class Gpu {
    * @internal
    */
   readonly tuner: Tuner;
+  /**
+   * Whether WGSL sin() is accurate to float32 precision on [-pi, pi] on this adapter (probed when the device
+   * opens, gpu/sin_probe.ts); kernels that need that precision use their own polynomial otherwise.
+   */
+  accurateSin = true;
   #error: string | null = null;
 
   private constructor(
@@ -103,6 +109,7 @@ export class Gpu {
     }
     const gpu = new Gpu(adapter, device, summarizeAdapter(adapter));
     gpu.tuner.mode = options.tune ?? "on";
+    gpu.accurateSin = await sinIsAccurate(device);
     return gpu;
   }
 

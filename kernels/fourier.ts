@@ -38,8 +38,28 @@ export function fourierGrid(size: number, samplingRate: number): Float32Array {
 
 const WG = 256;
 
-const FEATURES = /* wgsl */ `
+/**
+ * sin(a) to about 1 ulp for |a| <= pi, for adapters whose WGSL sin() is not that accurate (Gpu.accurateSin;
+ * WGSL promises 2^-11 absolute, SwiftShader's put the input layer 3.7e-4 off the official one): reduction by
+ * pi/2 in three float32 parts (Cody-Waite), then Taylor polynomials of sin and cos on [-pi/4, pi/4].
+ */
+const SIN_POLYNOMIAL = /* wgsl */ `
+fn sine(a: f32) -> f32 {
+  let kf = round(a * ${Math.fround(2 / Math.PI)});
+  let r = ((a - kf * 1.5703125) - kf * 4.837512969970703125e-4) - kf * 7.54978995489188216e-8;
+  let r2 = r * r;
+  let s = r + (r * r2) * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
+  let c = (1.0 - 0.5 * r2) + (r2 * r2) * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0
+    + r2 * (-1.0 / 3628800.0))));
+  let q = i32(kf) & 3;
+  let v = select(s, c, (q & 1) == 1);
+  return select(v, -v, q >= 2);
+}`;
+
+/** The Fourier features kernel, with the builtin sin() or the polynomial one. */
+const features = (accurateSin: boolean) => /* wgsl */ `
 const TWO_PI = ${2 * Math.PI};
+${accurateSin ? "fn sine(a: f32) -> f32 { return sin(a); }" : SIN_POLYNOMIAL}
 ${main1d("idx", "p.total")}
   let x = idx % p.w;
   let y = (idx / p.w) % p.h;
@@ -62,7 +82,7 @@ ${main1d("idx", "p.total")}
   let amp = clamp(1.0 - (length(vec2f(fx, fy)) - p.bandwidth) / (p.samplingRate / 2.0 - p.bandwidth), 0.0, 1.0);
   let cycles = (grid[x] * fx + grid[p.w + y] * fy) + phase;
   let r = cycles - round(cycles);
-  out[idx] = sin(r * TWO_PI) * amp;
+  out[idx] = sine(r * TWO_PI) * amp;
 }`;
 
 /** The constant parts of a SynthesisInput layer on the GPU. */
@@ -116,7 +136,7 @@ export function fourierFeatures(gpu: Gpu, input: FourierInput, t: Tensor, transf
   const [w, h] = input.size;
   const out = gpu.tensor([n, c, h, w]);
   runProgram(gpu, {
-    name: "fourier_features",
+    name: gpu.accurateSin ? "fourier_features" : "fourier_features_polynomial_sin",
     params: {
       total: ["u32", out.size],
       c: ["u32", c],
@@ -134,7 +154,7 @@ export function fourierFeatures(gpu: Gpu, input: FourierInput, t: Tensor, transf
       { name: "out", data: out, access: "read_write" },
     ],
     workgroupSize: WG,
-    source: FEATURES,
+    source: features(gpu.accurateSin),
     workgroups: grid1d(out.size, WG, gpu.maxWorkgroups),
   });
   return out;
