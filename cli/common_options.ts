@@ -11,7 +11,7 @@ import { custom, flag, int, oneOf, text, type Values } from "./options.ts";
 export const GPU_OPTS = {
   adapter: text("NAME", "WebGPU adapter: high-performance, low-power or part of its name"),
   tune: oneOf(
-    "kernel variants tuned for this adapter by 'sg3 tune', or the defaults",
+    "kernel variants: on = the tuning cache of 'sg3 tune', and on hardware adapters the shapes it lacks\nare tuned the first time a run meets them; off = the defaults",
     ["on", "off"] as const,
     "on",
   ),

@@ -3,6 +3,7 @@
  * StyleGAN3 network, in float32 like the official run (force_fp32). Random mode draws seeded samples;
  * audit mode (--transforms) evaluates explicitly given samples. --min turns the results into a CI gate.
  */
+import { generatorWorkload, tuneNewShapes } from "./autotune.ts";
 import { ownInterrupt } from "./interrupt.ts";
 import { GateFailure, UserError } from "../errors.ts";
 import {
@@ -223,6 +224,7 @@ export async function run(args: string[]): Promise<number> {
   requireInputTransform(chosen, `${chosen.label}: cannot compute equivariance metrics`);
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: false });
+  await tuneNewShapes(gpu, generatorWorkload(gpu, gen, Math.min(v.batch, gen.maxBatch)), v.quiet);
   try {
     let count: number, source: (i: number) => EqSample, metrics: EqMetric[];
     if (audit) {

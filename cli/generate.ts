@@ -1,4 +1,5 @@
 /** `sg3 generate`: images from a network for seeds (gen_images.py semantics) or from given w/z vectors. */
+import { generatorWorkload, tuneNewShapes } from "./autotune.ts";
 import { join } from "node:path";
 import { statSync } from "node:fs";
 import { UserError } from "../errors.ts";
@@ -115,6 +116,7 @@ export async function run(args: string[]): Promise<number> {
   if (p.moves) requireInputTransform(chosen, "--translate/--rotate");
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
+  await tuneNewShapes(gpu, generatorWorkload(gpu, gen, Math.min(v.batch, gen.maxBatch)), v.quiet);
   const req = { ...p.request };
   if (req.classIdx !== undefined && gen.cDim === 0) {
     console.warn("warning: --class is ignored on an unconditional network");

@@ -8,11 +8,10 @@ import { batchOption, FP16_OPT, GPU_OPTS, JSON_OPT } from "./common_options.ts";
 import { flag, int, parseOptions, usage } from "./options.ts";
 import { UserError } from "../errors.ts";
 import { Gpu } from "../gpu/device.ts";
-import { readBytes } from "../gpu/readback.ts";
 import type { TuneEntry } from "../gpu/tuner.ts";
 import { tuneWith } from "../gpu/tune.ts";
-import { RandomState } from "../models/latents.ts";
-import { Inception, preprocess } from "../models/inception.ts";
+import { Inception } from "../models/inception.ts";
+import { generatorWorkload, inceptionWorkload } from "./autotune.ts";
 import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
 
 /** The options of `sg3 tune`, declared once. */
@@ -52,31 +51,16 @@ export async function run(args: string[]): Promise<number> {
   };
   if (chosen) {
     const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
-    const z = new RandomState(0).randn(batch * gen.zDim);
-    Object.assign(
-      found,
-      await tuneWith(gpu, async () => {
-        const ws = gen.mapping(z, batch);
-        const img = gen.synthesis(ws);
-        await readBytes(gpu, img.buffer, 0, 4);
-        ws.destroy();
-        img.destroy();
-      }, { reps, onRound: progress(chosen.label) }),
-    );
+    const workload = generatorWorkload(gpu, gen, batch);
+    Object.assign(found, await tuneWith(gpu, workload, { reps, onRound: progress(chosen.label) }));
     gen.destroy();
   }
   if (v.inception) {
     // The weights do not change the timings: the tuner only sees the layer shapes.
     const sd = fixtureStateDict();
     const net = Inception.create(gpu, fromPytorchFid((k) => sd.get(k)));
-    const bytes = Uint8Array.from({ length: batch * 299 * 299 * 3 }, (_, i) => (i * 31) % 256);
-    Object.assign(
-      found,
-      await tuneWith(gpu, async () => {
-        const out = net.forward(preprocess(gpu, bytes, batch, 299, 299, 3, "stylegan3"));
-        await readBytes(gpu, out.pool3.buffer, 0, 4);
-      }, { reps, onRound: progress("inception") }),
-    );
+    const workload = inceptionWorkload(gpu, net, batch);
+    Object.assign(found, await tuneWith(gpu, workload, { reps, onRound: progress("inception") }));
     net.destroy();
   }
   gpu.destroy();

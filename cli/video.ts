@@ -3,6 +3,7 @@
  * stylegan3-fun's circular loop, and equivariance motion videos (the input translated or rotated over
  * time, optionally beside the frame-0 image moved by resampling). Output: MP4 (H.264) and/or PNG frames.
  */
+import { generatorWorkload, tuneNewShapes } from "./autotune.ts";
 import { ownInterrupt } from "./interrupt.ts";
 import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
@@ -200,6 +201,7 @@ export async function run(args: string[]): Promise<number> {
   if (v.motion) requireInputTransform(chosen, "--motion");
   const gpu = await openGpu(v);
   const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
+  await tuneNewShapes(gpu, generatorWorkload(gpu, gen, Math.min(v.batch, gen.maxBatch)), v.quiet);
   try {
     const spec = await buildSpec(v, gpu, gen, p.layout);
     if (p.shard) spec.range = shardRange(spec.frames, p.shard);

@@ -12,6 +12,9 @@ import { convCandidates, convGemm, packConvWeight } from "../kernels/conv_gemm.t
 import { readTensor } from "../gpu/readback.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 import { conv2dRef } from "./ref/conv.ts";
+import { generatorWorkload, tuneNewShapes } from "../cli/autotune.ts";
+import { Generator } from "../models/generator.ts";
+import { randomNetwork } from "../models/random_init.ts";
 
 const SUMMARY = {
   description: "test adapter",
@@ -86,3 +89,42 @@ Deno.test(
     }
   },
 );
+
+Deno.test({
+  name: "runs tune new shapes on hardware adapters only, once, and not with --tune off",
+  ...GPU_TEST,
+}, async () => {
+  const gpu = await testGpu();
+  if (!gpu.profilable) return;
+  const dir = Deno.makeTempDirSync();
+  const tuner = gpu.tuner;
+  const saved = { path: tuner.path, summary: gpu.summary, mode: tuner.mode };
+  Object.defineProperty(tuner, "path", { value: () => join(dir, "tune.json") });
+  const mutable = gpu as unknown as { summary: AdapterSummary };
+  try {
+    const gen = Generator.create(
+      gpu,
+      randomNetwork({ cfg: "stylegan3-t", res: 16, cbase: 256, cmax: 16, zDim: 8, wDim: 8 }),
+    );
+    const workload = generatorWorkload(gpu, gen, 1);
+    mutable.summary = { ...saved.summary, isFallback: true };
+    assert.deepEqual(
+      await tuneNewShapes(gpu, workload, true),
+      {},
+      "software adapters are not tuned automatically",
+    );
+    mutable.summary = { ...saved.summary, isFallback: false };
+    tuner.mode = "off";
+    assert.deepEqual(await tuneNewShapes(gpu, workload, true), {}, "--tune off");
+    tuner.mode = "on";
+    const found = await tuneNewShapes(gpu, workload, true);
+    assert.ok(Object.keys(found).some((k) => k.startsWith("conv_gemm ")), Object.keys(found).join(", "));
+    assert.deepEqual(await tuneNewShapes(gpu, workload, true), {}, "the second run finds them cached");
+    gen.destroy();
+  } finally {
+    Object.defineProperty(tuner, "path", { value: saved.path });
+    mutable.summary = saved.summary;
+    tuner.mode = saved.mode;
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
