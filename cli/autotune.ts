@@ -11,6 +11,15 @@ import type { TuneEntry } from "../gpu/tuner.ts";
 import type { Generator } from "../models/generator.ts";
 import { RandomState } from "../models/latents.ts";
 import { type Inception, preprocess } from "../models/inception.ts";
+import {
+  type ChosenNetwork,
+  type NetworkPlan,
+  openGenerator,
+  openNetwork,
+  requireInputTransform,
+} from "./network.ts";
+import { type GPU_OPTS, openGpu } from "./common_options.ts";
+import type { Values } from "./options.ts";
 
 /** One forward pass of `gen` at `batch` (z from RandomState(0)). */
 export function generatorWorkload(gpu: Gpu, gen: Generator, batch: number): () => Promise<void> {
@@ -34,6 +43,24 @@ export function inceptionWorkload(gpu: Gpu, net: Inception, batch: number): () =
     const out = net.forward(preprocess(gpu, bytes, batch, 299, 299, 3, "stylegan3"));
     await readBytes(gpu, out.pool3.buffer, 0, 4);
   };
+}
+
+/**
+ * Opens what a generator run needs, in order: the planned network (refused when `moves` names options that
+ * move StyleGAN3's input transform and the network has none), the GPU, the generator (float16 layers when
+ * `fp16`), tuned for shapes the cache lacks on hardware adapters ({@link tuneNewShapes}) at `batch`.
+ */
+export async function openGeneratorRun(
+  plan: NetworkPlan,
+  v: Values<typeof GPU_OPTS> & { batch: number; quiet: boolean },
+  opts: { fp16: boolean; moves: ((chosen: ChosenNetwork) => string) | null },
+): Promise<{ chosen: ChosenNetwork; gpu: Gpu; gen: Generator }> {
+  const chosen = await openNetwork(plan);
+  if (opts.moves) requireInputTransform(chosen, opts.moves(chosen));
+  const gpu = await openGpu(v);
+  const gen = await openGenerator(gpu, chosen, { fp16: opts.fp16 });
+  await tuneNewShapes(gpu, generatorWorkload(gpu, gen, Math.min(v.batch, gen.maxBatch)), v.quiet);
+  return { chosen, gpu, gen };
 }
 
 /**

@@ -3,7 +3,7 @@
  * StyleGAN3 network, in float32 like the official run (force_fp32). Random mode draws seeded samples;
  * audit mode (--transforms) evaluates explicitly given samples. --min turns the results into a CI gate.
  */
-import { generatorWorkload, tuneNewShapes } from "./autotune.ts";
+import { openGeneratorRun } from "./autotune.ts";
 import { ownInterrupt } from "./interrupt.ts";
 import { GateFailure, UserError } from "../errors.ts";
 import {
@@ -19,14 +19,7 @@ import {
   sampledMetrics,
 } from "../metrics/equivariance.ts";
 import { readFileOrFail } from "../formats/npy.ts";
-import {
-  NETWORK_OPTS,
-  type NetworkPlan,
-  openGenerator,
-  openNetwork,
-  planNetwork,
-  requireInputTransform,
-} from "./network.ts";
+import { NETWORK_OPTS, type NetworkPlan, planNetwork } from "./network.ts";
 import {
   batchOption,
   GPU_OPTS,
@@ -220,11 +213,10 @@ async function writeEqPartial(
 export async function run(args: string[]): Promise<number> {
   const p = plan(args);
   const { gates, audit, sharding, values: v } = p;
-  const chosen = await openNetwork(p.network);
-  requireInputTransform(chosen, `${chosen.label}: cannot compute equivariance metrics`);
-  const gpu = await openGpu(v);
-  const gen = await openGenerator(gpu, chosen, { fp16: false });
-  await tuneNewShapes(gpu, generatorWorkload(gpu, gen, Math.min(v.batch, gen.maxBatch)), v.quiet);
+  const { chosen, gpu, gen } = await openGeneratorRun(p.network, v, {
+    fp16: false,
+    moves: (c) => `${c.label}: cannot compute equivariance metrics`,
+  });
   try {
     let count: number, source: (i: number) => EqSample, metrics: EqMetric[];
     if (audit) {

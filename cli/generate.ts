@@ -1,5 +1,5 @@
 /** `sg3 generate`: images from a network for seeds (gen_images.py semantics) or from given w/z vectors. */
-import { generatorWorkload, tuneNewShapes } from "./autotune.ts";
+import { openGeneratorRun } from "./autotune.ts";
 import { join } from "node:path";
 import { statSync } from "node:fs";
 import { UserError } from "../errors.ts";
@@ -7,16 +7,8 @@ import { generateImages, type GenerateRequest } from "../models/generate.ts";
 import { readLatents } from "../models/latents.ts";
 import { writePng } from "../formats/png.ts";
 import { parsePair, parseRangeList } from "./args.ts";
-import {
-  EMBEDDED,
-  NETWORK_OPTS,
-  type NetworkPlan,
-  openGenerator,
-  openNetwork,
-  planNetwork,
-  requireInputTransform,
-} from "./network.ts";
-import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
+import { EMBEDDED, NETWORK_OPTS, type NetworkPlan, planNetwork } from "./network.ts";
+import { batchOption, FP16_OPT, GPU_OPTS, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
 import { formatShard, type Shard, shardRange } from "../metrics/shard.ts";
 import { custom, int, num, oneOf, parseOptions, text, usage, type Values } from "./options.ts";
 import { Progress } from "./progress.ts";
@@ -112,11 +104,10 @@ export function plan(args: string[]): GeneratePlan {
 export async function run(args: string[]): Promise<number> {
   const p = plan(args);
   const v = p.values;
-  const chosen = await openNetwork(p.network);
-  if (p.moves) requireInputTransform(chosen, "--translate/--rotate");
-  const gpu = await openGpu(v);
-  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
-  await tuneNewShapes(gpu, generatorWorkload(gpu, gen, Math.min(v.batch, gen.maxBatch)), v.quiet);
+  const { chosen, gpu, gen } = await openGeneratorRun(p.network, v, {
+    fp16: v.fp16,
+    moves: p.moves ? () => "--translate/--rotate" : null,
+  });
   const req = { ...p.request };
   if (req.classIdx !== undefined && gen.cDim === 0) {
     console.warn("warning: --class is ignored on an unconditional network");

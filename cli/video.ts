@@ -3,7 +3,7 @@
  * stylegan3-fun's circular loop, and equivariance motion videos (the input translated or rotated over
  * time, optionally beside the frame-0 image moved by resampling). Output: MP4 (H.264) and/or PNG frames.
  */
-import { generatorWorkload, tuneNewShapes } from "./autotune.ts";
+import { openGeneratorRun } from "./autotune.ts";
 import { ownInterrupt } from "./interrupt.ts";
 import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
@@ -25,16 +25,8 @@ import {
   type VideoSpec,
 } from "../models/video.ts";
 import { parseRangeList } from "./args.ts";
-import {
-  EMBEDDED,
-  NETWORK_OPTS,
-  type NetworkPlan,
-  openGenerator,
-  openNetwork,
-  planNetwork,
-  requireInputTransform,
-} from "./network.ts";
-import { batchOption, FP16_OPT, GPU_OPTS, openGpu, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
+import { EMBEDDED, NETWORK_OPTS, type NetworkPlan, planNetwork } from "./network.ts";
+import { batchOption, FP16_OPT, GPU_OPTS, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
 import { formatShard, type Shard, shardRange } from "../metrics/shard.ts";
 import { custom, flag, int, num, oneOf, parseOptions, refuse, text, usage, type Values } from "./options.ts";
 import { Progress } from "./progress.ts";
@@ -197,11 +189,10 @@ export function plan(args: string[]): VideoPlan {
 export async function run(args: string[]): Promise<number> {
   const p = plan(args);
   const v = p.values;
-  const chosen = await openNetwork(p.network);
-  if (v.motion) requireInputTransform(chosen, "--motion");
-  const gpu = await openGpu(v);
-  const gen = await openGenerator(gpu, chosen, { fp16: v.fp16 });
-  await tuneNewShapes(gpu, generatorWorkload(gpu, gen, Math.min(v.batch, gen.maxBatch)), v.quiet);
+  const { chosen, gpu, gen } = await openGeneratorRun(p.network, v, {
+    fp16: v.fp16,
+    moves: v.motion ? () => "--motion" : null,
+  });
   try {
     const spec = await buildSpec(v, gpu, gen, p.layout);
     if (p.shard) spec.range = shardRange(spec.frames, p.shard);
