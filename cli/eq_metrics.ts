@@ -24,7 +24,6 @@ import {
   batchOption,
   GPU_OPTS,
   JSON_OPT,
-  openGpu,
   PARTIAL_OPTS,
   planShard,
   QUIET_OPT,
