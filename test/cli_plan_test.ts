@@ -15,9 +15,10 @@ import * as tune from "../cli/tune.ts";
 import * as info from "../cli/info.ts";
 import * as inspect from "../cli/inspect.ts";
 import * as merge from "../cli/merge.ts";
+import * as view from "../cli/view.ts";
 import { parseOptions } from "../cli/options.ts";
 
-const COMMANDS = { generate, video, "eq-metrics": eq, fid, tune, info, inspect, merge };
+const COMMANDS = { generate, video, "eq-metrics": eq, fid, tune, info, inspect, merge, view };
 
 Deno.test("each command's --help is generated from its declared options", async () => {
   for (const [name, mod] of Object.entries(COMMANDS)) {
