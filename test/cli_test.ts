@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { GPU_TEST } from "./gpu.ts";
-import { sg3 } from "./cli.ts";
+import { sg3, sg3Command, TINY_NET } from "./cli.ts";
 import { join } from "node:path";
 import { decodePng } from "../formats/png.ts";
 
@@ -89,28 +89,10 @@ Deno.test({
   const dir = Deno.makeTempDirSync();
   const draw = async (backend: string) => {
     const out = join(dir, backend);
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, "generate"].concat(
-        [
-          "--cfg",
-          "stylegan3-t",
-          "--res",
-          "16",
-          "--cbase",
-          "256",
-          "--cmax",
-          "16",
-          "--seeds",
-          "4",
-          "--outdir",
-          out,
-        ],
-        ["--quiet"],
-      ),
-      env: { XDG_RUNTIME_DIR: "/tmp", DENO_WEBGPU_BACKEND: backend },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const r = await sg3Command(
+      ["generate", ...TINY_NET, "--seeds", "4", "--outdir", out, "--quiet"],
+      { env: { DENO_WEBGPU_BACKEND: backend } },
+    ).output();
     assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
     return decodePng(Deno.readFileSync(join(out, "seed0004.png"))).data;
   };

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { GPU_TEST } from "./gpu.ts";
-import { runMain } from "./cli.ts";
+import { runMain, sg3Command } from "./cli.ts";
 import { fixture, fixtureTest } from "./fixtures.ts";
 import { parseShard, shardRange } from "../metrics/shard.ts";
 import { FeatureStats } from "../metrics/feature_stats.ts";
@@ -398,12 +398,7 @@ Deno.test(
  * the exit code, stdout and stderr.
  */
 async function interrupt(args: string[], ready: string, delay: number) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-  }).spawn();
+  const child = sg3Command(args).spawn();
   const decoder = new TextDecoder();
   const reader = child.stderr.getReader();
   let err = "";

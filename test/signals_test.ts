@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GPU_TEST } from "./gpu.ts";
-
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+import { sg3Command, TINY_NET } from "./cli.ts";
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
   Deno.test(
@@ -15,26 +14,10 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
       if (Deno.build.os === "windows") return;
       const dir = Deno.makeTempDirSync();
       const out = join(dir, "loop.png");
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          MAIN,
-          "video",
-          "--cfg",
-          "stylegan3-t",
-          "--res",
-          "16",
-          "--cbase",
-          "256",
-          "--cmax",
-          "16",
-        ]
-          .concat(["--seeds", "0-1", "--w-frames", "5000", "--output", out, "--quiet"]),
-        env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
+      const child = sg3Command(
+        ["video", ...TINY_NET, "--seeds", "0-1", "--w-frames", "5000", "--output", out, "--quiet"],
+        { stdout: "null" },
+      ).spawn();
       const temps = () => [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp"));
       const deadline = Date.now() + 60_000;
       while (temps().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -52,26 +35,10 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGHUP", 129]] as const) {
 Deno.test({ name: "Ctrl-C during generate exits 130 without temporary files", ...GPU_TEST }, async () => {
   if (Deno.build.os === "windows") return;
   const dir = Deno.makeTempDirSync();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "generate",
-      "--cfg",
-      "stylegan3-t",
-      "--res",
-      "16",
-      "--cbase",
-      "256",
-      "--cmax",
-      "16",
-    ]
-      .concat(["--seeds", "0-100000", "--batch", "1", "--outdir", dir, "--quiet"]),
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const child = sg3Command(
+    ["generate", ...TINY_NET, "--seeds", "0-100000", "--batch", "1", "--outdir", dir, "--quiet"],
+    { stdout: "null", stderr: "null" },
+  ).spawn();
   const deadline = Date.now() + 60_000;
   while ([...Deno.readDirSync(dir)].length < 3 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));

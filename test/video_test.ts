@@ -13,6 +13,7 @@ import { readNpy } from "../formats/npy.ts";
 import { parseBitrate, parseGrid, run } from "../cli/video.ts";
 import { fixture, fixtureTest } from "./fixtures.ts";
 import { GPU_TEST } from "./gpu.ts";
+import { sg3Command } from "./cli.ts";
 import { assertU8Close } from "./reference.ts";
 
 Deno.test("argument parsing: grid and bitrate", () => {
@@ -150,16 +151,23 @@ fixtureTest(
 fixtureTest("Ctrl-C finishes a valid, shorter video and exits with 130", "sg3", async () => {
   const dir = Deno.makeTempDirSync();
   const out = join(dir, "v.mp4");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, "video"],
-      ...["--network", fixture("sg3", "tiny-t.pkl"), "--seeds", "0,1", "--w-frames", "100", "--batch", "1"],
+  const child = sg3Command(
+    [
+      ...[
+        "video",
+        "--network",
+        fixture("sg3", "tiny-t.pkl"),
+        "--seeds",
+        "0,1",
+        "--w-frames",
+        "100",
+        "--batch",
+        "1",
+      ],
       ...["--output", out],
     ],
-    stdout: "null",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-  }).spawn();
+    { stdout: "null" },
+  ).spawn();
   let log = "";
   const decoder = new TextDecoder();
   const reader = child.stderr.getReader();
