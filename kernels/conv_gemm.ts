@@ -8,16 +8,19 @@
  * with zero padding, optional per-sample input factors s (the folded styles), output factors d (the
  * demodulation coefficients), and an epilogue as bias_act's: noise (StyleGAN2's noise inputs), bias b,
  * act = linear, ReLU or leaky ReLU (slope 0.2), gain, clamp, and optionally added to y (residual and skip
- * connections). Each invocation computes 4V output channels x RN
- * consecutive output pixels of one row: per input channel and kernel row it loads the (RN - 1) * stride +
- * kw input values the RN pixels need once into registers, and the 4V weights per tap as V vec4s (the
- * same for the whole workgroup), so that a tap costs RN * V vec4 multiply-adds and no barrier. The
- * weight is packed once as W[(c * kh + ky) * kw + kx][o] with the channels padded to a multiple of 16.
+ * connections). Each invocation computes 4V output channels x RN consecutive output pixels of a row (or,
+ * with axis "y", of a column): per input channel and outer kernel tap it loads the (RN - 1) * stride + k input
+ * values of that line once into registers and reuses them across the k inner taps, and the 4V weights per
+ * tap as V vec4s, so that a tap costs RN * V vec4 multiply-adds and no barrier. Invocations are numbered
+ * (sample, channel block, pixel group) with the pixel groups fastest, so that small maps at batch 1 still
+ * fill whole workgroups; a 1x1 convolution without stride or padding treats each map as one row. The
+ * weight is packed once as W[(c * kh + ky) * kw + kx][o] with the channels padded to a multiple of 32.
  * The tile (V, RN) and the workgroup size are the tunable variant ({@link convCandidates}).
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
+import { grid1d, main1d } from "./grid.ts";
 
 /** A convolution weight packed for {@link convGemm}. */
 export interface ConvWeight {
@@ -56,30 +59,50 @@ export interface ConvVariant {
   rn: number;
   /** Invocations per workgroup. */
   wg: number;
+  /** "y": the RN pixels run down a column (kh x 1 kernels reuse each loaded column across their taps). */
+  axis?: "y";
 }
 
+/** Tiles [V, RN, WG] per kernel class, the llvmpipe winners of `sg3 tune` first (see {@link convCandidates}). */
+const TILES = {
+  // 1x1: one load per input value and tap, so only a big tile amortises it (128 multiply-adds per 12 loads).
+  pointwise: [[8, 16, 128], [4, 16, 128], [8, 8, 128], [4, 32, 128], [4, 8, 64], [2, 16, 64], [4, 4, 64], [
+    2,
+    8,
+    64,
+  ]],
+  // kh x kw: each loaded row serves kw taps; very wide tiles make the unrolled code slow to compile.
+  square: [[4, 16, 64], [4, 32, 128], [8, 8, 128], [2, 16, 64], [2, 8, 64], [4, 8, 64], [8, 4, 64], [
+    2,
+    4,
+    64,
+  ]],
+  // kh x 1: pixels down a column (axis y) reuse each loaded column across the kh taps.
+  column: [[4, 8, 64], [4, 4, 64], [8, 4, 64], [8, 8, 128], [2, 8, 64]],
+} as const;
+
+/** The default tile on hardware adapters before `sg3 tune` (or first-use tuning) measured a shape. */
+const GPU_DEFAULT = [2, 8, 64] as const;
+
 /**
- * The candidate tiles for a kh x kw kernel, the llvmpipe default first (as `sg3 tune` found on llvmpipe: 16
- * channels x 8 pixels for 1x1 kernels, 8 x 8 otherwise): on llvmpipe a storage load costs
- * tens of FMAs, so larger tiles (more multiply-adds per load) often win despite register spills; on GPUs
- * smaller tiles keep more invocations resident. `sg3 tune` measures them per shape.
+ * The candidate tiles for a kh x kw kernel, the default first. On llvmpipe (`software`) a storage load costs
+ * as much as 10-20 vec4 multiply-adds and is paid per invocation even when all invocations load the same
+ * weight, while spilled registers cost little: the winners are large tiles (16 channels x 16 pixels for
+ * 1x1 kernels) and the default is what `sg3 tune` found there, since software adapters are not tuned
+ * automatically. On GPUs, smaller tiles keep more invocations resident; first-use tuning measures them.
  */
-export function convCandidates(kh = 3, kw = 3): ConvVariant[] {
-  // 1x1 convolutions load one input value per tap, so the bigger 16-channel tile (more multiply-adds per
-  // load) wins on llvmpipe; wider kernels reuse each loaded row across taps and prefer 8 x 8.
-  const first = kh * kw === 1 ? [4, 8] : [2, 8];
-  const out: ConvVariant[] = [];
-  for (
-    const [v, rn] of [
-      first,
-      ...[[2, 8], [4, 8], [8, 4], [4, 4], [2, 4], [1, 8]].filter(([v, rn]) =>
-        v !== first[0] || rn !== first[1]
-      ),
-    ]
-  ) {
-    out.push({ v, rn, wg: 64 });
-  }
-  out.push({ v: 2, rn: 8, wg: 128 }, { v: 4, rn: 8, wg: 128 });
+export function convCandidates(kh = 3, kw = 3, software = true): ConvVariant[] {
+  const column = kw === 1 && kh > 1;
+  const tiles: readonly (readonly number[])[] = kh * kw === 1
+    ? TILES.pointwise
+    : column
+    ? TILES.column
+    : TILES.square;
+  const out: ConvVariant[] = tiles.map(([v, rn, wg]) => column ? { v, rn, wg, axis: "y" } : { v, rn, wg });
+  // Column kernels also try row tiles; every class has the GPU default.
+  if (column) out.push({ v: 2, rn: 8, wg: 64 }, { v: 2, rn: 4, wg: 64 });
+  const [v, rn, wg] = GPU_DEFAULT, gpu = out.findIndex((c) => c.v === v && c.rn === rn && c.wg === wg);
+  if (!software) out.unshift(...out.splice(gpu, 1));
   return out;
 }
 
@@ -152,36 +175,49 @@ function range(n: number): number[] {
 
 function source(s: Shape, t: ConvVariant): string {
   const { kh: KH, kw: KW, stride: S } = s;
-  const V = t.v, RN = t.rn, R = (RN - 1) * S + KW;
+  const V = t.v, RN = t.rn, down = t.axis === "y";
+  // The RN pixels lie along the line axis (x: a row, y: a column); each line of input values is loaded once
+  // per input channel and outer tap and reused by the inner taps along that axis.
+  const [KO, KI] = down ? [KW, KH] : [KH, KW];
+  const R = (RN - 1) * S + KI;
   const vs = range(V), js = range(RN), rs = range(R);
   const acc = vs.map((v) => js.map((j) => `var a${v}_${j} = vec4f(0.0);`).join(" ")).join("\n  ");
-  const colOk = rs.map((r) => `let cok${r} = ix0 + ${r} >= 0 && ix0 + ${r} < i32(p.w);`).join("\n  ");
+  // Bounds of the R positions along the line, and the line start (in input pixels) for outer tap `ko`.
+  const [along, across, alongSize, acrossSize] = down
+    ? ["iy0", "ix0", "p.h", "p.w"]
+    : ["ix0", "iy0", "p.w", "p.h"];
+  const lineOk = rs.map((r) => `let lok${r} = ${along} + ${r} >= 0 && ${along} + ${r} < i32(${alongSize});`)
+    .join("\n  ");
   const taps: string[] = [];
-  for (let ky = 0; ky < KH; ky++) {
+  for (let ko = 0; ko < KO; ko++) {
+    const at = `${across} + ${ko}`;
     taps.push(`    {
-      let iy = iy0 + ${ky};
-      let rok = iy >= 0 && iy < i32(p.h);
-      let rb = xc + u32(max(iy, 0)) * p.w;`);
+      let ok = ${at} >= 0 && ${at} < i32(${acrossSize});`);
     for (const r of rs) {
+      const [iy, ix] = down ? [`${along} + ${r}`, at] : [at, `${along} + ${r}`];
       taps.push(
-        `      let x${r} = select(0.0, ld_x(rb + u32(max(ix0 + ${r}, 0))), rok && cok${r})${
+        `      let x${r} = select(0.0, ld_x(xc + u32(max(${iy}, 0)) * p.w + u32(max(${ix}, 0))), ok && lok${r})${
           s.scale ? " * sc" : ""
         };`,
       );
     }
-    for (let kx = 0; kx < KW; kx++) {
+    for (let ki = 0; ki < KI; ki++) {
+      const [ky, kx] = down ? [ki, ko] : [ko, ki];
       const k = `((c * ${KH}u + ${ky}u) * ${KW}u + ${kx}u) * p.c4 + ob`;
       taps.push(`      {`);
       for (const v of vs) taps.push(`        let w${v} = wt[${k} + ${v}u];`);
       for (const v of vs) {
         taps.push(
-          `        ${js.map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j * S + kx}), a${v}_${j});`).join(" ")}`,
+          `        ${js.map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j * S + ki}), a${v}_${j});`).join(" ")}`,
         );
       }
       taps.push(`      }`);
     }
     taps.push(`    }`);
   }
+  // Output pixel j of the invocation: its offset from (oy, ox0) and its bound.
+  const step = (j: number) => down ? `${j}u * p.ow` : `${j}u`;
+  const inside = (j: number) => down ? `oy + ${j}u < p.oh` : `ox + ${j}u < p.ow`;
   const store: string[] = [];
   for (const v of vs) {
     for (let e = 0; e < 4; e++) {
@@ -190,11 +226,11 @@ function source(s: Shape, t: ConvVariant): string {
     if (o < p.cout) {
       let d = ${s.dcoef ? "dcoef[n * p.cout + o]" : "1.0"};
       let b = ${s.bias ? "bias[o]" : "0.0"};
-      let yb = ((nl * p.cTotal + p.cOffset + o) * p.oh + oy) * p.ow + ox0;
+      let yb = ((nl * p.cTotal + p.cOffset + o) * p.oh + oy) * p.ow + ox;
 ${
         js.map((j) =>
-          `      if (ox0 + ${j}u < p.ow) { ${
-            epilogue(s, `a${v}_${j}[${e}] * d`, `yb + ${j}u`, `oy * p.ow + ox0 + ${j}u`)
+          `      if (${inside(j)}) { ${
+            epilogue(s, `a${v}_${j}[${e}] * d`, `yb + ${step(j)}`, `(oy * p.ow + ox) + ${step(j)}`)
           } }`
         ).join("\n")
       }
@@ -202,19 +238,22 @@ ${
   }`);
     }
   }
+  // One invocation per (sample, channel block, pixel group), pixel groups fastest: lanes are packed even when
+  // a layer is small (a 17x17 or 8x8 map at batch 1 fills few rows), and neighbours share channels.
   return /* wgsl */ `
 fn lrelu(v: f32) -> f32 { return select(v * 0.2, v, v >= 0.0); }
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let item = wid.x * WG + li;
-  if (item >= p.count * p.oh * p.segs) { return; }
-  let nl = item / (p.oh * p.segs);
+${main1d("item", "p.count * p.blocks * p.lines * p.groups")}
+  let per = p.lines * p.groups;
+  let nl = item / (p.blocks * per);
   let n = p.n0 + nl;
-  let oy = (item / p.segs) % p.oh;
-  let ox0 = (item % p.segs) * ${RN}u;
-  let ob = wid.y * ${V}u;
+  let ob = (item / per) % p.blocks * ${V}u;
+  let line = item % per / p.groups;
+  let pos = item % p.groups;
+  let oy = ${down ? `line * ${RN}u` : "line"};
+  let ox = ${down ? "pos" : `pos * ${RN}u`};
   let iy0 = i32(oy * ${S}u) - p.padH;
-  let ix0 = i32(ox0 * ${S}u) - p.padW;
-  ${colOk}
+  let ix0 = i32(ox * ${S}u) - p.padW;
+  ${lineOk}
   ${acc}
   for (var c = 0u; c < p.cin; c++) {
     let xc = (nl * p.cin + c) * p.h * p.w;
@@ -253,9 +292,14 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }`;
   const picked = opts.variant
     ? { variant: opts.variant }
-    : gpu.tuner.pick("conv_gemm", key, convCandidates(w.kh, w.kw));
+    : gpu.tuner.pick("conv_gemm", key, convCandidates(w.kh, w.kw, gpu.summary.isFallback));
   const t = picked.variant;
-  const segs = Math.ceil(ow / t.rn);
+  // A 1x1 convolution without stride or padding sees each map as one row of h * w pixels, so that its
+  // pixel groups cross row ends instead of padding every row to a multiple of RN.
+  const flat = w.kh === 1 && w.kw === 1 && stride === 1 && opts.padH === 0 && opts.padW === 0;
+  const [gh, gw, goh, gow] = flat ? [1, h * wd, 1, oh * ow] : [h, wd, oh, ow];
+  const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / t.rn), gow] : [goh, Math.ceil(gow / t.rn)];
+  const blocks = Math.ceil(w.cout / (4 * t.v));
   const shape: Shape = {
     kh: w.kh,
     kw: w.kw,
@@ -273,17 +317,21 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {
-    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}_v${t.v}_rn${t.rn}_wg${t.wg}${shape.accumulate ? "_acc" : ""}`,
+    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}_v${t.v}_rn${t.rn}${t.axis === "y" ? "y" : ""}_wg${t.wg}${
+      shape.accumulate ? "_acc" : ""
+    }`,
     items: n,
     params: {
       cin: u(cin),
       cout: u(w.cout),
       c4: u(w.packed.shape[1] / 4),
-      h: u(h),
-      w: u(wd),
-      oh: u(oh),
-      ow: u(ow),
-      segs: u(segs),
+      h: u(gh),
+      w: u(gw),
+      oh: u(goh),
+      ow: u(gow),
+      lines: u(lines),
+      groups: u(groups),
+      blocks: u(blocks),
       padH: ["i32", opts.padH],
       padW: ["i32", opts.padW],
       cTotal: u(cTotal),
@@ -305,7 +353,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     tag: picked.tag,
     flops: 2 * n * oh * ow * w.cout * cin * w.kh * w.kw,
     source: source(shape, t),
-    workgroups: (count) => [Math.ceil((count * oh * segs) / t.wg), Math.ceil(w.cout / (4 * t.v))],
+    workgroups: (count) => grid1d(count * blocks * lines * groups, t.wg, gpu.maxWorkgroups),
   });
   return out;
 }

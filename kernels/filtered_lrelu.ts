@@ -20,6 +20,10 @@
  *   (they share their input rows); y-down of whole output columns.
  * - "fulldown" (separable up, full 2-D down): x-up as above; y-up + activation of `rows` rows into the
  *   upsampled image; the 2-D down filter with each invocation computing qy x qx outputs from registers.
+ * - "fullstream": as "fulldown", but each invocation of the 2-D down filter streams qx output columns
+ *   down the whole image with a window of kd upsampled rows and the kd x kd filter in registers, so that
+ *   each upsampled sample and filter tap is loaded once per invocation (best where loads are dear:
+ *   llvmpipe pays each load per invocation, at the price of 10-20 multiply-adds).
  */
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel, type Tensor } from "../gpu/tensor.ts";
@@ -79,14 +83,16 @@ export interface FilteredLreluOptions {
 }
 
 /**
- * A configuration of {@link filteredLrelu} (JSON-serialisable): "tiled" with its output tile; "separable"
- * and "fulldown" with the upsampled rows per invocation of the y-up pass (a multiple of up) and the
- * workgroup size; "fulldown" also with the outputs per invocation of its 2-D down filter.
+ * A configuration of {@link filteredLrelu} (JSON-serialisable): "tiled" with its output tile; the streamed
+ * kinds with the upsampled rows per invocation of the y-up pass (a multiple of up) and the workgroup size;
+ * "fulldown" also with the qy x qx outputs per invocation of its 2-D down filter, "fullstream" with the qx
+ * output columns each invocation streams down.
  */
 export type FilteredLreluVariant =
   | { kind: "tiled"; tile: number }
   | { kind: "separable"; rows: number; wg: number }
-  | { kind: "fulldown"; rows: number; wg: number; qx: number; qy: number };
+  | { kind: "fulldown"; rows: number; wg: number; qx: number; qy: number }
+  | { kind: "fullstream"; rows: number; wg: number; qx: number };
 
 type StreamedVariant = Exclude<FilteredLreluVariant, { kind: "tiled" }>;
 
@@ -527,6 +533,44 @@ ${stores.join("\n")}
 }`;
 }
 
+/**
+ * Pass 3 of "fullstream": the full 2-D down filter, each invocation streaming qx output columns down the
+ * image. The kd x kd filter and a window of kd rows of the (qx - 1) * down + kd samples of Z these columns
+ * read stay in registers; each output row loads only its `down` new rows of Z.
+ */
+function streamDown2dSource(down: number, kd: number, qx: number): string {
+  const r = (qx - 1) * down + kd;
+  const first = Math.max(0, kd - down);
+  const fresh = range(kd - first).flatMap((s) => [
+    `    let zr${s} = zb + u32(max(oy * ${down} + ${first + s}, 0)) * p.zw;`,
+    ...range(r).map((l) => `    w${first + s}_${l} = ld_z(zr${s} + ${l}u);`),
+  ]);
+  const outputs = range(qx).map((x) => {
+    const terms = range(kd).flatMap((a) => range(kd).map((b) => `f${a}_${b} * w${a}_${x * down + b}`));
+    return `      if (ox + ${x}u < p.wo) { st_y(yo + ${x}u, (${terms.join(" + ")}) * p.outScale); }`;
+  });
+  const shifts = range(first).flatMap((a) => range(r).map((l) => `    w${a}_${l} = w${a + down}_${l};`));
+  return /* wgsl */ `
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.c * p.bx) { return; }
+  let ch = gid.x / p.bx;
+  let ox = (gid.x % p.bx) * ${qx}u;
+  let plane = gid.z * p.c + ch;
+  let zb = plane * p.zrows * p.zw + ox * ${down}u;
+  let yb = plane * p.ho * p.wo + ox;
+${range(kd).flatMap((a) => range(kd).map((b) => `  let f${a}_${b} = fd[${a * kd + b}u];`)).join("\n")}
+${range(kd).flatMap((a) => range(r).map((l) => `  var w${a}_${l} = 0.0;`)).join("\n")}
+  for (var oy = ${-Math.ceil(first / down)}; oy < i32(p.ho); oy++) {
+${fresh.join("\n")}
+    if (oy >= 0) {
+      let yo = yb + u32(oy) * p.wo;
+${outputs.join("\n")}
+    }
+${shifts.join("\n")}
+  }
+}`;
+}
+
 /** Output size along one axis: (in * up + pad0 + pad1 - (fu - 1) - (fd - 1) + (down - 1)) // down. */
 export function filteredLreluSize(
   size: number,
@@ -596,9 +640,12 @@ export function filteredLreluCandidates(
     // Rows per y-up invocation: multiples of up near 8 and 4 (8 shares the most input rows on llvmpipe).
     const [r8, r4] = [8, 4].map((r) => Math.max(1, Math.round(r / up)) * up);
     if (fd.full) {
-      for (const [rows, qx, qy] of [[r8, 8, 2], [r8, 8, 4], [r8, 16, 1], [r4, 8, 1]]) {
-        out.push({ kind: "fulldown", rows, wg: 64, qx, qy });
-      }
+      const blocks: StreamedVariant[] = [[r8, 8, 2], [r8, 8, 4], [r8, 16, 1], [r4, 8, 1]].map((
+        [rows, qx, qy],
+      ) => ({ kind: "fulldown", rows, wg: 64, qx, qy }));
+      const streams: StreamedVariant[] = [8, 16].map((qx) => ({ kind: "fullstream", rows: r8, wg: 64, qx }));
+      // llvmpipe pays every load per invocation: streaming wins there; GPUs keep the blocks in registers.
+      out.push(...(gpu.summary.isFallback ? [...streams, ...blocks] : [...blocks, ...streams]));
     } else {
       out.push({ kind: "separable", rows: r8, wg: 64 }, { kind: "separable", rows: r8, wg: 32 });
       if (r4 !== r8) out.push({ kind: "separable", rows: r4, wg: 64 });
@@ -704,10 +751,11 @@ function streamGeometry(
   const [n, c] = xShape;
   const { ho, wo } = outSize(xShape, fu, fd, opts);
   const { up, down } = opts;
-  if (fu.full || fd.full !== (v.kind === "fulldown") || v.rows % up) {
+  const full = v.kind !== "separable";
+  if (fu.full || fd.full !== full || v.rows % up) {
     throw new Error(`filteredLrelu: variant ${JSON.stringify(v)} does not fit these filters`);
   }
-  const qx = v.kind === "fulldown" ? v.qx : 1, qy = v.kind === "fulldown" ? v.qy : 1;
+  const qx = full ? v.qx : 1, qy = v.kind === "fulldown" ? v.qy : 1;
   const bx = Math.ceil(wo / qx), by = Math.ceil(ho / qy);
   // Upsampled columns and rows that the down filter reads (whole blocks for "fulldown").
   const zw = (bx * qx - 1) * down + fd.taps, zh = (by * qy - 1) * down + fd.taps;
@@ -716,7 +764,7 @@ function streamGeometry(
   const steps = Math.ceil(zw / up);
   const h1rows = groups * (v.rows / up) - 1 + py.span;
   const h1Shape = [n, c, h1rows, steps * up];
-  const zShape = [n, c, groups * v.rows, v.kind === "fulldown" ? zw : wo];
+  const zShape = [n, c, groups * v.rows, full ? zw : wo];
   return { qx, qy, bx, by, zw, px, py, groups, steps, h1rows, h1Shape, zShape };
 }
 
@@ -824,6 +872,7 @@ function streamed(
       source: yUpSource(up, ku, py, rows, clamp),
       workgroups: grid(c * groups),
     });
+    const stream = v.kind === "fullstream";
     runProgram(gpu, {
       ...base,
       name: kernelName(opts, fu, fd, `${v.kind}_down`),
@@ -842,8 +891,8 @@ function streamed(
         { name: "fd", data: fd.tensor },
         { name: "y", data: y, access: "read_write", split: true },
       ],
-      source: down2dSource(down, kd, qx, qy),
-      workgroups: grid(c * bx * by),
+      source: stream ? streamDown2dSource(down, kd, qx) : down2dSource(down, kd, qx, qy),
+      workgroups: grid(c * bx * (stream ? 1 : by)),
     });
   }
   // Buffers may be destroyed once the work using them is submitted.

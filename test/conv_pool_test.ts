@@ -14,6 +14,8 @@ const CASES = [
   [2, 5, 12, 12, 70, 5, 5, 1, 2, 2],
   [1, 33, 6, 5, 3, 1, 1, 1, 0, 0],
   [2, 4, 17, 15, 9, 3, 3, 2, 1, 1],
+  [2, 3, 11, 6, 9, 3, 1, 2, 1, 0],
+  [2, 9, 5, 7, 21, 1, 1, 1, 0, 0],
 ] as const;
 
 Deno.test(
@@ -29,7 +31,7 @@ Deno.test(
       const bias = gpu.upload(b, [cout]);
       for (const relu of [false, true]) {
         const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
-        for (const variant of convCandidates()) {
+        for (const variant of convCandidates(kh, kw)) {
           const got = convGemm(gpu, xt, weight, {
             stride,
             padH,

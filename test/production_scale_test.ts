@@ -133,7 +133,7 @@ Deno.test({
     const xt = gpu.upload(x, [n, cin, h, w]), weight = packConvWeight(gpu, wt, [cout, cin, kh, kw]);
     const bias = gpu.upload(b, [cout]);
     // Every tile variant on the widest layer; the tuned default on the others (each variant costs seconds here).
-    for (const variant of cin === 2048 ? convCandidates() : [undefined]) {
+    for (const variant of cin === 2048 ? convCandidates(kh, kw) : [undefined]) {
       const got = convGemm(gpu, xt, weight, { stride, padH, padW, bias, act: "relu", variant });
       assert.deepEqual(got.shape, ref.shape);
       // float32 sums of K products: rounding errors of a random walk, |err| <= 4 u sqrt(K) sum_k |x_k w_k|
