@@ -37,6 +37,9 @@ export interface Dispatch {
 const MAX_PENDING = 512;
 
 /** Records dispatches and copies; `flush` submits them as one command buffer. */
+/** Bytes of every uniform buffer at least (64 parameters). */
+const UNIFORM_MIN = 256;
+
 export class Submission {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -52,8 +55,11 @@ export class Submission {
     const pipeline = this.pipelines.get(d.label, d.code, d.layout);
     const entries: GPUBindGroupEntry[] = [];
     if (d.uniforms) {
+      // At least UNIFORM_MIN bytes: pipelines that share a bind group layout (same binding kinds) may be
+      // checked against another's uniform struct size (seen with wgpu: "bound with size 32 where the
+      // shader expects 40"), so every uniform binding is larger than any struct sg3 declares.
       const ub = this.device.createBuffer({
-        size: d.uniforms.byteLength,
+        size: Math.max(UNIFORM_MIN, d.uniforms.byteLength),
         usage: GPUBufferUsage.UNIFORM,
         mappedAtCreation: true,
       });

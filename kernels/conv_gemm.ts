@@ -15,12 +15,15 @@
  * (sample, channel block, pixel group) with the pixel groups fastest, so that small maps at batch 1 still
  * fill whole workgroups; a 1x1 convolution without stride or padding treats each map as one row. The
  * weight is packed once as W[(c * kh + ky) * kw + kx][o] with the channels padded to a multiple of 32.
- * The tile (V, RN) and the workgroup size are the tunable variant ({@link convCandidates}).
+ * The tile (V, RN) and the workgroup size are the tunable variant ({@link convCandidates}); for 3x3 stride-1
+ * kernels a variant may instead run Winograd's F(2x2, 3x3) (kernels/winograd.ts), with the same epilogue.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
+import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
+import { packWinogradWeight, winogradConv, winogradFits } from "./winograd.ts";
 
 /** A convolution weight packed for {@link convGemm}. */
 export interface ConvWeight {
@@ -34,6 +37,13 @@ export interface ConvWeight {
   kh: number;
   /** Kernel width. */
   kw: number;
+  /** 3x3 kernels: the Winograd-transformed weight [16 * cin, cpad] (kernels/winograd.ts), else null. */
+  winograd: Tensor | null;
+}
+
+/** The GPU tensors of a packed weight (to destroy with it). */
+export function convWeightTensors(w: ConvWeight): Tensor[] {
+  return w.winograd ? [w.packed, w.winograd] : [w.packed];
 }
 
 /** Channel padding of packed weights: 4 times the largest V of any variant (8). */
@@ -48,7 +58,8 @@ export function packConvWeight(gpu: Gpu, w: Float32Array, shape: readonly number
   for (let o = 0; o < cout; o++) {
     for (let t = 0; t < k; t++) packed[t * cpad + o] = w[o * k + t];
   }
-  return { packed: gpu.upload(packed, [k, cpad]), cout, cin, kh, kw };
+  const winograd = kh === 3 && kw === 3 ? packWinogradWeight(gpu, w, cout, cin, cpad) : null;
+  return { packed: gpu.upload(packed, [k, cpad]), cout, cin, kh, kw, winograd };
 }
 
 /** A tile configuration: V vec4s of output channels and RN pixels per invocation, WG invocations. */
@@ -61,6 +72,8 @@ export interface ConvVariant {
   wg: number;
   /** "y": the RN pixels run down a column (kh x 1 kernels reuse each loaded column across their taps). */
   axis?: "y";
+  /** "winograd": F(2x2, 3x3) for 3x3 stride-1 kernels (kernels/winograd.ts), RN counting 2x2 tiles. */
+  algo?: "winograd";
 }
 
 /** Tiles [V, RN, WG] per kernel class, the llvmpipe winners of `sg3 tune` first (see {@link convCandidates}). */
@@ -81,6 +94,9 @@ const TILES = {
   column: [[4, 8, 64], [4, 4, 64], [8, 4, 64], [8, 8, 128], [2, 8, 64]],
 } as const;
 
+/** Winograd tiles [V, RN (2x2 tiles, a multiple of 4), WG] for 3x3 stride-1 kernels, llvmpipe's best first. */
+const WINOGRAD = [[4, 16, 64], [4, 8, 64], [8, 8, 128], [2, 16, 64]] as const;
+
 /** The default tile on hardware adapters before `sg3 tune` (or first-use tuning) measured a shape. */
 const GPU_DEFAULT = [2, 8, 64] as const;
 
@@ -90,8 +106,10 @@ const GPU_DEFAULT = [2, 8, 64] as const;
  * weight, while spilled registers cost little: the winners are large tiles (16 channels x 16 pixels for
  * 1x1 kernels) and the default is what `sg3 tune` found there, since software adapters are not tuned
  * automatically. On GPUs, smaller tiles keep more invocations resident; first-use tuning measures them.
+ * 3x3 stride-1 kernels (`stride` 1) also get Winograd variants, first on llvmpipe when the layer is `wide`
+ * (at least 64 input and output channels; narrower layers amortise its transforms badly).
  */
-export function convCandidates(kh = 3, kw = 3, software = true): ConvVariant[] {
+export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide = true): ConvVariant[] {
   const column = kw === 1 && kh > 1;
   const tiles: readonly (readonly number[])[] = kh * kw === 1
     ? TILES.pointwise
@@ -103,7 +121,30 @@ export function convCandidates(kh = 3, kw = 3, software = true): ConvVariant[] {
   if (column) out.push({ v: 2, rn: 8, wg: 64 }, { v: 2, rn: 4, wg: 64 });
   const [v, rn, wg] = GPU_DEFAULT, gpu = out.findIndex((c) => c.v === v && c.rn === rn && c.wg === wg);
   if (!software) out.unshift(...out.splice(gpu, 1));
+  if (kh === 3 && kw === 3 && stride === 1) {
+    const wino = WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }));
+    // Narrow layers (fewer than 64 input or output channels) amortise the transforms badly.
+    return software && wide ? [...wino, ...out] : [...out, ...wino];
+  }
   return out;
+}
+
+/**
+ * The candidates with the first one of the default's algorithm that fills `workgroups` workgroups moved to the
+ * front (else unchanged):
+ * on a CPU (llvmpipe runs one workgroup per core at a time) a big tile on a small map at batch 1 would leave
+ * cores idle, so the default steps down to a tile that gives every core work.
+ */
+export function fillingFirst(
+  candidates: ConvVariant[],
+  invocations: (t: ConvVariant) => number,
+  workgroups: number,
+): ConvVariant[] {
+  // Only tiles of the first one's algorithm: direct tiles all sum in the same order, so that the images do not
+  // depend on the batch size (Winograd's arithmetic differs in the last bits).
+  const algo = candidates[0]?.algo;
+  const i = candidates.findIndex((t) => t.algo === algo && invocations(t) >= workgroups * t.wg);
+  return i <= 0 ? candidates : [candidates[i], ...candidates.slice(0, i), ...candidates.slice(i + 1)];
 }
 
 /** Options of {@link convGemm}. */
@@ -138,35 +179,6 @@ export interface ConvGemmOptions {
   outDtype?: DType;
   /** The tile; default: the tuner's choice for this shape on this adapter (gpu/tuner.ts). */
   variant?: ConvVariant;
-}
-
-interface Shape {
-  kh: number;
-  kw: number;
-  stride: number;
-  scale: boolean;
-  dcoef: boolean;
-  bias: boolean;
-  act: "linear" | "relu" | "lrelu";
-  clamp: boolean;
-  /** Noise: none, one [oh, ow] plane for the batch, or one per sample. */
-  noise: "none" | "shared" | "sample";
-  accumulate: boolean;
-}
-
-/** WGSL of the epilogue for value `v` of output channel `o` at output index `yi` (pixel `pix`). */
-function epilogue(s: Shape, v: string, yi: string, pix: string): string {
-  let e = v;
-  if (s.noise !== "none") {
-    e = `${e} + noise[${s.noise === "sample" ? "nl * p.oh * p.ow + " : ""}${pix}] * p.strength`;
-  }
-  e = `(${e} + b)`;
-  if (s.act === "relu") e = `max(${e}, 0.0)`;
-  if (s.act === "lrelu") e = `lrelu(${e})`;
-  e = `${e} * p.gain`;
-  if (s.clamp) e = `clamp(${e}, -p.clamp, p.clamp)`;
-  if (s.accumulate) e = `ld_y(${yi}) + ${e}`;
-  return `st_y(${yi}, ${e});`;
 }
 
 function range(n: number): number[] {
@@ -241,7 +253,7 @@ ${
   // One invocation per (sample, channel block, pixel group), pixel groups fastest: lanes are packed even when
   // a layer is small (a 17x17 or 8x8 map at batch 1 fills few rows), and neighbours share channels.
   return /* wgsl */ `
-fn lrelu(v: f32) -> f32 { return select(v * 0.2, v, v >= 0.0); }
+${LRELU}
 ${main1d("item", "p.count * p.blocks * p.lines * p.groups")}
   let per = p.lines * p.groups;
   let nl = item / (p.blocks * per);
@@ -290,16 +302,31 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   const key = `${w.kh}x${w.kw} s${stride} ${cin}->${w.cout} ${h}x${wd} n${n} ${x.dtype}${
     opts.scale ? " mod" : ""
   }`;
-  const picked = opts.variant
-    ? { variant: opts.variant }
-    : gpu.tuner.pick("conv_gemm", key, convCandidates(w.kh, w.kw, gpu.summary.isFallback));
-  const t = picked.variant;
   // A 1x1 convolution without stride or padding sees each map as one row of h * w pixels, so that its
   // pixel groups cross row ends instead of padding every row to a multiple of RN.
   const flat = w.kh === 1 && w.kw === 1 && stride === 1 && opts.padH === 0 && opts.padW === 0;
   const [gh, gw, goh, gow] = flat ? [1, h * wd, 1, oh * ow] : [h, wd, oh, ow];
-  const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / t.rn), gow] : [goh, Math.ceil(gow / t.rn)];
-  const blocks = Math.ceil(w.cout / (4 * t.v));
+  const grid = (t: ConvVariant) => {
+    const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / t.rn), gow] : [goh, Math.ceil(gow / t.rn)];
+    return { lines, groups, blocks: Math.ceil(w.cout / (4 * t.v)) };
+  };
+  const invocations = (t: ConvVariant) => {
+    if (t.algo === "winograd") return n * 16 * Math.ceil(w.cout / (4 * t.v)) * Math.ceil(oh * ow / 4 / t.rn);
+    const { lines, groups, blocks } = grid(t);
+    return n * lines * groups * blocks;
+  };
+  const software = gpu.summary.isFallback;
+  const wide = Math.min(cin, w.cout) >= 64;
+  const candidates = convCandidates(w.kh, w.kw, software, stride, wide).filter((t) =>
+    t.algo !== "winograd" || (w.winograd && winogradFits(gpu, cin, w.cout, oh, ow, t.rn))
+  );
+  const picked = opts.variant ? { variant: opts.variant } : gpu.tuner.pick(
+    "conv_gemm",
+    key,
+    software ? fillingFirst(candidates, invocations, 2 * navigator.hardwareConcurrency) : candidates,
+  );
+  const t = picked.variant;
+  const { lines, groups, blocks } = grid(t);
   const shape: Shape = {
     kh: w.kh,
     kw: w.kw,
@@ -314,6 +341,33 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   };
   if (opts.noise && shape.noise === "sample" && opts.noise.tensor.size !== n * oh * ow) {
     throw new Error(`convGemm: noise [${opts.noise.tensor.shape}] for output [${n}, ${oh}, ${ow}]`);
+  }
+  if (t.algo === "winograd") {
+    if (!w.winograd || stride !== 1) throw new Error(`convGemm: Winograd needs a 3x3 stride-1 weight`);
+    winogradConv(gpu, {
+      x,
+      weight: w.winograd,
+      cin,
+      cout: w.cout,
+      padH: opts.padH,
+      padW: opts.padW,
+      oh,
+      ow,
+      cTotal,
+      cOffset,
+      out,
+      scale: opts.scale ?? null,
+      dcoef: opts.dcoef ?? null,
+      bias: opts.bias ?? null,
+      noise: opts.noise?.tensor ?? null,
+      strength: opts.noise?.strength ?? 0,
+      gain: opts.gain ?? 1,
+      clamp: opts.clamp ?? 0,
+      shape,
+      tile: t,
+      tag: picked.tag,
+    });
+    return out;
   }
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {

@@ -24,6 +24,9 @@
  *   down the whole image with a window of kd upsampled rows and the kd x kd filter in registers, so that
  *   each upsampled sample and filter tap is loaded once per invocation (best where loads are dear:
  *   llvmpipe pays each load per invocation, at the price of 10-20 multiply-adds).
+ * - "fused" (up a multiple of down): as "fullstream", with the y-up and the activation computed inside the
+ *   streaming down pass from a window of x-upsampled rows, so that the upsampled image never reaches
+ *   memory (two passes instead of three).
  */
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel, type Tensor } from "../gpu/tensor.ts";
@@ -85,14 +88,15 @@ export interface FilteredLreluOptions {
 /**
  * A configuration of {@link filteredLrelu} (JSON-serialisable): "tiled" with its output tile; the streamed
  * kinds with the upsampled rows per invocation of the y-up pass (a multiple of up) and the workgroup size;
- * "fulldown" also with the qy x qx outputs per invocation of its 2-D down filter, "fullstream" with the qx
- * output columns each invocation streams down.
+ * "fulldown" also with the qy x qx outputs per invocation of its 2-D down filter, "fullstream" and "fused"
+ * with the qx output columns each invocation streams down.
  */
 export type FilteredLreluVariant =
   | { kind: "tiled"; tile: number }
   | { kind: "separable"; rows: number; wg: number }
   | { kind: "fulldown"; rows: number; wg: number; qx: number; qy: number }
-  | { kind: "fullstream"; rows: number; wg: number; qx: number };
+  | { kind: "fullstream"; rows: number; wg: number; qx: number }
+  | { kind: "fused"; rows: number; wg: number; qx: number };
 
 type StreamedVariant = Exclude<FilteredLreluVariant, { kind: "tiled" }>;
 
@@ -571,6 +575,77 @@ ${shifts.join("\n")}
 }`;
 }
 
+/**
+ * Passes 2 and 3 of "fused" in one (up a multiple of down): the full 2-D down filter streaming qx output
+ * columns down the image as in "fullstream", computing each upsampled row Z[v] it needs from a window of
+ * x-upsampled rows H1 in registers (y-up with the activation, polyphase) instead of reading it from memory:
+ * Z never reaches memory. Output rows are unrolled by P = up / down, the steps after which the H1 window
+ * moves by one row, so that every phase and window offset is a constant.
+ */
+function fusedDownSource(
+  up: number,
+  taps: number,
+  q: Poly,
+  down: number,
+  kd: number,
+  qx: number,
+  clamp: boolean,
+): string {
+  const P = up / down, r = (qx - 1) * down + kd;
+  const first = Math.max(0, kd - down);
+  // Fresh Z row e = t * down + first + s of a period (v = it * up + e) reads H1 rows it + off(e, j).
+  const phases = range(P).flatMap((t) =>
+    range(kd - first).map((s) => {
+      const e = t * down + first + s, ph = e % up;
+      const js: number[] = [];
+      for (let j = 0, tap = q.a[ph]; tap < taps; j++, tap += up) js.push(j);
+      return { t, s, ph, offs: js.map((j) => Math.floor(e / up) + q.k[ph] - q.kmin + j) };
+    })
+  );
+  const all = phases.flatMap((f) => f.offs);
+  const lo = Math.min(...all), hw = Math.max(...all) - lo + 1;
+  const body: string[] = [];
+  body.push(...range(hw - 1).flatMap((d) => range(r).map((l) => `    h${d}_${l} = h${d + 1}_${l};`)));
+  body.push(`    let hr = hb + u32(clamp(it + ${lo + hw - 1}, 0, i32(p.rows) - 1)) * p.cols;`);
+  body.push(...range(r).map((l) => `    h${hw - 1}_${l} = ld_h1(hr + ${l}u);`));
+  for (let t = 0; t < P; t++) {
+    body.push(`    {`, `    let oy = it * ${P} + ${t};`);
+    for (const f of phases.filter((f) => f.t === t)) {
+      for (let l = 0; l < r; l++) {
+        const terms = f.offs.map((o, j) => `h${o - lo}_${l} * f${q.a[f.ph] + j * up}`);
+        body.push(`    z${first + f.s}_${l} = act(${terms.join(" + ") || "0.0"});`);
+      }
+    }
+    body.push(`    if (oy >= 0 && oy < i32(p.ho)) {`, `      let yo = yb + u32(oy) * p.wo;`);
+    for (let x = 0; x < qx; x++) {
+      const terms = range(kd).flatMap((a) => range(kd).map((b) => `g${a}_${b} * z${a}_${x * down + b}`));
+      body.push(`      if (ox + ${x}u < p.wo) { st_y(yo + ${x}u, (${terms.join(" + ")}) * p.outScale); }`);
+    }
+    body.push(`    }`);
+    body.push(...range(first).flatMap((a) => range(r).map((l) => `    z${a}_${l} = z${a + down}_${l};`)));
+    body.push(`    }`);
+  }
+  // Enough periods before row 0 to fill the H1 window and the Z window.
+  const it0 = -(Math.ceil(Math.ceil(first / down) / P) + hw);
+  return /* wgsl */ `${act(clamp)}
+
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.c * p.bx) { return; }
+  let ch = gid.x / p.bx;
+  let ox = (gid.x % p.bx) * ${qx}u;
+  let plane = gid.z * p.c + ch;
+  let hb = plane * p.rows * p.cols + ox * ${down}u;
+  let yb = plane * p.ho * p.wo + ox;
+${range(taps).map((t) => `  let f${t} = fu[${t}];`).join("\n")}
+${range(kd).flatMap((a) => range(kd).map((b) => `  let g${a}_${b} = fd[${a * kd + b}u];`)).join("\n")}
+${range(hw).flatMap((d) => range(r).map((l) => `  var h${d}_${l} = 0.0;`)).join("\n")}
+${range(kd).flatMap((a) => range(r).map((l) => `  var z${a}_${l} = 0.0;`)).join("\n")}
+  for (var it = ${it0}; it * ${P} < i32(p.ho); it++) {
+${body.join("\n")}
+  }
+}`;
+}
+
 /** Output size along one axis: (in * up + pad0 + pad1 - (fu - 1) - (fd - 1) + (down - 1)) // down. */
 export function filteredLreluSize(
   size: number,
@@ -644,6 +719,10 @@ export function filteredLreluCandidates(
         [rows, qx, qy],
       ) => ({ kind: "fulldown", rows, wg: 64, qx, qy }));
       const streams: StreamedVariant[] = [8, 16].map((qx) => ({ kind: "fullstream", rows: r8, wg: 64, qx }));
+      // The fused pass needs whole phases per output row.
+      if (up % down === 0) {
+        streams.unshift(...[8, 16].map((qx) => ({ kind: "fused", rows: r8, wg: 64, qx }) as const));
+      }
       // llvmpipe pays every load per invocation: streaming wins there; GPUs keep the blocks in registers.
       out.push(...(gpu.summary.isFallback ? [...streams, ...blocks] : [...blocks, ...streams]));
     } else {
@@ -792,7 +871,8 @@ function streamed(
     v,
   );
   const h1 = gpu.tensor(h1Shape);
-  const z = gpu.tensor(zShape);
+  // "fused" computes the upsampled rows where it needs them; the other kinds keep them in Z (or D1).
+  const z = v.kind === "fused" ? h1 : gpu.tensor(zShape);
   const activation: Record<string, Param> = {
     gain: ["f32", opts.gain],
     slope: ["f32", opts.slope],
@@ -859,6 +939,27 @@ function streamed(
       source: yDownSource(down, kd),
       workgroups: grid(c * wo),
     });
+  } else if (v.kind === "fused") {
+    runProgram(gpu, {
+      ...base,
+      name: kernelName(opts, fu, fd, `${v.kind}_down`),
+      params: {
+        ...common,
+        ho: ["u32", ho],
+        wo: ["u32", wo],
+        bx: ["u32", bx],
+        ...activation,
+        outScale: ["f32", opts.outScale ?? 1],
+      },
+      buffers: [
+        { name: "h1", data: h1, split: true },
+        { name: "fu", data: fu.tensor },
+        { name: "fd", data: fd.tensor },
+        { name: "y", data: y, access: "read_write", split: true },
+      ],
+      source: fusedDownSource(up, ku, py, down, kd, qx, clamp),
+      workgroups: grid(c * bx),
+    });
   } else {
     runProgram(gpu, {
       ...base,
@@ -898,5 +999,5 @@ function streamed(
   // Buffers may be destroyed once the work using them is submitted.
   gpu.flush();
   h1.destroy();
-  z.destroy();
+  if (z !== h1) z.destroy();
 }

@@ -11,7 +11,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { convGemm, type ConvWeight, packConvWeight } from "../kernels/conv_gemm.ts";
+import { convGemm, type ConvWeight, convWeightTensors, packConvWeight } from "../kernels/conv_gemm.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { matmul } from "../kernels/matmul.ts";
 import { imagesToNCHW, type ResamplePost, resize, type ResizeMethod } from "../kernels/resize.ts";
@@ -237,7 +237,7 @@ export class Inception {
   /** Frees the weights and intermediates. */
   destroy(): void {
     for (const g of this.#convs.values()) {
-      g.weight.packed.destroy();
+      convWeightTensors(g.weight).forEach((t) => t.destroy());
       g.bias.destroy();
     }
     this.#fcWeight.destroy();

@@ -27,7 +27,7 @@ import { parseStyleGAN2, type Sg2LayerSpec } from "./spec_sg2.ts";
 import type { NamedTensor } from "../formats/network.ts";
 import type { NoiseMode, Synthesis, SynthesisOptions } from "./synthesis.ts";
 import { type ModConvWeight, modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
-import { convGemm, type ConvWeight, packConvWeight } from "../kernels/conv_gemm.ts";
+import { convGemm, type ConvWeight, convWeightTensors, packConvWeight } from "../kernels/conv_gemm.ts";
 import { upfirdn2d } from "../kernels/eq_upfirdn.ts";
 import { RandomState } from "./latents.ts";
 
@@ -90,7 +90,7 @@ export class StyleGAN2Synthesis implements Synthesis {
       // conv0 (up=2) convolves (flip_weight=False): flip the taps once so that the kernel correlates.
       const data = l.up ? flipTaps(l.weight.data, co * ci, k) : l.weight.data;
       const conv = prepareModConvWeight(this.gpu, data, l.weight.shape, !l.isToRGB);
-      w.own(conv.weight.packed, ...(conv.wsq ? [conv.wsq] : []));
+      w.own(...convWeightTensors(conv.weight), ...(conv.wsq ? [conv.wsq] : []));
       bytes = Math.max(bytes, co * l.res * l.res * 4, l.up ? ci * (l.res + 2) * (l.res + 2) * 4 : 0);
       return {
         name: l.name,
@@ -112,7 +112,7 @@ export class StyleGAN2Synthesis implements Synthesis {
       if (b.skip) {
         const { weight, gain } = b.skip;
         skip = packConvWeight(this.gpu, weight.data.map((v) => v * gain), weight.shape);
-        w.own(skip.packed);
+        w.own(...convWeightTensors(skip));
       }
       return {
         res: b.res,

@@ -13,6 +13,7 @@ import { parseStyleGAN3 } from "./spec_sg3.ts";
 import type { NamedTensor } from "../formats/network.ts";
 import type { Synthesis, SynthesisOptions } from "./synthesis.ts";
 import { type ModConvWeight, modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
+import { convWeightTensors } from "../kernels/conv_gemm.ts";
 import { filteredLrelu, type FirFilter, prepareFilter } from "../kernels/filtered_lrelu.ts";
 import { type FourierInput, prepareFourierInput, synthesisInput } from "../kernels/fourier.ts";
 
@@ -66,13 +67,13 @@ export class StyleGAN3Synthesis implements Synthesis {
       inp.samplingRate,
       inp.bandwidth,
     );
-    w.own(input.freqs, input.phases, input.weight.packed, input.grid);
+    w.own(input.freqs, input.phases, ...convWeightTensors(input.weight), input.grid);
     this.#input = input;
     this.transform = inp.transform.data;
     this.#layers = spec.layers.map((l) => {
       const path = `synthesis.${l.name}`;
       const conv = prepareModConvWeight(gpu, l.weight.data, l.weight.shape, !l.isToRGB);
-      w.own(conv.weight.packed, ...(conv.wsq ? [conv.wsq] : []));
+      w.own(...convWeightTensors(conv.weight), ...(conv.wsq ? [conv.wsq] : []));
       const filter = (f: NamedTensor | null, gain: number) => {
         const prepared = prepareFilter(gpu, f?.data ?? null, f?.shape ?? null, gain);
         w.own(prepared.tensor);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 import { conv2dRef, pool2dRef } from "./ref/conv.ts";
-import { convCandidates, convGemm, packConvWeight } from "../kernels/conv_gemm.ts";
+import { convCandidates, convGemm, fillingFirst, packConvWeight } from "../kernels/conv_gemm.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
 
@@ -16,6 +16,9 @@ const CASES = [
   [2, 4, 17, 15, 9, 3, 3, 2, 1, 1],
   [2, 3, 11, 6, 9, 3, 1, 2, 1, 0],
   [2, 9, 5, 7, 21, 1, 1, 1, 0, 0],
+  // 3x3 stride 1 (Winograd variants too): odd output sizes, and StyleGAN3's full padding.
+  [2, 6, 13, 9, 37, 3, 3, 1, 1, 1],
+  [1, 5, 7, 10, 33, 3, 3, 1, 2, 2],
 ] as const;
 
 Deno.test(
@@ -31,7 +34,7 @@ Deno.test(
       const bias = gpu.upload(b, [cout]);
       for (const relu of [false, true]) {
         const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
-        for (const variant of convCandidates(kh, kw)) {
+        for (const variant of convCandidates(kh, kw, true, stride)) {
           const got = convGemm(gpu, xt, weight, {
             stride,
             padH,
@@ -115,7 +118,12 @@ Deno.test(
     for (const [noise, accumulate] of [[shared, false], [perSample, true]] as const) {
       const out = gpu.upload(prior, [n, cout, h, w]);
       const noiseT = gpu.upload(noise, noise === shared ? [h, w] : [n, h, w]);
-      for (const variant of convCandidates().slice(0, 3)) {
+      for (
+        const variant of [
+          ...convCandidates().slice(0, 2),
+          ...convCandidates().filter((c) => !c.algo).slice(0, 2),
+        ]
+      ) {
         if (accumulate) gpu.write(out.buffer, 0, prior);
         convGemm(gpu, xt, weight, {
           padH: 1,
@@ -144,5 +152,41 @@ Deno.test(
         );
       }
     }
+  },
+);
+
+Deno.test("fillingFirst promotes the first tile that gives every core work, else keeps the order", () => {
+  const tiles = convCandidates(1, 1);
+  // 17x17 pixels, 768 -> 192 channels, batch 1, as one row of 289 pixels.
+  const invocations = (t: { v: number; rn: number }) => Math.ceil(289 / t.rn) * Math.ceil(192 / (4 * t.v));
+  const ordered = fillingFirst(tiles, invocations, 4);
+  assert.ok(invocations(ordered[0]) >= 4 * ordered[0].wg, JSON.stringify(ordered[0]));
+  assert.ok(invocations(tiles[0]) < 4 * tiles[0].wg, "the big default tile would leave cores idle here");
+  assert.deepEqual(new Set(ordered), new Set(tiles));
+  const first = tiles.findIndex((t) => invocations(t) >= 4 * t.wg);
+  assert.deepEqual(ordered.slice(1, first + 1), tiles.slice(0, first));
+  assert.deepEqual(fillingFirst(tiles, () => 1e9, 4), tiles);
+  assert.deepEqual(fillingFirst(tiles, () => 1, 4), tiles);
+  // A Winograd default is never swapped for a direct tile (whose sums differ in the last bits): the images
+  // must not depend on the batch size.
+  const square = convCandidates(3, 3);
+  assert.equal(square[0].algo, "winograd");
+  assert.deepEqual(fillingFirst(square, (t) => t.algo ? 1 : 1e9, 4), square);
+});
+
+Deno.test(
+  { name: "Winograd convolution in chunks of samples equals the whole batch's, bit for bit", ...GPU_TEST },
+  async () => {
+    const real = await testGpu();
+    const [n, cin, h, w, cout] = [3, 8, 11, 9, 12];
+    const x = real.upload(randomF32(n * cin * h * w, 301), [n, cin, h, w]);
+    const weight = packConvWeight(real, randomF32(cout * cin * 9, 302), [cout, cin, 3, 3]);
+    const variant = convCandidates()[0];
+    assert.equal(variant.algo, "winograd");
+    const opts = { padH: 1, padW: 1, variant, act: "lrelu" as const };
+    const whole = await readTensor(real, convGemm(real, x, weight, opts));
+    // One sample's U (16 x 12 channels x 32 tiles x 4 bytes) fits, two do not: three chunks.
+    const small = Object.create(real, { maxBinding: { value: 16 * 12 * 32 * 4 + 4 } });
+    assert.deepEqual(await readTensor(real, convGemm(small, x, weight, opts)), whole);
   },
 );

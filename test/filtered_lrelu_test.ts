@@ -76,6 +76,23 @@ const cases: Case[] = [
     clamp: null,
   },
   {
+    // StyleGAN3-R's critically sampled layers: up 4, down 2 (two output rows per upsampled-row phase cycle).
+    name: "radial down, up 4",
+    n: 1,
+    c: 3,
+    h: 9,
+    w: 14,
+    up: 4,
+    down: 2,
+    ku: 24,
+    kd: 12,
+    fdFull: true,
+    pad: [19, 18, 21, 17],
+    gain: 1.1,
+    slope: 0.2,
+    clamp: 0.7,
+  },
+  {
     name: "full up, down 3",
     n: 1,
     c: 3,
