@@ -95,7 +95,7 @@ const TILES = {
 } as const;
 
 /** Winograd tiles [V, RN (2x2 tiles, a multiple of 4), WG] for 3x3 stride-1 kernels, llvmpipe's best first. */
-const WINOGRAD = [[4, 16, 64], [4, 8, 64], [8, 8, 128], [2, 16, 64]] as const;
+const WINOGRAD = [[4, 16, 64], [8, 16, 128], [4, 32, 128], [8, 8, 128], [4, 8, 64], [2, 16, 64]] as const;
 
 /** The default tile on hardware adapters before `sg3 tune` (or first-use tuning) measured a shape. */
 const GPU_DEFAULT = [2, 8, 64] as const;
@@ -107,7 +107,7 @@ const GPU_DEFAULT = [2, 8, 64] as const;
  * 1x1 kernels) and the default is what `sg3 tune` found there, since software adapters are not tuned
  * automatically. On GPUs, smaller tiles keep more invocations resident; first-use tuning measures them.
  * 3x3 stride-1 kernels (`stride` 1) also get Winograd variants, first on llvmpipe when the layer is `wide`
- * (at least 64 input and output channels; narrower layers amortise its transforms badly).
+ * (at least 40 input and output channels; narrower layers amortise its transforms badly).
  */
 export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide = true): ConvVariant[] {
   const column = kw === 1 && kh > 1;
@@ -123,7 +123,7 @@ export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide
   if (!software) out.unshift(...out.splice(gpu, 1));
   if (kh === 3 && kw === 3 && stride === 1) {
     const wino = WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }));
-    // Narrow layers (fewer than 64 input or output channels) amortise the transforms badly.
+    // Narrow layers (fewer than 40 input or output channels) amortise the transforms badly.
     return software && wide ? [...wino, ...out] : [...out, ...wino];
   }
   return out;
@@ -316,7 +316,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     return n * lines * groups * blocks;
   };
   const software = gpu.summary.isFallback;
-  const wide = Math.min(cin, w.cout) >= 64;
+  const wide = Math.min(cin, w.cout) >= 40;
   const candidates = convCandidates(w.kh, w.kw, software, stride, wide).filter((t) =>
     t.algo !== "winograd" || (w.winograd && winogradFits(gpu, cin, w.cout, oh, ow, t.rn))
   );
