@@ -23,7 +23,7 @@ import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
-import { packWinogradWeight, winogradConv, winogradFits } from "./winograd.ts";
+import { winogradConv, winogradFits, winogradInvocations, winogradWeights } from "./winograd.ts";
 
 /** A convolution weight packed for {@link convGemm}. */
 export interface ConvWeight {
@@ -37,9 +37,16 @@ export interface ConvWeight {
   kh: number;
   /** Kernel width. */
   kw: number;
-  /** 3x3 kernels: the Winograd-transformed weight [16 * cin, cpad] (kernels/winograd.ts), else null. */
+  /**
+   * 3x3 kernels: the Winograd-transformed weight [16 * cin, cpad] (kernels/winograd.ts), else null. Filled on
+   * the first Winograd launch, so that loading a network where Winograd is not chosen does not pay for the
+   * transform (~0.3 s per 512 x 512 layer).
+   */
   winograd: Tensor | null;
 }
+
+/** Winograd weights not yet filled: their tensor, and the transform of the weight they come from. */
+const unfilled = new WeakMap<Tensor, () => Float32Array>();
 
 /** The GPU tensors of a packed weight (to destroy with it). */
 export function convWeightTensors(w: ConvWeight): Tensor[] {
@@ -58,7 +65,8 @@ export function packConvWeight(gpu: Gpu, w: Float32Array, shape: readonly number
   for (let o = 0; o < cout; o++) {
     for (let t = 0; t < k; t++) packed[t * cpad + o] = w[o * k + t];
   }
-  const winograd = kh === 3 && kw === 3 ? packWinogradWeight(gpu, w, cout, cin, cpad) : null;
+  const winograd = kh === 3 && kw === 3 ? gpu.tensor([16 * cin, cpad]) : null;
+  if (winograd) unfilled.set(winograd, () => winogradWeights(w, cout, cin, cpad));
   return { packed: gpu.upload(packed, [k, cpad]), cout, cin, kh, kw, winograd };
 }
 
@@ -311,7 +319,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     return { lines, groups, blocks: Math.ceil(w.cout / (4 * t.v)) };
   };
   const invocations = (t: ConvVariant) => {
-    if (t.algo === "winograd") return n * 16 * Math.ceil(w.cout / (4 * t.v)) * Math.ceil(oh * ow / 4 / t.rn);
+    if (t.algo === "winograd") return winogradInvocations(n, w.cout, oh, ow, t);
     const { lines, groups, blocks } = grid(t);
     return n * lines * groups * blocks;
   };
@@ -344,6 +352,12 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }
   if (t.algo === "winograd") {
     if (!w.winograd || stride !== 1) throw new Error(`convGemm: Winograd needs a 3x3 stride-1 weight`);
+    const fill = unfilled.get(w.winograd);
+    if (fill) {
+      // Written before the pending work is submitted, so before this launch reads it.
+      gpu.write(w.winograd.buffer, 0, fill());
+      unfilled.delete(w.winograd);
+    }
     winogradConv(gpu, {
       x,
       weight: w.winograd,

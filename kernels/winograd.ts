@@ -36,16 +36,10 @@ export function winogradKernel(g: ArrayLike<number>): Float64Array {
 }
 
 /**
- * Packs a 3x3 weight [cout, cin, 3, 3] (row-major) as W'[ab, c, o], output channels padded with zeros to
- * `cpad` (a multiple of 32), and uploads it as [16 * cin, cpad].
+ * A 3x3 weight [cout, cin, 3, 3] (row-major) as W'[ab, c, o] ([16 * cin, cpad]), output channels padded with
+ * zeros to `cpad` (a multiple of 32).
  */
-export function packWinogradWeight(
-  gpu: Gpu,
-  w: Float32Array,
-  cout: number,
-  cin: number,
-  cpad: number,
-): Tensor {
+export function winogradWeights(w: Float32Array, cout: number, cin: number, cpad: number): Float32Array {
   const packed = new Float32Array(16 * cin * cpad);
   for (let o = 0; o < cout; o++) {
     for (let c = 0; c < cin; c++) {
@@ -53,7 +47,7 @@ export function packWinogradWeight(
       for (let ab = 0; ab < 16; ab++) packed[(ab * cin + c) * cpad + o] = t[ab];
     }
   }
-  return gpu.upload(packed, [16 * cin, cpad]);
+  return packed;
 }
 
 /** A tile of the products: 4V output channels x RN output tiles (RN a multiple of 4). */
@@ -66,6 +60,17 @@ export interface WinogradTile {
 /** The padded tile count of U and M (a multiple of RN) for an oh x ow output. */
 function paddedTiles(oh: number, ow: number, rn: number): number {
   return Math.ceil((Math.ceil(oh / 2) * Math.ceil(ow / 2)) / rn) * rn;
+}
+
+/** Invocations of the products' launch for a batch of n (what a tile gives the cores to do). */
+export function winogradInvocations(
+  n: number,
+  cout: number,
+  oh: number,
+  ow: number,
+  t: WinogradTile,
+): number {
+  return n * 16 * Math.ceil(cout / (4 * t.v)) * (paddedTiles(oh, ow, t.rn) / t.rn);
 }
 
 /** Samples per chunk of the launches: as many as U [16, cin, tiles] and M [16, cout, tiles] allow per binding. */
