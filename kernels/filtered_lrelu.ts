@@ -538,6 +538,26 @@ ${stores.join("\n")}
 }
 
 /**
+ * The streaming 2-D down filter's shared pieces: the kd x kd filter `fd` in registers g<a>_<b>; for output
+ * row `yo` the qx outputs from the window z<a>_<l> of kd upsampled rows of r samples; and the window's move
+ * by `down` rows (rows a < first take rows a + down).
+ */
+function filterRegisters(kd: number): string {
+  return range(kd).flatMap((a) => range(kd).map((b) => `  let g${a}_${b} = fd[${a * kd + b}u];`)).join("\n");
+}
+
+function downOutputs(kd: number, qx: number, down: number): string[] {
+  return range(qx).map((x) => {
+    const terms = range(kd).flatMap((a) => range(kd).map((b) => `g${a}_${b} * z${a}_${x * down + b}`));
+    return `      if (ox + ${x}u < p.wo) { st_y(yo + ${x}u, (${terms.join(" + ")}) * p.outScale); }`;
+  });
+}
+
+function windowShift(first: number, down: number, r: number): string[] {
+  return range(first).flatMap((a) => range(r).map((l) => `    z${a}_${l} = z${a + down}_${l};`));
+}
+
+/**
  * Pass 3 of "fullstream": the full 2-D down filter, each invocation streaming qx output columns down the
  * image. The kd x kd filter and a window of kd rows of the (qx - 1) * down + kd samples of Z these columns
  * read stay in registers; each output row loads only its `down` new rows of Z.
@@ -547,13 +567,8 @@ function streamDown2dSource(down: number, kd: number, qx: number): string {
   const first = Math.max(0, kd - down);
   const fresh = range(kd - first).flatMap((s) => [
     `    let zr${s} = zb + u32(max(oy * ${down} + ${first + s}, 0)) * p.zw;`,
-    ...range(r).map((l) => `    w${first + s}_${l} = ld_z(zr${s} + ${l}u);`),
+    ...range(r).map((l) => `    z${first + s}_${l} = ld_z(zr${s} + ${l}u);`),
   ]);
-  const outputs = range(qx).map((x) => {
-    const terms = range(kd).flatMap((a) => range(kd).map((b) => `f${a}_${b} * w${a}_${x * down + b}`));
-    return `      if (ox + ${x}u < p.wo) { st_y(yo + ${x}u, (${terms.join(" + ")}) * p.outScale); }`;
-  });
-  const shifts = range(first).flatMap((a) => range(r).map((l) => `    w${a}_${l} = w${a + down}_${l};`));
   return /* wgsl */ `
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.c * p.bx) { return; }
@@ -562,15 +577,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let plane = gid.z * p.c + ch;
   let zb = plane * p.zrows * p.zw + ox * ${down}u;
   let yb = plane * p.ho * p.wo + ox;
-${range(kd).flatMap((a) => range(kd).map((b) => `  let f${a}_${b} = fd[${a * kd + b}u];`)).join("\n")}
-${range(kd).flatMap((a) => range(r).map((l) => `  var w${a}_${l} = 0.0;`)).join("\n")}
+${filterRegisters(kd)}
+${range(kd).flatMap((a) => range(r).map((l) => `  var z${a}_${l} = 0.0;`)).join("\n")}
   for (var oy = ${-Math.ceil(first / down)}; oy < i32(p.ho); oy++) {
 ${fresh.join("\n")}
     if (oy >= 0) {
       let yo = yb + u32(oy) * p.wo;
-${outputs.join("\n")}
+${downOutputs(kd, qx, down).join("\n")}
     }
-${shifts.join("\n")}
+${windowShift(first, down, r).join("\n")}
   }
 }`;
 }
@@ -617,12 +632,7 @@ function fusedDownSource(
       }
     }
     body.push(`    if (oy >= 0 && oy < i32(p.ho)) {`, `      let yo = yb + u32(oy) * p.wo;`);
-    for (let x = 0; x < qx; x++) {
-      const terms = range(kd).flatMap((a) => range(kd).map((b) => `g${a}_${b} * z${a}_${x * down + b}`));
-      body.push(`      if (ox + ${x}u < p.wo) { st_y(yo + ${x}u, (${terms.join(" + ")}) * p.outScale); }`);
-    }
-    body.push(`    }`);
-    body.push(...range(first).flatMap((a) => range(r).map((l) => `    z${a}_${l} = z${a + down}_${l};`)));
+    body.push(...downOutputs(kd, qx, down), `    }`, ...windowShift(first, down, r));
     body.push(`    }`);
   }
   // Enough periods before row 0 to fill the H1 window and the Z window.
@@ -637,7 +647,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let hb = plane * p.rows * p.cols + ox * ${down}u;
   let yb = plane * p.ho * p.wo + ox;
 ${range(taps).map((t) => `  let f${t} = fu[${t}];`).join("\n")}
-${range(kd).flatMap((a) => range(kd).map((b) => `  let g${a}_${b} = fd[${a * kd + b}u];`)).join("\n")}
+${filterRegisters(kd)}
 ${range(hw).flatMap((d) => range(r).map((l) => `  var h${d}_${l} = 0.0;`)).join("\n")}
 ${range(kd).flatMap((a) => range(r).map((l) => `  var z${a}_${l} = 0.0;`)).join("\n")}
   for (var it = ${it0}; it * ${P} < i32(p.ho); it++) {
