@@ -187,6 +187,7 @@ export {
   type ConvWeight,
   packConvWeight,
 } from "./kernels/conv_gemm.ts";
+export { WinogradWeights } from "./kernels/winograd.ts";
 export { globalAvgPool, pool2d, type PoolParams } from "./kernels/pool.ts";
 export {
   imagesToNCHW,

@@ -23,7 +23,8 @@ import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
-import { winogradConv, winogradFits, winogradInvocations, winogradWeights } from "./winograd.ts";
+import { winogradConv, winogradFits, winogradInvocations, WinogradWeights } from "./winograd.ts";
+import { range } from "./unroll.ts";
 
 /** A convolution weight packed for {@link convGemm}. */
 export interface ConvWeight {
@@ -37,19 +38,12 @@ export interface ConvWeight {
   kh: number;
   /** Kernel width. */
   kw: number;
-  /**
-   * 3x3 kernels: the Winograd-transformed weight [16 * cin, cpad] (kernels/winograd.ts), else null. Filled on
-   * the first Winograd launch, so that loading a network where Winograd is not chosen does not pay for the
-   * transform (~0.3 s per 512 x 512 layer).
-   */
-  winograd: Tensor | null;
+  /** 3x3 kernels: the Winograd-transformed weights, made on the first launch per tile size; else null. */
+  winograd: WinogradWeights | null;
 }
 
-/** Winograd weights not yet filled: their tensor, and the transform of the weight they come from. */
-const unfilled = new WeakMap<Tensor, () => Float32Array>();
-
-/** The GPU tensors of a packed weight (to destroy with it). */
-export function convWeightTensors(w: ConvWeight): Tensor[] {
+/** What holds GPU memory of a packed weight (to destroy with it). */
+export function convWeightTensors(w: ConvWeight): { destroy(): void }[] {
   return w.winograd ? [w.packed, w.winograd] : [w.packed];
 }
 
@@ -65,8 +59,7 @@ export function packConvWeight(gpu: Gpu, w: Float32Array, shape: readonly number
   for (let o = 0; o < cout; o++) {
     for (let t = 0; t < k; t++) packed[t * cpad + o] = w[o * k + t];
   }
-  const winograd = kh === 3 && kw === 3 ? gpu.tensor([16 * cin, cpad]) : null;
-  if (winograd) unfilled.set(winograd, () => winogradWeights(w, cout, cin, cpad));
+  const winograd = kh === 3 && kw === 3 ? new WinogradWeights(w, cout, cin, cpad) : null;
   return { packed: gpu.upload(packed, [k, cpad]), cout, cin, kh, kw, winograd };
 }
 
@@ -187,10 +180,6 @@ export interface ConvGemmOptions {
   outDtype?: DType;
   /** The tile; default: the tuner's choice for this shape on this adapter (gpu/tuner.ts). */
   variant?: ConvVariant;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }
 
 function source(s: Shape, t: ConvVariant): string {
@@ -326,7 +315,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   const software = gpu.summary.isFallback;
   const wide = Math.min(cin, w.cout) >= 40;
   const candidates = convCandidates(w.kh, w.kw, software, stride, wide).filter((t) =>
-    t.algo !== "winograd" || (w.winograd && winogradFits(gpu, cin, w.cout, oh, ow, t.rn))
+    t.algo !== "winograd" || (w.winograd && winogradFits(gpu, cin, w.cout, oh, ow, t))
   );
   const picked = opts.variant ? { variant: opts.variant } : gpu.tuner.pick(
     "conv_gemm",
@@ -352,15 +341,9 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }
   if (t.algo === "winograd") {
     if (!w.winograd || stride !== 1) throw new Error(`convGemm: Winograd needs a 3x3 stride-1 weight`);
-    const fill = unfilled.get(w.winograd);
-    if (fill) {
-      // Written before the pending work is submitted, so before this launch reads it.
-      gpu.write(w.winograd.buffer, 0, fill());
-      unfilled.delete(w.winograd);
-    }
     winogradConv(gpu, {
       x,
-      weight: w.winograd,
+      weight: w.winograd.tensor(gpu),
       cin,
       cout: w.cout,
       padH: opts.padH,

@@ -32,6 +32,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel, type Tensor } from "../gpu/tensor.ts";
 import { type Param, runProgram } from "../gpu/program.ts";
 import { itemRuns, maxChunks } from "../gpu/split.ts";
+import { range } from "./unroll.ts";
 
 /** An FIR filter on the GPU, flipped (so the kernels correlate) and scaled. */
 export interface FirFilter {
@@ -339,7 +340,6 @@ function polyDot(
   return terms.join(" + ") || "0.0";
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const act = (clamp: boolean) => /* wgsl */ `
 fn act(v: f32) -> f32 {
   let a = select(v * p.slope, v, v >= 0.0) * p.gain;
@@ -693,10 +693,13 @@ function streamable(
   v: StreamedVariant,
 ): boolean {
   const { h1Shape, zShape } = streamGeometry(xShape, fu, fd, opts, v);
-  if ([h1Shape, zShape].some((shape) => numel(shape) * 4 > gpu.maxBuffer)) return false;
+  // "fused" never makes Z: its last pass reads H1.
+  const middle = v.kind === "fused" ? [h1Shape] : [h1Shape, zShape];
+  if (middle.some((shape) => numel(shape) * 4 > gpu.maxBuffer)) return false;
   // itemRuns reads only the tensors' sizes and dtypes.
   const like = (shape: readonly number[]) => ({ size: numel(shape), dtype: "f32" }) as Tensor;
-  const pairs = [[xShape, h1Shape], [h1Shape, zShape], [zShape, yShape]];
+  const chain = [xShape, ...middle, yShape];
+  const pairs = chain.slice(1).map((shape, i) => [chain[i], shape]);
   try {
     pairs.forEach((pair) => itemRuns(gpu, xShape[0], pair.map(like), maxChunks(gpu, 2, 2)));
     return true;

@@ -11,6 +11,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
+import { range } from "./unroll.ts";
 
 const TILE = 16;
 
@@ -26,10 +27,6 @@ export function matmulCandidates(k: number, n: number, transB: boolean): MatmulV
   }
   out.push({ kind: "tiled" });
   return out;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }
 
 /** WGSL of the register-tiled variant. */

@@ -12,18 +12,26 @@
  * clamp, accumulation). Three launches: the input transform, the products (each invocation 4V output
  * channels x RN tiles in registers, the tiles loaded as vec4s: the fewest loads per multiply-add, which is
  * what decides speed on llvmpipe), and the output transform with the epilogue. U and M live in one binding
- * each, so the batch runs in chunks of samples that fit ({@link winogradFits}: one sample must). The weight transform is done
- * once in float64 when the weight is packed.
+ * each, so the batch runs in chunks of samples that fit ({@link winogradFits}: one sample must). The weight
+ * transform is done in float64 on the first launch that needs it ({@link WinogradWeights}).
+ *
+ * Larger tiles are not offered: F(4x4, 3x3) needs 2.25 multiplies per output instead of 4 (stylegan3-t-128's
+ * products took 230 ms instead of 394 on llvmpipe) but is 6-25x less accurate in float32 (with the points
+ * 0, +-1, 2, -1/2 and 0, +-1, +-2; F(3x3, 3x3) no better), beyond the tolerances every variant must meet.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
+import { linearCombination, range } from "./unroll.ts";
+
+const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
+const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
 
 /** G g G^T of a 3x3 kernel g (row-major), in float64: the 4x4 transformed kernel (row-major). */
 export function winogradKernel(g: ArrayLike<number>): Float64Array {
-  const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
   const out = new Float64Array(16);
   for (let a = 0; a < 4; a++) {
     for (let b = 0; b < 4; b++) {
@@ -50,6 +58,33 @@ export function winogradWeights(w: Float32Array, cout: number, cin: number, cpad
   return packed;
 }
 
+/**
+ * The Winograd transform of a 3x3 weight on the GPU, made on the first launch that needs it, so that loading a
+ * network where Winograd is not chosen (or a stride-2 layer, where it cannot be) pays neither for the transform
+ * (~0.3 s per 512 x 512 layer) nor for its memory.
+ */
+export class WinogradWeights {
+  #made: Tensor | null = null;
+
+  /** For weight `w` [cout, cin, 3, 3] (row-major; kept until the transform is made), channels padded to cpad. */
+  constructor(readonly w: Float32Array, readonly cout: number, readonly cin: number, readonly cpad: number) {}
+
+  /** W' ([16 * cin, cpad]), uploaded on first use (before the pending work is submitted). */
+  tensor(gpu: Gpu): Tensor {
+    this.#made ??= gpu.upload(winogradWeights(this.w, this.cout, this.cin, this.cpad), [
+      16 * this.cin,
+      this.cpad,
+    ]);
+    return this.#made;
+  }
+
+  /** Frees the transform if it was made. */
+  destroy(): void {
+    this.#made?.destroy();
+    this.#made = null;
+  }
+}
+
 /** A tile of the products: 4V output channels x RN output tiles (RN a multiple of 4). */
 export interface WinogradTile {
   v: number;
@@ -58,8 +93,8 @@ export interface WinogradTile {
 }
 
 /** The padded tile count of U and M (a multiple of RN) for an oh x ow output. */
-function paddedTiles(oh: number, ow: number, rn: number): number {
-  return Math.ceil((Math.ceil(oh / 2) * Math.ceil(ow / 2)) / rn) * rn;
+function paddedTiles(oh: number, ow: number, t: WinogradTile): number {
+  return Math.ceil((Math.ceil(oh / 2) * Math.ceil(ow / 2)) / t.rn) * t.rn;
 }
 
 /** Invocations of the products' launch for a batch of n (what a tile gives the cores to do). */
@@ -70,12 +105,12 @@ export function winogradInvocations(
   ow: number,
   t: WinogradTile,
 ): number {
-  return n * 16 * Math.ceil(cout / (4 * t.v)) * (paddedTiles(oh, ow, t.rn) / t.rn);
+  return n * 16 * Math.ceil(cout / (4 * t.v)) * (paddedTiles(oh, ow, t) / t.rn);
 }
 
 /** Samples per chunk of the launches: as many as U [16, cin, tiles] and M [16, cout, tiles] allow per binding. */
-function chunkSamples(gpu: Gpu, cin: number, cout: number, oh: number, ow: number, rn: number): number {
-  return Math.floor(gpu.maxBinding / (16 * Math.max(cin, cout) * paddedTiles(oh, ow, rn) * 4));
+function chunkSamples(gpu: Gpu, cin: number, cout: number, oh: number, ow: number, t: WinogradTile): number {
+  return Math.floor(gpu.maxBinding / (16 * Math.max(cin, cout) * paddedTiles(oh, ow, t) * 4));
 }
 
 /**
@@ -88,9 +123,9 @@ export function winogradFits(
   cout: number,
   oh: number,
   ow: number,
-  rn: number,
+  t: WinogradTile,
 ): boolean {
-  return chunkSamples(gpu, cin, cout, oh, ow, rn) >= 1;
+  return chunkSamples(gpu, cin, cout, oh, ow, t) >= 1;
 }
 
 /** The launch's geometry and what it binds besides x, the weights and y. */
@@ -118,31 +153,39 @@ export interface WinogradLaunch {
   tag?: string;
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-/** B^T r B on a 4x4 block given as 16 WGSL expressions (row-major): 16 expressions. */
-function inputTransform(d: string[]): string[] {
-  const bt = (
-    r: string[],
-  ) => [`${r[0]} - ${r[2]}`, `${r[1]} + ${r[2]}`, `${r[2]} - ${r[1]}`, `${r[1]} - ${r[3]}`];
-  const rows = range(4).map((j) => bt(range(4).map((i) => d[i * 4 + j]))); // columns first: rows[j][a]
-  return range(16).map((ab) => {
-    const a = Math.floor(ab / 4), b = ab % 4;
-    return `(${bt(range(4).map((j) => `(${rows[j][a]})`))[b]})`;
-  });
+/**
+ * L x L^T of a q x q block x (row-major WGSL expressions) for a p x q matrix L, as `let` statements named
+ * `<name>_<i>_<j>` (the p x p result, row-major), columns first.
+ */
+function sandwich(l: number[][], x: string[], name: string): { code: string[]; out: string[] } {
+  const p = l.length, q = l[0].length;
+  const code: string[] = [];
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j < q; j++) {
+      code.push(`let ${name}c${i}_${j} = ${linearCombination(l[i], range(q).map((k) => x[k * q + j]))};`);
+    }
+  }
+  const out = range(p * p).map((e) => `${name}_${Math.floor(e / p)}_${e % p}`);
+  for (let e = 0; e < p * p; e++) {
+    const i = Math.floor(e / p), j = e % p;
+    code.push(`let ${out[e]} = ${linearCombination(l[j], range(q).map((k) => `${name}c${i}_${k}`))};`);
+  }
+  return { code, out };
 }
 
 function inputSource(scale: boolean): string {
+  const a = 4, m = 2;
   // Four consecutive tiles per invocation, so that U is written with vec4 stores.
   const tiles = range(4).map((k) => {
-    const d = range(16).map((e) => `d${k}_${e}`);
-    const loads = range(16).map((e) => {
-      const i = Math.floor(e / 4), j = e % 4;
+    const d = range(a * a).map((e) => `d${k}_${e}`);
+    const loads = range(a * a).map((e) => {
+      const i = Math.floor(e / a), j = e % a;
       const [y, x] = [`iy${k} + ${i}`, `ix${k} + ${j}`];
       return `  let d${k}_${e} = select(0.0, ld_x(xc + u32(max(${y}, 0)) * p.w + u32(max(${x}, 0))), ` +
         `${y} >= 0 && ${y} < i32(p.h) && ${x} >= 0 && ${x} < i32(p.w))${scale ? " * sc" : ""};`;
     });
-    return { loads, v: inputTransform(d) };
+    const { code, out } = sandwich(BT, d, `u${k}`);
+    return { loads, code: code.map((c) => `  ${c}`), out };
   });
   return /* wgsl */ `
 ${main1d("item", "p.count * p.cin * p.quads")}
@@ -155,21 +198,21 @@ ${main1d("item", "p.count * p.cin * p.quads")}
   ${scale ? "let sc = scale[n * p.cin + c];" : ""}
 ${
     range(4).map((k) =>
-      `  let iy${k} = i32((q * 4u + ${k}u) / p.tx * 2u) - p.padH;\n  let ix${k} = i32((q * 4u + ${k}u) % p.tx * 2u) - p.padW;`
+      `  let iy${k} = i32((q * 4u + ${k}u) / p.tx * ${m}u) - p.padH;\n  let ix${k} = i32((q * 4u + ${k}u) % p.tx * ${m}u) - p.padW;`
     ).join("\n")
   }
-${tiles.flatMap((t) => t.loads).join("\n")}
-  let ub = ((n - p.s0) * 16u * p.cin + c) * p.quads + q;
+${tiles.flatMap((t) => [...t.loads, ...t.code]).join("\n")}
+  let ub = ((n - p.s0) * ${a * a}u * p.cin + c) * p.quads + q;
 ${
-    range(16).map((ab) =>
-      `  u4[ub + ${ab}u * p.cin * p.quads] = vec4f(${range(4).map((k) => tiles[k].v[ab]).join(", ")});`
+    range(a * a).map((ab) =>
+      `  u4[ub + ${ab}u * p.cin * p.quads] = vec4f(${range(4).map((k) => tiles[k].out[ab]).join(", ")});`
     ).join("\n")
   }
 }`;
 }
 
 function productSource(t: WinogradTile): string {
-  const V = t.v, Q = t.rn / 4;
+  const V = t.v, Q = t.rn / 4, a2 = 16;
   const acc = range(V).flatMap((v) => range(t.rn).map((j) => `var a${v}_${j} = vec4f(0.0);`));
   const fmas = range(V).map((v) =>
     range(t.rn).map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j >> 2}[${j & 3}]), a${v}_${j});`).join(" ")
@@ -177,20 +220,20 @@ function productSource(t: WinogradTile): string {
   const stores = range(V).flatMap((v) =>
     range(4).map((e) =>
       `  if (ob * 4u + ${4 * v + e}u < p.cout) {
-    let mb = ((n * 16u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * p.tpad + g * ${t.rn}u;
+    let mb = ((n * ${a2}u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * p.tpad + g * ${t.rn}u;
 ${range(t.rn).map((j) => `    m[mb + ${j}u] = a${v}_${j}[${e}];`).join("\n")}
   }`
     )
   );
   return /* wgsl */ `
-${main1d("item", "p.count * 16u * p.blocks * p.groups")}
+${main1d("item", `p.count * ${a2}u * p.blocks * p.groups`)}
   let g = item % p.groups;
   let ob = item / p.groups % p.blocks * ${V}u;
-  let ab = item / (p.groups * p.blocks) % 16u;
-  let n = item / (p.groups * p.blocks * 16u);
+  let ab = item / (p.groups * p.blocks) % ${a2}u;
+  let n = item / (p.groups * p.blocks * ${a2}u);
   ${acc.join(" ")}
   for (var c = 0u; c < p.cin; c++) {
-    let ub = ((n * 16u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
+    let ub = ((n * ${a2}u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
 ${range(Q).map((q) => `    let x${q} = u4[ub + ${q}u];`).join("\n")}
     let wb = (ab * p.cin + c) * p.c4 + ob;
 ${range(V).map((v) => `    let w${v} = wt[wb + ${v}u];`).join("\n")}
@@ -201,25 +244,24 @@ ${stores.join("\n")}
 }
 
 function outputSource(s: Shape): string {
-  // A^T m A: rows then columns of the 4x4 block m (row-major), 2x2 results; four tiles per invocation, so
-  // that M is read with vec4 loads.
-  const at = (r: string[]) => [`${r[0]} + ${r[1]} + ${r[2]}`, `${r[1]} - ${r[2]} - ${r[3]}`];
+  // A^T M A of each tile's 4x4 block, 2x2 results; four tiles per invocation, so that M is read with vec4
+  // loads.
+  const a = 4, m = 2;
   const tile = (k: number) => {
-    const m = (e: number) => `v${e}[${k}]`;
-    const cols = range(4).map((j) => at(range(4).map((i) => m(i * 4 + j))));
-    const y = range(4).map((e) => at(range(4).map((c) => `(${cols[c][e >> 1]})`))[e & 1]);
-    const stores = range(4).map((e) => {
-      const i = e >> 1, j = e & 1;
+    const { code, out } = sandwich(AT, range(a * a).map((e) => `v${e}[${k}]`), `y${k}`);
+    const stores = range(m * m).map((e) => {
+      const i = Math.floor(e / m), j = e % m;
       return `    if (oy + ${i}u < p.oh && ox + ${j}u < p.ow) {
-      ${epilogue(s, `(${y[e]}) * d`, `yb + ${i}u * p.ow + ${j}u`, `(oy + ${i}u) * p.ow + ox + ${j}u`)}
+      ${epilogue(s, `${out[e]} * d`, `yb + ${i}u * p.ow + ${j}u`, `(oy + ${i}u) * p.ow + ox + ${j}u`)}
     }`;
     });
     return `  {
     let t = q * 4u + ${k}u;
-    let oy = t / p.tx * 2u;
-    let ox = t % p.tx * 2u;
+    let oy = t / p.tx * ${m}u;
+    let ox = t % p.tx * ${m}u;
     let yb = ((nl * p.cTotal + p.cOffset + o) * p.oh + oy) * p.ow + ox;
     if (t < p.tiles) {
+${code.map((c) => `    ${c}`).join("\n")}
 ${stores.join("\n")}
     }
   }`;
@@ -232,8 +274,8 @@ ${main1d("item", "p.count * p.cout * p.quads")}
   let nl = item / (p.quads * p.cout);
   let n = p.n0 + nl;
   if (n < p.s0 || n >= p.s0 + p.sc) { return; }
-  let mb = ((n - p.s0) * 16u * p.cout + o) * p.quads + q;
-${range(16).map((ab) => `  let v${ab} = m4[mb + ${ab}u * p.cout * p.quads];`).join("\n")}
+  let mb = ((n - p.s0) * ${a * a}u * p.cout + o) * p.quads + q;
+${range(a * a).map((ab) => `  let v${ab} = m4[mb + ${ab}u * p.cout * p.quads];`).join("\n")}
   let d = ${s.dcoef ? "dcoef[n * p.cout + o]" : "1.0"};
   let b = ${s.bias ? "bias[o]" : "0.0"};
 ${range(4).map(tile).join("\n")}
@@ -244,11 +286,12 @@ ${range(4).map(tile).join("\n")}
 export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   const [n, , h, w] = l.x.shape;
   const { tile, shape: s } = l;
-  const tx = Math.ceil(l.ow / 2), tiles = Math.ceil(l.oh / 2) * tx, tpad = paddedTiles(l.oh, l.ow, tile.rn);
-  const chunk = Math.min(n, chunkSamples(gpu, l.cin, l.cout, l.oh, l.ow, tile.rn));
+  const m = 2, a2 = 16;
+  const tx = Math.ceil(l.ow / m), tiles = Math.ceil(l.oh / m) * tx, tpad = paddedTiles(l.oh, l.ow, tile);
+  const chunk = Math.min(n, chunkSamples(gpu, l.cin, l.cout, l.oh, l.ow, tile));
   if (chunk < 1) throw new Error(`winogradConv: one sample of ${l.oh}x${l.ow} does not fit a binding`);
-  const u = gpu.tensor([chunk * 16 * l.cin * tpad]);
-  const m = gpu.tensor([chunk * 16 * l.cout * tpad]);
+  const u = gpu.tensor([chunk * a2 * l.cin * tpad]);
+  const mt = gpu.tensor([chunk * a2 * l.cout * tpad]);
   const blocks = Math.ceil(l.cout / (4 * tile.v)), groups = tpad / tile.rn;
   const u32 = (v: number) => ["u32", v] as const;
   const filler = l.weight;
@@ -293,13 +336,13 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       buffers: [
         { name: "u4", data: u, type: "vec4f" },
         { name: "wt", data: l.weight, type: "vec4f" },
-        { name: "m", data: m, access: "read_write" },
+        { name: "m", data: mt, access: "read_write" },
       ],
       workgroupSize: tile.wg,
       tag: l.tag,
-      flops: 2 * sc * 16 * l.cin * l.cout * tiles,
+      flops: 2 * sc * a2 * l.cin * l.cout * tiles,
       source: productSource(tile),
-      workgroups: grid1d(sc * 16 * blocks * groups, tile.wg, gpu.maxWorkgroups),
+      workgroups: grid1d(sc * a2 * blocks * groups, tile.wg, gpu.maxWorkgroups),
     });
     runProgram(gpu, {
       name: `winograd_output${s.accumulate ? "_acc" : ""}`,
@@ -320,7 +363,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
         strength: ["f32", l.strength],
       },
       buffers: [
-        { name: "m4", data: m, type: "vec4f" },
+        { name: "m4", data: mt, type: "vec4f" },
         { name: "dcoef", data: l.dcoef ?? filler },
         { name: "bias", data: l.bias ?? filler },
         { name: "noise", data: l.noise ?? filler },
@@ -335,5 +378,5 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   // Buffers may be destroyed once the work using them is submitted.
   gpu.flush();
   u.destroy();
-  m.destroy();
+  mt.destroy();
 }

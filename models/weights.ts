@@ -28,7 +28,7 @@ export interface FcRows {
 
 /** A network's modules and tensors, and the GPU tensors uploaded from them (freed by {@link destroy}). */
 export class NetworkWeights {
-  readonly #owned: Tensor[] = [];
+  readonly #owned: { destroy(): void }[] = [];
 
   constructor(readonly gpu: Gpu, readonly net: NetworkDescription) {}
 
@@ -58,8 +58,8 @@ export class NetworkWeights {
     return this.own(this.gpu.upload(t.data, t.shape.length ? t.shape : [1]));
   }
 
-  /** Keeps tensors to free with the weights; returns the first. */
-  own(...tensors: Tensor[]): Tensor {
+  /** Keeps tensors (or other holders of GPU memory) to free with the weights; returns the first. */
+  own<T extends { destroy(): void }>(...tensors: T[]): T {
     this.#owned.push(...tensors);
     return tensors[0];
   }
