@@ -35,9 +35,19 @@ Deno.test("a program declaration generates the header, bindings and uniform byte
       "@group(0) @binding(3) var<storage, read_write> y: array<f32>;",
       "fn helper() {}",
       "@compute @workgroup_size(8, 4, 1)",
-      "fn main() {}",
+      "fn main() {",
+      "  let p = p;}",
     ].join("\n"),
   );
+  // Without parameters there is no struct to copy.
+  const bare = programSource({
+    name: "bare",
+    buffers: [],
+    workgroupSize: 64,
+    source: "fn main() {}",
+    workgroups: [1],
+  });
+  assert.ok(bare.endsWith("@compute @workgroup_size(64, 1, 1)\nfn main() {}"), bare);
   const view = new DataView(uniformBytes({ n: ["u32", 7], shift: ["i32", -2], gain: ["f32", 0.5] }));
   assert.deepEqual([
     view.byteLength,
