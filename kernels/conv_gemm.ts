@@ -273,6 +273,17 @@ ${store.join("\n")}
 }`;
 }
 
+/**
+ * The pixels per invocation for a tile of `rn` along a line of `length` outputs: the fewest that keep the
+ * tile's number of groups per line, ceil(length / ceil(length / rn)). A 17-pixel row (Inception's 17x17
+ * maps) then takes two groups of 9 instead of 16 + 1 with 15 idle lanes' worth of multiply-adds, an 8-pixel row
+ * one group of 8 instead of 16. Each output's sum runs over the same channels and taps in the same order for
+ * any RN, so the result does not change.
+ */
+export function fitRun(rn: number, length: number): number {
+  return Math.ceil(length / Math.ceil(length / rn));
+}
+
 /** The output size of a convolution along one axis. */
 export function convOutSize(size: number, k: number, stride: number, pad: number): number {
   return Math.floor((size + 2 * pad - k) / stride) + 1;
@@ -303,8 +314,12 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   // pixel groups cross row ends instead of padding every row to a multiple of RN.
   const flat = w.kh === 1 && w.kw === 1 && stride === 1 && opts.padH === 0 && opts.padW === 0;
   const [gh, gw, goh, gow] = flat ? [1, h * wd, 1, oh * ow] : [h, wd, oh, ow];
+  // A tile's RN pixels fitted to the line they run along (see fitRun).
+  const fit = (t: ConvVariant): ConvVariant =>
+    t.algo ? t : { ...t, rn: fitRun(t.rn, t.axis === "y" ? goh : gow) };
   const grid = (t: ConvVariant) => {
-    const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / t.rn), gow] : [goh, Math.ceil(gow / t.rn)];
+    const rn = fit(t).rn;
+    const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / rn), gow] : [goh, Math.ceil(gow / rn)];
     return { lines, groups, blocks: Math.ceil(w.cout / (4 * t.v)) };
   };
   const invocations = (t: ConvVariant) => {
@@ -322,7 +337,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     key,
     software ? fillingFirst(candidates, invocations, 2 * navigator.hardwareConcurrency) : candidates,
   );
-  const t = picked.variant;
+  const t = fit(picked.variant);
   const { lines, groups, blocks } = grid(t);
   const shape: Shape = {
     kh: w.kh,

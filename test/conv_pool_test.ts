@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 import { conv2dRef, pool2dRef } from "./ref/conv.ts";
-import { convCandidates, convGemm, fillingFirst, packConvWeight } from "../kernels/conv_gemm.ts";
+import { convCandidates, convGemm, fillingFirst, fitRun, packConvWeight } from "../kernels/conv_gemm.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
 
@@ -200,3 +200,18 @@ Deno.test(
     assert.deepEqual(await readTensor(real, convGemm(small, x, weight, opts)), whole);
   },
 );
+
+Deno.test("fitRun keeps a tile's groups per line with the fewest pixels", () => {
+  assert.equal(fitRun(16, 17), 9);
+  assert.equal(fitRun(16, 8), 8);
+  assert.equal(fitRun(16, 35), 12);
+  assert.equal(fitRun(8, 17), 6);
+  assert.equal(fitRun(16, 289), 16);
+  assert.equal(fitRun(4, 4), 4);
+  for (let length = 1; length < 70; length++) {
+    for (const rn of [4, 8, 16, 32]) {
+      const fitted = fitRun(rn, length);
+      assert.ok(fitted <= rn && Math.ceil(length / fitted) === Math.ceil(length / rn), `${rn} ${length}`);
+    }
+  }
+});
