@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 import { conv2dRef, pool2dRef } from "./ref/conv.ts";
-import { convCandidates, convGemm, fillingFirst, fitRun, packConvWeight } from "../kernels/conv_gemm.ts";
+import {
+  convCandidates,
+  convGemm,
+  convWeightTensors,
+  fillingFirst,
+  fitRun,
+  packConvWeight,
+} from "../kernels/conv_gemm.ts";
+import { winogradKernel } from "../kernels/winograd.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
 
@@ -215,3 +223,32 @@ Deno.test("fitRun keeps a tile's groups per line with the fewest pixels", () => 
     }
   }
 });
+
+Deno.test(
+  { name: "Winograd weights are made once, on first use, and freed with the weight", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    const [cout, cin] = [5, 3];
+    const wt = randomF32(cout * cin * 9, 401);
+    const weight = packConvWeight(gpu, wt, [cout, cin, 3, 3]);
+    assert.ok(weight.winograd, "3x3 weights carry a Winograd holder");
+    assert.equal(packConvWeight(gpu, randomF32(cout * cin, 402), [cout, cin, 1, 1]).winograd, null);
+    let uploads = 0;
+    const counting = Object.create(gpu, {
+      upload: { value: (...args: Parameters<typeof gpu.upload>) => (uploads++, gpu.upload(...args)) },
+    });
+    const first = weight.winograd.tensor(counting);
+    assert.equal(weight.winograd.tensor(counting), first);
+    assert.equal(uploads, 1);
+    assert.deepEqual(first.shape, [16 * cin, 32]);
+    // The transform on the GPU is the float64 one rounded to float32.
+    const got = await readTensor(gpu, first);
+    const t = winogradKernel(wt.subarray(0, 9));
+    for (let ab = 0; ab < 16; ab++) assert.equal(got[ab * cin * 32], Math.fround(t[ab]));
+    for (const held of convWeightTensors(weight)) held.destroy();
+    const again = weight.winograd.tensor(counting);
+    assert.notEqual(again, first);
+    assert.equal(uploads, 2);
+    again.destroy();
+  },
+);
