@@ -36,10 +36,10 @@ export interface Dispatch {
 /** Dispatches recorded per submission before an automatic flush (keeps command buffers bounded). */
 const MAX_PENDING = 512;
 
-/** Records dispatches and copies; `flush` submits them as one command buffer. */
 /** Bytes of every uniform buffer at least (64 parameters). */
 const UNIFORM_MIN = 256;
 
+/** Records dispatches and copies; `flush` submits them as one command buffer. */
 export class Submission {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;

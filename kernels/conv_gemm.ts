@@ -38,7 +38,7 @@ export interface ConvWeight {
   kh: number;
   /** Kernel width. */
   kw: number;
-  /** 3x3 kernels: the Winograd-transformed weights, made on the first launch per tile size; else null. */
+  /** 3x3 kernels: the Winograd-transformed weight, made on its first Winograd launch; else null. */
   winograd: WinogradWeights | null;
 }
 

@@ -29,6 +29,8 @@ import { linearCombination, range } from "./unroll.ts";
 const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
 const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
 const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+/** The input patch (4x4) and output tile (2x2) sizes. */
+const PATCH = BT.length, TILE = AT.length;
 
 /** G g G^T of a 3x3 kernel g (row-major), in float64: the 4x4 transformed kernel (row-major). */
 export function winogradKernel(g: ArrayLike<number>): Float64Array {
@@ -94,7 +96,7 @@ export interface WinogradTile {
 
 /** The padded tile count of U and M (a multiple of RN) for an oh x ow output. */
 function paddedTiles(oh: number, ow: number, t: WinogradTile): number {
-  return Math.ceil((Math.ceil(oh / 2) * Math.ceil(ow / 2)) / t.rn) * t.rn;
+  return Math.ceil((Math.ceil(oh / TILE) * Math.ceil(ow / TILE)) / t.rn) * t.rn;
 }
 
 /** Invocations of the products' launch for a batch of n (what a tile gives the cores to do). */
@@ -105,12 +107,12 @@ export function winogradInvocations(
   ow: number,
   t: WinogradTile,
 ): number {
-  return n * 16 * Math.ceil(cout / (4 * t.v)) * (paddedTiles(oh, ow, t) / t.rn);
+  return n * PATCH * PATCH * Math.ceil(cout / (4 * t.v)) * (paddedTiles(oh, ow, t) / t.rn);
 }
 
 /** Samples per chunk of the launches: as many as U [16, cin, tiles] and M [16, cout, tiles] allow per binding. */
 function chunkSamples(gpu: Gpu, cin: number, cout: number, oh: number, ow: number, t: WinogradTile): number {
-  return Math.floor(gpu.maxBinding / (16 * Math.max(cin, cout) * paddedTiles(oh, ow, t) * 4));
+  return Math.floor(gpu.maxBinding / (PATCH * PATCH * Math.max(cin, cout) * paddedTiles(oh, ow, t) * 4));
 }
 
 /**
@@ -173,13 +175,25 @@ function sandwich(l: number[][], x: string[], name: string): { code: string[]; o
   return { code, out };
 }
 
+/**
+ * The opening of a transform launch (one invocation per sample, channel and quad of tiles, quads fastest):
+ * binds q, the channel `ch` of `channels`, nl and n, and returns for samples outside the current chunk.
+ */
+function transformEntry(ch: string, channels: string): string {
+  return `${main1d("item", `p.count * ${channels} * p.quads`)}
+  let q = item % p.quads;
+  let ${ch} = item / p.quads % ${channels};
+  let nl = item / (p.quads * ${channels});
+  let n = p.n0 + nl;
+  if (n < p.s0 || n >= p.s0 + p.sc) { return; }`;
+}
+
 function inputSource(scale: boolean): string {
-  const a = 4, m = 2;
   // Four consecutive tiles per invocation, so that U is written with vec4 stores.
   const tiles = range(4).map((k) => {
-    const d = range(a * a).map((e) => `d${k}_${e}`);
-    const loads = range(a * a).map((e) => {
-      const i = Math.floor(e / a), j = e % a;
+    const d = range(PATCH * PATCH).map((e) => `d${k}_${e}`);
+    const loads = range(PATCH * PATCH).map((e) => {
+      const i = Math.floor(e / PATCH), j = e % PATCH;
       const [y, x] = [`iy${k} + ${i}`, `ix${k} + ${j}`];
       return `  let d${k}_${e} = select(0.0, ld_x(xc + u32(max(${y}, 0)) * p.w + u32(max(${x}, 0))), ` +
         `${y} >= 0 && ${y} < i32(p.h) && ${x} >= 0 && ${x} < i32(p.w))${scale ? " * sc" : ""};`;
@@ -188,23 +202,18 @@ function inputSource(scale: boolean): string {
     return { loads, code: code.map((c) => `  ${c}`), out };
   });
   return /* wgsl */ `
-${main1d("item", "p.count * p.cin * p.quads")}
-  let q = item % p.quads;
-  let c = item / p.quads % p.cin;
-  let nl = item / (p.quads * p.cin);
-  let n = p.n0 + nl;
-  if (n < p.s0 || n >= p.s0 + p.sc) { return; }
+${transformEntry("c", "p.cin")}
   let xc = (nl * p.cin + c) * p.h * p.w;
   ${scale ? "let sc = scale[n * p.cin + c];" : ""}
 ${
     range(4).map((k) =>
-      `  let iy${k} = i32((q * 4u + ${k}u) / p.tx * ${m}u) - p.padH;\n  let ix${k} = i32((q * 4u + ${k}u) % p.tx * ${m}u) - p.padW;`
+      `  let iy${k} = i32((q * 4u + ${k}u) / p.tx * ${TILE}u) - p.padH;\n  let ix${k} = i32((q * 4u + ${k}u) % p.tx * ${TILE}u) - p.padW;`
     ).join("\n")
   }
 ${tiles.flatMap((t) => [...t.loads, ...t.code]).join("\n")}
-  let ub = ((n - p.s0) * ${a * a}u * p.cin + c) * p.quads + q;
+  let ub = ((n - p.s0) * ${PATCH * PATCH}u * p.cin + c) * p.quads + q;
 ${
-    range(a * a).map((ab) =>
+    range(PATCH * PATCH).map((ab) =>
       `  u4[ub + ${ab}u * p.cin * p.quads] = vec4f(${range(4).map((k) => tiles[k].out[ab]).join(", ")});`
     ).join("\n")
   }
@@ -212,7 +221,7 @@ ${
 }
 
 function productSource(t: WinogradTile): string {
-  const V = t.v, Q = t.rn / 4, a2 = 16;
+  const V = t.v, Q = t.rn / 4;
   const acc = range(V).flatMap((v) => range(t.rn).map((j) => `var a${v}_${j} = vec4f(0.0);`));
   const fmas = range(V).map((v) =>
     range(t.rn).map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j >> 2}[${j & 3}]), a${v}_${j});`).join(" ")
@@ -220,20 +229,20 @@ function productSource(t: WinogradTile): string {
   const stores = range(V).flatMap((v) =>
     range(4).map((e) =>
       `  if (ob * 4u + ${4 * v + e}u < p.cout) {
-    let mb = ((n * ${a2}u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * p.tpad + g * ${t.rn}u;
+    let mb = ((n * ${PATCH * PATCH}u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * p.tpad + g * ${t.rn}u;
 ${range(t.rn).map((j) => `    m[mb + ${j}u] = a${v}_${j}[${e}];`).join("\n")}
   }`
     )
   );
   return /* wgsl */ `
-${main1d("item", `p.count * ${a2}u * p.blocks * p.groups`)}
+${main1d("item", `p.count * ${PATCH * PATCH}u * p.blocks * p.groups`)}
   let g = item % p.groups;
   let ob = item / p.groups % p.blocks * ${V}u;
-  let ab = item / (p.groups * p.blocks) % ${a2}u;
-  let n = item / (p.groups * p.blocks * ${a2}u);
+  let ab = item / (p.groups * p.blocks) % ${PATCH * PATCH}u;
+  let n = item / (p.groups * p.blocks * ${PATCH * PATCH}u);
   ${acc.join(" ")}
   for (var c = 0u; c < p.cin; c++) {
-    let ub = ((n * ${a2}u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
+    let ub = ((n * ${PATCH * PATCH}u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
 ${range(Q).map((q) => `    let x${q} = u4[ub + ${q}u];`).join("\n")}
     let wb = (ab * p.cin + c) * p.c4 + ob;
 ${range(V).map((v) => `    let w${v} = wt[wb + ${v}u];`).join("\n")}
@@ -246,19 +255,18 @@ ${stores.join("\n")}
 function outputSource(s: Shape): string {
   // A^T M A of each tile's 4x4 block, 2x2 results; four tiles per invocation, so that M is read with vec4
   // loads.
-  const a = 4, m = 2;
   const tile = (k: number) => {
-    const { code, out } = sandwich(AT, range(a * a).map((e) => `v${e}[${k}]`), `y${k}`);
-    const stores = range(m * m).map((e) => {
-      const i = Math.floor(e / m), j = e % m;
+    const { code, out } = sandwich(AT, range(PATCH * PATCH).map((e) => `v${e}[${k}]`), `y${k}`);
+    const stores = range(TILE * TILE).map((e) => {
+      const i = Math.floor(e / TILE), j = e % TILE;
       return `    if (oy + ${i}u < p.oh && ox + ${j}u < p.ow) {
       ${epilogue(s, `${out[e]} * d`, `yb + ${i}u * p.ow + ${j}u`, `(oy + ${i}u) * p.ow + ox + ${j}u`)}
     }`;
     });
     return `  {
     let t = q * 4u + ${k}u;
-    let oy = t / p.tx * ${m}u;
-    let ox = t % p.tx * ${m}u;
+    let oy = t / p.tx * ${TILE}u;
+    let ox = t % p.tx * ${TILE}u;
     let yb = ((nl * p.cTotal + p.cOffset + o) * p.oh + oy) * p.ow + ox;
     if (t < p.tiles) {
 ${code.map((c) => `    ${c}`).join("\n")}
@@ -268,14 +276,9 @@ ${stores.join("\n")}
   };
   return /* wgsl */ `
 ${LRELU}
-${main1d("item", "p.count * p.cout * p.quads")}
-  let q = item % p.quads;
-  let o = item / p.quads % p.cout;
-  let nl = item / (p.quads * p.cout);
-  let n = p.n0 + nl;
-  if (n < p.s0 || n >= p.s0 + p.sc) { return; }
-  let mb = ((n - p.s0) * ${a * a}u * p.cout + o) * p.quads + q;
-${range(a * a).map((ab) => `  let v${ab} = m4[mb + ${ab}u * p.cout * p.quads];`).join("\n")}
+${transformEntry("o", "p.cout")}
+  let mb = ((n - p.s0) * ${PATCH * PATCH}u * p.cout + o) * p.quads + q;
+${range(PATCH * PATCH).map((ab) => `  let v${ab} = m4[mb + ${ab}u * p.cout * p.quads];`).join("\n")}
   let d = ${s.dcoef ? "dcoef[n * p.cout + o]" : "1.0"};
   let b = ${s.bias ? "bias[o]" : "0.0"};
 ${range(4).map(tile).join("\n")}
@@ -286,12 +289,13 @@ ${range(4).map(tile).join("\n")}
 export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   const [n, , h, w] = l.x.shape;
   const { tile, shape: s } = l;
-  const m = 2, a2 = 16;
-  const tx = Math.ceil(l.ow / m), tiles = Math.ceil(l.oh / m) * tx, tpad = paddedTiles(l.oh, l.ow, tile);
+  const tx = Math.ceil(l.ow / TILE),
+    tiles = Math.ceil(l.oh / TILE) * tx,
+    tpad = paddedTiles(l.oh, l.ow, tile);
   const chunk = Math.min(n, chunkSamples(gpu, l.cin, l.cout, l.oh, l.ow, tile));
   if (chunk < 1) throw new Error(`winogradConv: one sample of ${l.oh}x${l.ow} does not fit a binding`);
-  const u = gpu.tensor([chunk * a2 * l.cin * tpad]);
-  const mt = gpu.tensor([chunk * a2 * l.cout * tpad]);
+  const u = gpu.tensor([chunk * PATCH * PATCH * l.cin * tpad]);
+  const mt = gpu.tensor([chunk * PATCH * PATCH * l.cout * tpad]);
   const blocks = Math.ceil(l.cout / (4 * tile.v)), groups = tpad / tile.rn;
   const u32 = (v: number) => ["u32", v] as const;
   const filler = l.weight;
@@ -340,9 +344,9 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       ],
       workgroupSize: tile.wg,
       tag: l.tag,
-      flops: 2 * sc * a2 * l.cin * l.cout * tiles,
+      flops: 2 * sc * PATCH * PATCH * l.cin * l.cout * tiles,
       source: productSource(tile),
-      workgroups: grid1d(sc * a2 * blocks * groups, tile.wg, gpu.maxWorkgroups),
+      workgroups: grid1d(sc * PATCH * PATCH * blocks * groups, tile.wg, gpu.maxWorkgroups),
     });
     runProgram(gpu, {
       name: `winograd_output${s.accumulate ? "_acc" : ""}`,
