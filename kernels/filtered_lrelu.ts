@@ -24,9 +24,10 @@
  *   down the whole image with a window of kd upsampled rows and the kd x kd filter in registers, so that
  *   each upsampled sample and filter tap is loaded once per invocation (best where loads are dear:
  *   llvmpipe pays each load per invocation, at the price of 10-20 multiply-adds).
- * - "fused" (up a multiple of down): as "fullstream", with the y-up and the activation computed inside the
- *   streaming down pass from a window of x-upsampled rows, so that the upsampled image never reaches
- *   memory (two passes instead of three).
+ * - "fused" (up a multiple of down; either down filter): as "fullstream", with the y-up and the activation
+ *   computed inside the streaming down pass from a window of x-upsampled rows, so that the upsampled image
+ *   never reaches memory (two passes instead of three); a separable down filter filters each upsampled row
+ *   along x as it is made and keeps a window of those rows for the y filter.
  */
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel, type Tensor } from "../gpu/tensor.ts";
@@ -553,8 +554,17 @@ function downOutputs(kd: number, qx: number, down: number): string[] {
   });
 }
 
-function windowShift(first: number, down: number, r: number): string[] {
-  return range(first).flatMap((a) => range(r).map((l) => `    z${a}_${l} = z${a + down}_${l};`));
+/** The y-down of the separable fused pass: output x of row `yo` from the window d<a>_<x>. */
+function separableOutputs(kd: number, qx: number): string[] {
+  return range(qx).map((x) =>
+    `      if (ox + ${x}u < p.wo) { st_y(yo + ${x}u, (${
+      range(kd).map((a) => `d${a}_${x} * g${a}`).join(" + ")
+    }) * p.outScale); }`
+  );
+}
+
+function windowShift(first: number, down: number, r: number, name = "z"): string[] {
+  return range(first).flatMap((a) => range(r).map((l) => `    ${name}${a}_${l} = ${name}${a + down}_${l};`));
 }
 
 /**
@@ -591,11 +601,14 @@ ${windowShift(first, down, r).join("\n")}
 }
 
 /**
- * Passes 2 and 3 of "fused" in one (up a multiple of down): the full 2-D down filter streaming qx output
- * columns down the image as in "fullstream", computing each upsampled row Z[v] it needs from a window of
+ * Passes 2 and 3 of "fused" in one (up a multiple of down): the down filter streaming qx output columns
+ * down the image as in "fullstream", computing each upsampled row Z[v] it needs from a window of
  * x-upsampled rows H1 in registers (y-up with the activation, polyphase) instead of reading it from memory:
  * Z never reaches memory. Output rows are unrolled by P = up / down, the steps after which the H1 window
- * moves by one row, so that every phase and window offset is a constant.
+ * moves by one row, so that every phase and window offset is a constant. A full 2-D down filter keeps a
+ * window z<a>_<l> of kd rows of Z; a separable one filters each fresh Z row along x at once and keeps the
+ * window d<a>_<x> of kd x-filtered rows (qx values each), which the y filter then combines: D1 never
+ * reaches memory either.
  */
 function fusedDownSource(
   up: number,
@@ -605,6 +618,7 @@ function fusedDownSource(
   kd: number,
   qx: number,
   clamp: boolean,
+  full: boolean,
 ): string {
   const P = up / down, r = (qx - 1) * down + kd;
   const first = Math.max(0, kd - down);
@@ -626,14 +640,25 @@ function fusedDownSource(
   for (let t = 0; t < P; t++) {
     body.push(`    {`, `    let oy = it * ${P} + ${t};`);
     for (const f of phases.filter((f) => f.t === t)) {
-      for (let l = 0; l < r; l++) {
+      const zs = range(r).map((l) => {
         const terms = f.offs.map((o, j) => `h${o - lo}_${l} * f${q.a[f.ph] + j * up}`);
-        body.push(`    z${first + f.s}_${l} = act(${terms.join(" + ") || "0.0"});`);
+        return `act(${terms.join(" + ") || "0.0"})`;
+      });
+      if (full) body.push(...zs.map((z, l) => `    z${first + f.s}_${l} = ${z};`));
+      else {
+        // The fresh row's x-down, in the order of the separable passes' sums.
+        body.push(`    {`, ...zs.map((z, l) => `      let u${l} = ${z};`));
+        body.push(
+          ...range(qx).map((x) =>
+            `      d${first + f.s}_${x} = ${range(kd).map((b) => `u${x * down + b} * g${b}`).join(" + ")};`
+          ),
+        );
+        body.push(`    }`);
       }
     }
     body.push(`    if (oy >= 0 && oy < i32(p.ho)) {`, `      let yo = yb + u32(oy) * p.wo;`);
-    body.push(...downOutputs(kd, qx, down), `    }`, ...windowShift(first, down, r));
-    body.push(`    }`);
+    body.push(...(full ? downOutputs(kd, qx, down) : separableOutputs(kd, qx)), `    }`);
+    body.push(...(full ? windowShift(first, down, r) : windowShift(first, down, qx, "d")), `    }`);
   }
   // Enough periods before row 0 to fill the H1 window and the Z window.
   const it0 = -(Math.ceil(Math.ceil(first / down) / P) + hw);
@@ -647,9 +672,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let hb = plane * p.rows * p.cols + ox * ${down}u;
   let yb = plane * p.ho * p.wo + ox;
 ${range(taps).map((t) => `  let f${t} = fu[${t}];`).join("\n")}
-${filterRegisters(kd)}
+${full ? filterRegisters(kd) : range(kd).map((b) => `  let g${b} = fd[${b}];`).join("\n")}
 ${range(hw).flatMap((d) => range(r).map((l) => `  var h${d}_${l} = 0.0;`)).join("\n")}
-${range(kd).flatMap((a) => range(r).map((l) => `  var z${a}_${l} = 0.0;`)).join("\n")}
+${
+    range(kd).flatMap((a) => range(full ? r : qx).map((l) => `  var ${full ? "z" : "d"}${a}_${l} = 0.0;`))
+      .join("\n")
+  }
   for (var it = ${it0}; it * ${P} < i32(p.ho); it++) {
 ${body.join("\n")}
   }
@@ -727,20 +755,26 @@ export function filteredLreluCandidates(
   if (!fu.full) {
     // Rows per y-up invocation: multiples of up near 8 and 4 (8 shares the most input rows on llvmpipe).
     const [r8, r4] = [8, 4].map((r) => Math.max(1, Math.round(r / up)) * up);
+    // The fused pass needs whole phases per output row.
+    const fused: StreamedVariant[] = up % down === 0
+      ? [8, 16].map((qx) => ({ kind: "fused", rows: r8, wg: 64, qx }))
+      : [];
     if (fd.full) {
       const blocks: StreamedVariant[] = [[r8, 8, 2], [r8, 8, 4], [r8, 16, 1], [r4, 8, 1]].map((
         [rows, qx, qy],
       ) => ({ kind: "fulldown", rows, wg: 64, qx, qy }));
       const streams: StreamedVariant[] = [8, 16].map((qx) => ({ kind: "fullstream", rows: r8, wg: 64, qx }));
-      // The fused pass needs whole phases per output row.
-      if (up % down === 0) {
-        streams.unshift(...[8, 16].map((qx) => ({ kind: "fused", rows: r8, wg: 64, qx }) as const));
-      }
       // llvmpipe pays every load per invocation: streaming wins there; GPUs keep the blocks in registers.
-      out.push(...(gpu.summary.isFallback ? [...streams, ...blocks] : [...blocks, ...streams]));
+      out.push(
+        ...(gpu.summary.isFallback ? [...fused, ...streams, ...blocks] : [...blocks, ...fused, ...streams]),
+      );
     } else {
-      out.push({ kind: "separable", rows: r8, wg: 64 }, { kind: "separable", rows: r8, wg: 32 });
-      if (r4 !== r8) out.push({ kind: "separable", rows: r4, wg: 64 });
+      const sep = (rows: number, wg: number) => ({ kind: "separable", rows, wg }) as const;
+      const passes: StreamedVariant[] = [sep(r8, 64), sep(r8, 32), ...(r4 !== r8 ? [sep(r4, 64)] : [])];
+      // The fused pass holds a window of H1 rows and of x-filtered rows in (spilled) registers: on llvmpipe
+      // that costs less than the loads and stores of D1 (stylegan3-t-128: 241 -> 150 ms); GPUs may prefer
+      // the three short passes.
+      out.push(...(gpu.summary.isFallback ? [...fused, ...passes] : [...passes, ...fused]));
     }
   }
   const fitting: FilteredLreluVariant[] = out.filter((v) =>
@@ -843,11 +877,13 @@ function streamGeometry(
   const [n, c] = xShape;
   const { ho, wo } = outSize(xShape, fu, fd, opts);
   const { up, down } = opts;
-  const full = v.kind !== "separable";
-  if (fu.full || fd.full !== full || v.rows % up) {
+  // "fused" takes either down filter; "separable" a 1-D one, the others a 2-D one.
+  const fits = v.kind === "fused" || fd.full === (v.kind !== "separable");
+  if (fu.full || !fits || v.rows % up) {
     throw new Error(`filteredLrelu: variant ${JSON.stringify(v)} does not fit these filters`);
   }
-  const qx = full ? v.qx : 1, qy = v.kind === "fulldown" ? v.qy : 1;
+  const full = fd.full;
+  const qx = v.kind === "separable" ? 1 : v.qx, qy = v.kind === "fulldown" ? v.qy : 1;
   const bx = Math.ceil(wo / qx), by = Math.ceil(ho / qy);
   // Upsampled columns and rows that the down filter reads (whole blocks for "fulldown").
   const zw = (bx * qx - 1) * down + fd.taps, zh = (by * qy - 1) * down + fd.taps;
@@ -970,7 +1006,7 @@ function streamed(
         { name: "fd", data: fd.tensor },
         { name: "y", data: y, access: "read_write", split: true },
       ],
-      source: fusedDownSource(up, ku, py, down, kd, qx, clamp),
+      source: fusedDownSource(up, ku, py, down, kd, qx, clamp, fd.full),
       workgroups: grid(c * bx),
     });
   } else {
