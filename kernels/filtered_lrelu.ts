@@ -90,15 +90,17 @@ export interface FilteredLreluOptions {
 /**
  * A configuration of {@link filteredLrelu} (JSON-serialisable): "tiled" with its output tile; the streamed
  * kinds with the upsampled rows per invocation of the y-up pass (a multiple of up) and the workgroup size;
- * "fulldown" also with the qy x qx outputs per invocation of its 2-D down filter, "fullstream" and "fused"
- * with the qx output columns each invocation streams down.
+ * "fulldown" also with the qy x qx outputs per invocation of its 2-D down filter, "fullstream", "fused" and
+ * "onepass" (the fused pass with the x-up in it: no y-up pass, so no rows) with the qx output columns each
+ * invocation streams down.
  */
 export type FilteredLreluVariant =
   | { kind: "tiled"; tile: number }
   | { kind: "separable"; rows: number; wg: number }
   | { kind: "fulldown"; rows: number; wg: number; qx: number; qy: number }
   | { kind: "fullstream"; rows: number; wg: number; qx: number }
-  | { kind: "fused"; rows: number; wg: number; qx: number };
+  | { kind: "fused"; rows: number; wg: number; qx: number }
+  | { kind: "onepass"; wg: number; qx: number };
 
 type StreamedVariant = Exclude<FilteredLreluVariant, { kind: "tiled" }>;
 
@@ -347,17 +349,20 @@ fn act(v: f32) -> f32 {
   return ${clamp ? "clamp(a, -p.clamp, p.clamp)" : "a"};
 }`;
 
+/** Input sample ix of row `row` plus the bias, zero outside the image (`ok`: the row is inside). */
+const LDX = /* wgsl */ `
+fn ldx(row: u32, ok: bool, ix: i32, bc: f32) -> f32 {
+  if (ok && ix >= 0 && ix < p.w) { return ld_x(row + u32(ix)) + bc; }
+  return 0.0;
+}`;
+
 /**
  * Pass 1, x-up: H1[t, u] = the input row t + kmin (plus bias; zero outside the image) upsampled along x,
  * u < steps * up; one invocation streams one row with a window of `span` inputs in registers.
  */
 function xUpSource(up: number, taps: number, q: Poly, kminY: number): string {
   const L = q.span;
-  return /* wgsl */ `
-fn ldx(row: u32, ok: bool, ix: i32, bc: f32) -> f32 {
-  if (ok && ix >= 0 && ix < p.w) { return ld_x(row + u32(ix)) + bc; }
-  return 0.0;
-}
+  return /* wgsl */ `${LDX}
 
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.c * p.rows) { return; }
@@ -608,7 +613,9 @@ ${windowShift(first, down, r).join("\n")}
  * moves by one row, so that every phase and window offset is a constant. A full 2-D down filter keeps a
  * window z<a>_<l> of kd rows of Z; a separable one filters each fresh Z row along x at once and keeps the
  * window d<a>_<x> of kd x-filtered rows (qx values each), which the y filter then combines: D1 never
- * reaches memory either.
+ * reaches memory either. With `xup` ("onepass"), each fresh H1 row is x-upsampled here from the input row
+ * (xUpSource's sums, over the r / up + span input samples the r columns read) instead of read from H1:
+ * one pass, nothing in between reaches memory.
  */
 function fusedDownSource(
   up: number,
@@ -619,6 +626,7 @@ function fusedDownSource(
   qx: number,
   clamp: boolean,
   full: boolean,
+  xup: { q: Poly; kminY: number } | null,
 ): string {
   const P = up / down, r = (qx - 1) * down + kd;
   const first = Math.max(0, kd - down);
@@ -635,8 +643,27 @@ function fusedDownSource(
   const lo = Math.min(...all), hw = Math.max(...all) - lo + 1;
   const body: string[] = [];
   body.push(...range(hw - 1).flatMap((d) => range(r).map((l) => `    h${d}_${l} = h${d + 1}_${l};`)));
-  body.push(`    let hr = hb + u32(clamp(it + ${lo + hw - 1}, 0, i32(p.rows) - 1)) * p.cols;`);
-  body.push(...range(r).map((l) => `    h${hw - 1}_${l} = ld_h1(hr + ${l}u);`));
+  if (xup) {
+    // H1 row t is input row t + kminY; column l of the window, ox * down + l, is phase l % up of input
+    // column (ox * down + l) / up (a whole number of phases: qx * down is a multiple of up).
+    const inputs = Math.floor((r - 1) / up) + xup.q.span;
+    body.push(
+      `    {`,
+      `    let iy = it + ${lo + hw - 1 + xup.kminY};`,
+      `    let ok = iy >= 0 && iy < p.h;`,
+      `    let row = plane * u32(p.h * p.w) + u32(select(0, iy, ok) * p.w);`,
+      ...range(inputs).map((m) => `    let x${m} = ldx(row, ok, gx + ${m}, bc);`),
+      ...range(r).map((l) =>
+        `    h${hw - 1}_${l} = ${
+          polyDot(xup.q, l % up, up, taps, Math.floor(l / up), (m) => `x${m}`, (t) => `f${t}`)
+        };`
+      ),
+      `    }`,
+    );
+  } else {
+    body.push(`    let hr = hb + u32(clamp(it + ${lo + hw - 1}, 0, i32(p.rows) - 1)) * p.cols;`);
+    body.push(...range(r).map((l) => `    h${hw - 1}_${l} = ld_h1(hr + ${l}u);`));
+  }
   for (let t = 0; t < P; t++) {
     body.push(`    {`, `    let oy = it * ${P} + ${t};`);
     for (const f of phases.filter((f) => f.t === t)) {
@@ -662,14 +689,18 @@ function fusedDownSource(
   }
   // Enough periods before row 0 to fill the H1 window and the Z window.
   const it0 = -(Math.ceil(Math.ceil(first / down) / P) + hw);
-  return /* wgsl */ `${act(clamp)}
+  const source = xup
+    ? `  let gx = i32(ox * ${down}u / ${up}u) + ${xup.q.kmin};
+  let bc = bias[ch];`
+    : `  let hb = plane * p.rows * p.cols + ox * ${down}u;`;
+  return /* wgsl */ `${act(clamp)}${xup ? LDX : ""}
 
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.c * p.bx) { return; }
   let ch = gid.x / p.bx;
   let ox = (gid.x % p.bx) * ${qx}u;
   let plane = gid.z * p.c + ch;
-  let hb = plane * p.rows * p.cols + ox * ${down}u;
+${source}
   let yb = plane * p.ho * p.wo + ox;
 ${range(taps).map((t) => `  let f${t} = fu[${t}];`).join("\n")}
 ${full ? filterRegisters(kd) : range(kd).map((b) => `  let g${b} = fd[${b}];`).join("\n")}
@@ -721,8 +752,8 @@ function streamable(
   v: StreamedVariant,
 ): boolean {
   const { h1Shape, zShape } = streamGeometry(xShape, fu, fd, opts, v);
-  // "fused" never makes Z: its last pass reads H1.
-  const middle = v.kind === "fused" ? [h1Shape] : [h1Shape, zShape];
+  // "fused" never makes Z: its last pass reads H1; "onepass" makes neither.
+  const middle = v.kind === "onepass" ? [] : v.kind === "fused" ? [h1Shape] : [h1Shape, zShape];
   if (middle.some((shape) => numel(shape) * 4 > gpu.maxBuffer)) return false;
   // itemRuns reads only the tensors' sizes and dtypes.
   const like = (shape: readonly number[]) => ({ size: numel(shape), dtype: "f32" }) as Tensor;
@@ -757,7 +788,10 @@ export function filteredLreluCandidates(
     const [r8, r4] = [8, 4].map((r) => Math.max(1, Math.round(r / up)) * up);
     // The fused pass needs whole phases per output row.
     const fused: StreamedVariant[] = up % down === 0
-      ? [8, 16].map((qx) => ({ kind: "fused", rows: r8, wg: 64, qx }))
+      ? [8, 16].flatMap((qx): StreamedVariant[] => [
+        ...((qx * down) % up ? [] : [{ kind: "onepass", wg: 64, qx } as const]),
+        { kind: "fused", rows: r8, wg: 64, qx },
+      ])
       : [];
     if (fd.full) {
       const blocks: StreamedVariant[] = [[r8, 8, 2], [r8, 8, 4], [r8, 16, 1], [r4, 8, 1]].map((
@@ -851,7 +885,7 @@ function tiled(
       gain: ["f32", opts.gain],
       slope: ["f32", opts.slope],
       clamp: ["f32", opts.clamp ?? 0],
-      outScale: ["f32", opts.outScale ?? 1],
+      ...outScale(opts),
     },
     buffers: [
       { name: "x", data: x, split: true },
@@ -866,6 +900,11 @@ function tiled(
   });
 }
 
+/** The output factor as a kernel parameter. */
+function outScale(opts: FilteredLreluOptions): Record<string, Param> {
+  return { outScale: ["f32", opts.outScale ?? 1] };
+}
+
 /** The sizes of a streamed variant's passes and intermediates (H1: x-upsampled rows; Z or D1). */
 function streamGeometry(
   xShape: readonly number[],
@@ -877,9 +916,10 @@ function streamGeometry(
   const [n, c] = xShape;
   const { ho, wo } = outSize(xShape, fu, fd, opts);
   const { up, down } = opts;
-  // "fused" takes either down filter; "separable" a 1-D one, the others a 2-D one.
-  const fits = v.kind === "fused" || fd.full === (v.kind !== "separable");
-  if (fu.full || !fits || v.rows % up) {
+  // "fused" and "onepass" take either down filter; "separable" a 1-D one, the others a 2-D one.
+  const fits = v.kind === "fused" || v.kind === "onepass" || fd.full === (v.kind !== "separable");
+  const rows = v.kind === "onepass" ? up : v.rows;
+  if (fu.full || !fits || rows % up || (v.kind === "onepass" && (v.qx * down) % up)) {
     throw new Error(`filteredLrelu: variant ${JSON.stringify(v)} does not fit these filters`);
   }
   const full = fd.full;
@@ -888,12 +928,12 @@ function streamGeometry(
   // Upsampled columns and rows that the down filter reads (whole blocks for "fulldown").
   const zw = (bx * qx - 1) * down + fd.taps, zh = (by * qy - 1) * down + fd.taps;
   const px = poly(up, opts.padding[0], fu.taps), py = poly(up, opts.padding[2], fu.taps);
-  const groups = Math.ceil(zh / v.rows);
+  const groups = Math.ceil(zh / rows);
   const steps = Math.ceil(zw / up);
-  const h1rows = groups * (v.rows / up) - 1 + py.span;
+  const h1rows = groups * (rows / up) - 1 + py.span;
   const h1Shape = [n, c, h1rows, steps * up];
-  const zShape = [n, c, groups * v.rows, full ? zw : wo];
-  return { qx, qy, bx, by, zw, px, py, groups, steps, h1rows, h1Shape, zShape };
+  const zShape = [n, c, groups * rows, full ? zw : wo];
+  return { rows, qx, qy, bx, by, zw, px, py, groups, steps, h1rows, h1Shape, zShape };
 }
 
 /** The "separable" and "fulldown" variants: x-up, then y-up with the activation, then the down filter. */
@@ -911,17 +951,14 @@ function streamed(
   const [n, c, h, w] = x.shape;
   const [, , ho, wo] = y.shape;
   const { up, down } = opts;
-  const ku = fu.taps, kd = fd.taps, rows = v.rows;
-  const { qx, qy, bx, by, zw, px, py, groups, steps, h1rows, h1Shape, zShape } = streamGeometry(
+  const ku = fu.taps, kd = fd.taps;
+  const { rows, qx, qy, bx, by, zw, px, py, groups, steps, h1rows, h1Shape, zShape } = streamGeometry(
     x.shape,
     fu,
     fd,
     opts,
     v,
   );
-  const h1 = gpu.tensor(h1Shape);
-  // "fused" computes the upsampled rows where it needs them; the other kinds keep them in Z (or D1).
-  const z = v.kind === "fused" ? h1 : gpu.tensor(zShape);
   const activation: Record<string, Param> = {
     gain: ["f32", opts.gain],
     slope: ["f32", opts.slope],
@@ -930,6 +967,27 @@ function streamed(
   const clamp = opts.clamp !== null;
   const base = { items: n, workgroupSize: v.wg, tag } as const;
   const grid = (invocations: number) => (count: number) => [Math.ceil(invocations / v.wg), 1, count] as const;
+  const output: Record<string, Param> = { ho: ["u32", ho], wo: ["u32", wo], bx: ["u32", bx] };
+  if (v.kind === "onepass") {
+    runProgram(gpu, {
+      ...base,
+      name: kernelName(opts, fu, fd, "onepass"),
+      params: { c: ["u32", c], h: ["i32", h], w: ["i32", w], ...output, ...activation, ...outScale(opts) },
+      buffers: [
+        { name: "x", data: x, split: true },
+        { name: "bias", data: bias },
+        { name: "fu", data: fu.tensor },
+        { name: "fd", data: fd.tensor },
+        { name: "y", data: y, access: "read_write", split: true },
+      ],
+      source: fusedDownSource(up, ku, py, down, kd, qx, clamp, fd.full, { q: px, kminY: py.kmin }),
+      workgroups: grid(c * bx),
+    });
+    return;
+  }
+  const h1 = gpu.tensor(h1Shape);
+  // "fused" computes the upsampled rows where it needs them; the other kinds keep them in Z (or D1).
+  const z = v.kind === "fused" ? h1 : gpu.tensor(zShape);
   runProgram(gpu, {
     ...base,
     name: kernelName(opts, fu, fd, `${v.kind}_xup`),
@@ -978,7 +1036,7 @@ function streamed(
         ho: ["u32", ho],
         wo: ["u32", wo],
         drows: ["u32", groups * rows],
-        outScale: ["f32", opts.outScale ?? 1],
+        ...outScale(opts),
       },
       buffers: [
         { name: "d1", data: z, split: true },
@@ -992,21 +1050,14 @@ function streamed(
     runProgram(gpu, {
       ...base,
       name: kernelName(opts, fu, fd, `${v.kind}_down`),
-      params: {
-        ...common,
-        ho: ["u32", ho],
-        wo: ["u32", wo],
-        bx: ["u32", bx],
-        ...activation,
-        outScale: ["f32", opts.outScale ?? 1],
-      },
+      params: { ...common, ...output, ...activation, ...outScale(opts) },
       buffers: [
         { name: "h1", data: h1, split: true },
         { name: "fu", data: fu.tensor },
         { name: "fd", data: fd.tensor },
         { name: "y", data: y, access: "read_write", split: true },
       ],
-      source: fusedDownSource(up, ku, py, down, kd, qx, clamp, fd.full),
+      source: fusedDownSource(up, ku, py, down, kd, qx, clamp, fd.full, null),
       workgroups: grid(c * bx),
     });
   } else {
@@ -1034,7 +1085,7 @@ function streamed(
         by: ["u32", by],
         zrows: ["u32", groups * rows],
         zw: ["u32", zw],
-        outScale: ["f32", opts.outScale ?? 1],
+        ...outScale(opts),
       },
       buffers: [
         { name: "z", data: z, split: true },
