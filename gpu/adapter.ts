@@ -17,6 +17,11 @@ export interface AdapterSummary {
   device: string;
   /** Whether this is a fallback (software) adapter, as WebGPU reports it. */
   isFallback: boolean;
+  /**
+   * Whether this is Google's SwiftShader (Chromium's software adapter, architecture "swiftshader"): its
+   * shader compiler ran out of memory on sg3's largest unrolled kernels, so kernels leave those out there.
+   */
+  swiftShader: boolean;
   /** The adapter's feature names, sorted. */
   features: string[];
   /** The limits that bound sg3's kernels (buffer and binding sizes, workgroup limits), by name. */
@@ -53,6 +58,7 @@ export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
     architecture: info.architecture,
     device: info.device,
     isFallback: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    swiftShader: info.architecture.toLowerCase() === "swiftshader",
     features: [...adapter.features].sort(),
     limits,
   };

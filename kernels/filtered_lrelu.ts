@@ -786,8 +786,8 @@ export function filteredLreluCandidates(
   if (!fu.full) {
     // Rows per y-up invocation: multiples of up near 8 and 4 (8 shares the most input rows on llvmpipe).
     const [r8, r4] = [8, 4].map((r) => Math.max(1, Math.round(r / up)) * up);
-    // The fused pass needs whole phases per output row.
-    const fused: StreamedVariant[] = up % down === 0
+    // The fused pass needs whole phases per output row; its unrolled windows are too much for SwiftShader.
+    const fused: StreamedVariant[] = up % down === 0 && !gpu.summary.swiftShader
       ? [8, 16].flatMap((qx): StreamedVariant[] => [
         ...((qx * down) % up ? [] : [{ kind: "onepass", wg: 64, qx } as const]),
         { kind: "fused", rows: r8, wg: 64, qx },
