@@ -7,6 +7,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
+import { batchStarts, oneAhead } from "../gpu/ahead.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { quantizeImages } from "../kernels/resize.ts";
 import type { Dataset } from "../formats/dataset.ts";
@@ -64,22 +65,21 @@ async function run(
   const gpu = inception.gpu;
   const stats = new FeatureStats(FEATURE_DIM, opts.keepFeatures ?? false);
   const logits = opts.logits ? new Float32Array(count * LOGIT_DIM) : null;
-  const launch = (start: number) => {
-    const x = input(start, Math.min(opts.batch, count - start));
-    const out = inception.forward(x, { logits: opts.logits, outputBias: false });
-    gpu.flush();
-    return { x, out };
-  };
-  let cur = count > 0 ? launch(0) : null;
-  for (let start = 0; cur; start += opts.batch) {
+  // Inception.forward frees the previous batch's outputs: their readbacks are recorded before it runs again.
+  const submit = (start: number) => {
     const n = Math.min(opts.batch, count - start);
-    const features = await readTensor(gpu, cur.out.pool3);
-    if (logits) logits.set(await readTensor(gpu, cur.out.logits!), start * LOGIT_DIM);
-    cur.x.destroy();
-    // The GPU runs the next batch while the CPU accumulates this one's statistics.
-    cur = start + n < count ? launch(start + n) : null;
-    stats.add(features, n);
-    opts.onBatch?.(n);
+    const x = input(start, n);
+    const out = inception.forward(x, { logits: opts.logits, outputBias: false });
+    const features = readTensor(gpu, out.pool3);
+    const logitsOf = out.logits ? readTensor(gpu, out.logits) : null;
+    return Promise.all([features, logitsOf]).then(([f, l]) => ({ start, n, features: f, logits: l }))
+      .finally(() => x.destroy());
+  };
+  // The GPU runs the next batch while the CPU accumulates this one's statistics.
+  for await (const batch of oneAhead(batchStarts(0, count, opts.batch), submit)) {
+    if (logits) logits.set(batch.logits!, batch.start * LOGIT_DIM);
+    stats.add(batch.features, batch.n);
+    opts.onBatch?.(batch.n);
   }
   return { stats, logits };
 }

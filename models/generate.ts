@@ -7,6 +7,7 @@
 import { UserError } from "../errors.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
+import { batchStarts, oneAhead } from "../gpu/ahead.ts";
 import { type Image8, toImage8 } from "../formats/png.ts";
 import type { Generator, NoiseMode } from "./generator.ts";
 import { zFromSeed } from "./latents.ts";
@@ -66,7 +67,8 @@ export function labels(gen: Generator, n: number, classIdx?: number): Float32Arr
 }
 
 /**
- * Generates the request's images (those of `req.range`) batch by batch, in request order.
+ * Generates the request's images (those of `req.range`) batch by batch, in request order; each batch is
+ * submitted before the previous one's images are handed out (gpu/ahead.ts).
  *
  * @example Write seed0000.png ... seed0007.png as `sg3 generate` does
  * ```ts
@@ -96,7 +98,7 @@ export async function* generateImages(
   }
   const transform = Float32Array.from(invert3x3(makeTransform([tx, ty], req.rotate ?? 0)));
   const [first, end] = req.range ?? [0, count];
-  for (let start = first; start < end; start += batch) {
+  const submit = (start: number) => {
     const n = Math.min(batch, end - start);
     let ws;
     if (req.ws) {
@@ -121,16 +123,21 @@ export async function* generateImages(
       noiseMode: req.noiseMode,
       noiseSeeds: req.seeds?.slice(start, start + n),
     });
-    const data = await readTensor(gpu, img);
-    ws.destroy();
-    img.destroy();
+    const shape = img.shape;
+    return readTensor(gpu, img).then((data) => ({ start, n, data, shape })).finally(() => {
+      ws.destroy();
+      img.destroy();
+    });
+  };
+  // The next batch runs on the GPU while the caller encodes this one's images.
+  for await (const { start, n, data, shape } of oneAhead(batchStarts(first, end, batch), submit)) {
     const per = gen.imgChannels * gen.resolution * gen.resolution;
     for (let i = 0; i < n; i++) {
       const k = start + i;
       const name = req.ws || req.zs
         ? `proj${String(k).padStart(2, "0")}`
         : `seed${String(req.seeds![k]).padStart(4, "0")}`;
-      yield { name, image: toImage8(data, img.shape, i), float: data.subarray(i * per, (i + 1) * per) };
+      yield { name, image: toImage8(data, shape, i), float: data.subarray(i * per, (i + 1) * per) };
     }
   }
 }

@@ -7,6 +7,7 @@
 import { roundHalfEven } from "../kernels/eq_translate.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
+import { batchStarts, oneAhead } from "../gpu/ahead.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type Image8, toImage8 } from "../formats/png.ts";
 import { labels } from "./generate.ts";
@@ -164,13 +165,6 @@ export interface VideoFrame {
   image: Image8;
 }
 
-interface Pending {
-  start: number;
-  n: number;
-  data: Promise<Float32Array>;
-  shape: readonly number[];
-}
-
 /** Renders the frames of `spec` (those of `spec.range`) in order. Stopping the iteration early waits for work in flight. */
 export async function* renderFrames(gpu: Gpu, gen: Generator, spec: VideoSpec): AsyncGenerator<VideoFrame> {
   const cells = spec.gridW * spec.gridH;
@@ -178,7 +172,7 @@ export async function* renderFrames(gpu: Gpu, gen: Generator, spec: VideoSpec): 
   const reference: Float32Array[] = [];
   const [first, end] = spec.range ?? [0, spec.frames];
   if (spec.compare && first > 0) throw new Error("renderFrames: comparisons need frame 0 in the range");
-  const submit = (start: number): Pending => {
+  const submit = (start: number) => {
     const n = Math.min(perFrame, end - start), count = n * cells;
     const ws = latentsFor(gpu, gen, spec, start, n, cells);
     let transforms: Float32Array | undefined;
@@ -190,27 +184,17 @@ export async function* renderFrames(gpu: Gpu, gen: Generator, spec: VideoSpec): 
       }
     }
     const img = gen.synthesis(ws, { transforms });
-    const data = readTensor(gpu, img).finally(() => {
+    const shape = img.shape;
+    return readTensor(gpu, img).then((data) => ({ start, n, data, shape })).finally(() => {
       ws.destroy();
       img.destroy();
     });
-    return { start, n, data, shape: img.shape };
   };
-
-  let pending: Pending | null = first < end ? submit(first) : null;
-  try {
-    while (pending) {
-      const cur: Pending = pending;
-      const next = cur.start + cur.n;
-      pending = next < end ? submit(next) : null;
-      const data = await cur.data;
-      for (let i = 0; i < cur.n; i++) {
-        const index = cur.start + i;
-        yield { index, image: layoutFrame(data, cur.shape, i * cells, index, spec, reference) };
-      }
+  for await (const { start, n, data, shape } of oneAhead(batchStarts(first, end, perFrame), submit)) {
+    for (let i = 0; i < n; i++) {
+      const index = start + i;
+      yield { index, image: layoutFrame(data, shape, i * cells, index, spec, reference) };
     }
-  } finally {
-    if (pending) await pending.data.catch(() => {});
   }
 }
 
