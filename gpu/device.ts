@@ -204,6 +204,14 @@ export class Gpu {
     this.submission.dispatch(d);
   }
 
+  /**
+   * Frees tensors (nulls skipped) the caller is done with, once the work recorded so far that uses them is
+   * submitted: at once when nothing is recorded, else at the next flush (see Submission.release).
+   */
+  release(...tensors: (Tensor | null | undefined)[]): void {
+    for (const t of tensors) if (t) this.submission.release(t);
+  }
+
   /** Submits recorded work. */
   flush(): void {
     this.submission.flush();

@@ -36,6 +36,9 @@ export interface Dispatch {
 /** Dispatches recorded per submission before an automatic flush (keeps command buffers bounded). */
 const MAX_PENDING = 512;
 
+/** Bytes of released tensors that may wait for the next flush before one is forced. */
+const RELEASE_BUDGET = 64 << 20;
+
 /** Bytes of every uniform buffer at least (64 parameters). */
 const UNIFORM_MIN = 256;
 
@@ -45,6 +48,8 @@ export class Submission {
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
   #temporaries: GPUBuffer[] = [];
+  #released: Tensor[] = [];
+  #releasedBytes = 0;
   /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
   profiler: OpProfiler | null = null;
 
@@ -91,7 +96,20 @@ export class Submission {
     this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
   }
 
-  /** Submits everything recorded so far. */
+  /**
+   * Destroys `t` once the work recorded so far is submitted (WebGPU keeps a destroyed buffer alive for
+   * submitted work, but refuses to submit work that uses one): at once when nothing is recorded, else right
+   * after the next flush, which comes at once when released tensors of more than RELEASE_BUDGET bytes wait.
+   * So freeing intermediates costs no submission of its own.
+   */
+  release(t: Tensor): void {
+    if (!this.#encoder) return t.destroy();
+    this.#released.push(t);
+    this.#releasedBytes += t.byteSize;
+    if (this.#releasedBytes > RELEASE_BUDGET) this.flush();
+  }
+
+  /** Submits everything recorded so far, then destroys the tensors released meanwhile. */
   flush(): void {
     this.#endPass();
     if (!this.#encoder) return;
@@ -100,6 +118,10 @@ export class Submission {
     afterSubmit?.();
     this.#encoder = null;
     this.#pending = 0;
+    const released = this.#released;
+    this.#released = [];
+    this.#releasedBytes = 0;
+    released.forEach((t) => t.destroy());
     const temporaries = this.#temporaries;
     this.#temporaries = [];
     if (temporaries.length) {

@@ -1096,8 +1096,5 @@ function streamed(
       workgroups: grid(c * bx * (stream ? 1 : by)),
     });
   }
-  // Buffers may be destroyed once the work using them is submitted.
-  gpu.flush();
-  h1.destroy();
-  if (z !== h1) z.destroy();
+  gpu.release(h1, z !== h1 ? z : null);
 }

@@ -170,7 +170,6 @@ export function synthesisInput(
 ): Tensor {
   const features = fourierFeatures(gpu, input, t, transforms);
   const out = convGemm(gpu, features, input.weight, { padH: 0, padW: 0, outDtype });
-  gpu.flush();
-  features.destroy();
+  gpu.release(features);
   return out;
 }

@@ -173,9 +173,6 @@ export function modulatedConv2d(
     variant: opts.variant,
     ...opts.epilogue,
   });
-  // Buffers may be destroyed once the work using them is submitted.
-  gpu.flush();
-  scale.destroy();
-  dcoef?.destroy();
+  gpu.release(scale, dcoef);
   return y;
 }

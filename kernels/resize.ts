@@ -149,8 +149,7 @@ export function imagesToNCHW(
     source: TO_NCHW,
     workgroups: grid1d(n * 3 * h * w, WG, gpu.maxWorkgroups),
   });
-  gpu.flush();
-  src.destroy();
+  gpu.release(src);
   return out;
 }
 
@@ -251,9 +250,7 @@ export function resampleAxis(
     source: RESAMPLE,
     workgroups: grid1d(outer * t.outSize * inner, WG, gpu.maxWorkgroups),
   });
-  gpu.flush();
-  start.destroy();
-  weights.destroy();
+  gpu.release(start, weights);
   return y;
 }
 
@@ -272,7 +269,6 @@ export function resize(
   const [, , h, w] = x.shape;
   const tmp = resampleAxis(gpu, x, 3, resampleTable(method, w, outW));
   const y = resampleAxis(gpu, tmp, 2, resampleTable(method, h, outH), post);
-  gpu.flush();
-  tmp.destroy();
+  gpu.release(tmp);
   return y;
 }

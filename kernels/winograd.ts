@@ -379,8 +379,5 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       workgroups: (count) => grid1d(count * l.cout * (tpad / 4), 64, gpu.maxWorkgroups),
     });
   }
-  // Buffers may be destroyed once the work using them is submitted.
-  gpu.flush();
-  u.destroy();
-  mt.destroy();
+  gpu.release(u, mt);
 }

@@ -143,8 +143,7 @@ export function datasetFeatures(
       gpu.submission.copy(r.buffer, 0, x.buffer, offset, r.byteSize);
       offset += r.byteSize;
     }
-    gpu.flush();
-    for (const r of runs) r.destroy();
+    gpu.release(...runs);
     return x;
   });
 }
@@ -228,10 +227,7 @@ export function generatorFeatures(
     const img = g.synthesis(ws);
     const q = quantizeImages(gpu, img);
     const x = preprocessTensor(gpu, q, opts.preset);
-    gpu.flush();
-    ws.destroy();
-    img.destroy();
-    q.destroy();
+    gpu.release(ws, img, q);
     return x;
   });
 }

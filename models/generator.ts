@@ -158,8 +158,7 @@ export class Generator {
       temps.push(x);
     }
     const ws = broadcastTruncate(gpu, x, this.#wAvg, this.numWs, opts.psi ?? 1, opts.cutoff ?? this.numWs);
-    gpu.flush();
-    temps.forEach((t) => t.destroy());
+    gpu.release(...temps);
     return ws;
   }
 

@@ -54,7 +54,7 @@ export function preprocess(
 ): Tensor {
   const x = imagesToNCHW(gpu, bytes, n, h, w, c);
   const y = preprocessTensor(gpu, x, preset);
-  x.destroy();
+  gpu.release(x);
   return y;
 }
 
@@ -159,10 +159,7 @@ export class Inception {
       this.#next++;
       return old;
     }
-    if (old) {
-      this.gpu.flush();
-      old.destroy();
-    }
+    this.gpu.release(old);
     const t = this.gpu.tensor(shape);
     this.#arena[this.#next++] = t;
     return t;
@@ -209,8 +206,7 @@ export class Inception {
     opts: { logits?: boolean; outputBias?: boolean; keep?: number[] } = {},
   ): InceptionOutputs {
     this.#next = 0;
-    this.gpu.flush();
-    this.#outputs.forEach((t) => t.destroy());
+    this.gpu.release(...this.#outputs);
     const blocks = new Map<number, Tensor>();
     let cur = x;
     BLOCKS.forEach((block, bi) => {
@@ -234,15 +230,15 @@ export class Inception {
     return { pool3, logits, blocks };
   }
 
-  /** Frees the weights and intermediates. */
+  /** Frees the weights and intermediates (after submitting work recorded with them). */
   destroy(): void {
+    this.gpu.flush();
     for (const g of this.#convs.values()) {
       convWeightTensors(g.weight).forEach((t) => t.destroy());
       g.bias.destroy();
     }
     this.#fcWeight.destroy();
     this.#fcBias.destroy();
-    this.gpu.flush();
     for (const t of [...this.#arena, ...this.#outputs]) t.destroy();
   }
 }

@@ -148,13 +148,9 @@ export class StyleGAN2Synthesis implements Synthesis {
     /** A finished intermediate: captured, or freed once the work using it is submitted. */
     const release = (name: string, t: Tensor) => {
       if (opts.capture) return opts.capture.set(name, t);
-      gpu.flush();
-      t.destroy();
+      gpu.release(t);
     };
-    const free = (t: Tensor) => {
-      gpu.flush();
-      t.destroy();
-    };
+    const free = (t: Tensor) => gpu.release(t);
     /** One SynthesisLayer/ToRGB on x (upsampled first for conv0), written into `into` or a new tensor. */
     const apply = (l: Layer, x: Tensor, wi: number, dtype: DType, into?: Tensor, gain = 1): Tensor => {
       const input = l.up ? upfirdn2d(gpu, x, l.up, { up: 2, padding: [3, 2, 3, 2], gain: 4 }) : x;
@@ -180,10 +176,7 @@ export class StyleGAN2Synthesis implements Synthesis {
           accumulate: !!into,
         },
       });
-      gpu.flush();
-      s.destroy();
-      if (input !== x) input.destroy();
-      if (noise && mode === "random") noise.tensor.destroy();
+      gpu.release(s, input !== x ? input : null, noise && mode === "random" ? noise.tensor : null);
       return out;
     };
     let x: Tensor | null = null, img: Tensor | null = null;

@@ -119,10 +119,9 @@ export class StyleGAN3Synthesis implements Synthesis {
     const t = runFc(gpu, ws, this.#inputAffine, rowOf(0));
     let x = synthesisInput(gpu, this.#input, t, transforms);
     const done = (name: string, prev: Tensor | null, ...temps: Tensor[]) => {
-      gpu.flush();
-      temps.forEach((v) => v.destroy());
+      gpu.release(...temps);
       if (opts.capture) opts.capture.set(name, x);
-      else prev?.destroy();
+      else gpu.release(prev);
     };
     done("input", null, t, transforms);
     this.#layers.forEach((l, i) => {

@@ -76,8 +76,9 @@ export class NetworkWeights {
     };
   }
 
-  /** Frees every uploaded tensor. */
+  /** Frees every uploaded tensor (after submitting work recorded with them). */
   destroy(): void {
+    this.gpu.flush();
     this.#owned.forEach((t) => t.destroy());
     this.#owned.length = 0;
   }
