@@ -31,7 +31,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel, type Tensor } from "../gpu/tensor.ts";
-import { type Param, runProgram } from "../gpu/program.ts";
+import { type BufferDecl, type Param, runProgram } from "../gpu/program.ts";
 import { itemRuns, maxChunks } from "../gpu/split.ts";
 import { range } from "./unroll.ts";
 
@@ -882,22 +882,30 @@ function tiled(
       px0: ["i32", opts.padding[0]],
       py0: ["i32", opts.padding[2]],
       tilesX: ["u32", tilesX],
-      gain: ["f32", opts.gain],
-      slope: ["f32", opts.slope],
-      clamp: ["f32", opts.clamp ?? 0],
+      ...activation(opts),
       ...outScale(opts),
     },
-    buffers: [
-      { name: "x", data: x, split: true },
-      { name: "bias", data: bias },
-      { name: "fu", data: fu.tensor },
-      { name: "fd", data: fd.tensor },
-      { name: "y", data: y, access: "read_write", split: true },
-    ],
+    buffers: inputToOutput(x, bias, fu, fd, y),
     workgroupSize: 256,
     source: tiledSource(l, up, down, fu, fd, opts.clamp !== null),
     workgroups: (count) => [tiles, c, count],
   });
+}
+
+/** The activation's parameters (gain, slope, clamp; 0 = none, which the kernel source then skips). */
+function activation(opts: FilteredLreluOptions): Record<string, Param> {
+  return { gain: ["f32", opts.gain], slope: ["f32", opts.slope], clamp: ["f32", opts.clamp ?? 0] };
+}
+
+/** The buffers of a launch that reads the input and writes the output: x, bias, the filters, y. */
+function inputToOutput(x: Tensor, bias: Tensor, fu: FirFilter, fd: FirFilter, y: Tensor): BufferDecl[] {
+  return [
+    { name: "x", data: x, split: true },
+    { name: "bias", data: bias },
+    { name: "fu", data: fu.tensor },
+    { name: "fd", data: fd.tensor },
+    { name: "y", data: y, access: "read_write", split: true },
+  ];
 }
 
 /** The output factor as a kernel parameter. */
@@ -959,11 +967,6 @@ function streamed(
     opts,
     v,
   );
-  const activation: Record<string, Param> = {
-    gain: ["f32", opts.gain],
-    slope: ["f32", opts.slope],
-    clamp: ["f32", opts.clamp ?? 0],
-  };
   const clamp = opts.clamp !== null;
   const base = { items: n, workgroupSize: v.wg, tag } as const;
   const grid = (invocations: number) => (count: number) => [Math.ceil(invocations / v.wg), 1, count] as const;
@@ -972,14 +975,15 @@ function streamed(
     runProgram(gpu, {
       ...base,
       name: kernelName(opts, fu, fd, "onepass"),
-      params: { c: ["u32", c], h: ["i32", h], w: ["i32", w], ...output, ...activation, ...outScale(opts) },
-      buffers: [
-        { name: "x", data: x, split: true },
-        { name: "bias", data: bias },
-        { name: "fu", data: fu.tensor },
-        { name: "fd", data: fd.tensor },
-        { name: "y", data: y, access: "read_write", split: true },
-      ],
+      params: {
+        c: ["u32", c],
+        h: ["i32", h],
+        w: ["i32", w],
+        ...output,
+        ...activation(opts),
+        ...outScale(opts),
+      },
+      buffers: inputToOutput(x, bias, fu, fd, y),
       source: fusedDownSource(up, ku, py, down, kd, qx, clamp, fd.full, { q: px, kminY: py.kmin }),
       workgroups: grid(c * bx),
     });
@@ -1018,7 +1022,7 @@ function streamed(
     runProgram(gpu, {
       ...base,
       name: kernelName(opts, fu, fd, `${v.kind}_yup_xdown`),
-      params: { ...common, wo: ["u32", wo], ...activation },
+      params: { ...common, wo: ["u32", wo], ...activation(opts) },
       buffers: [
         { name: "h1", data: h1, split: true },
         { name: "fu", data: fu.tensor },
@@ -1050,7 +1054,7 @@ function streamed(
     runProgram(gpu, {
       ...base,
       name: kernelName(opts, fu, fd, `${v.kind}_down`),
-      params: { ...common, ...output, ...activation, ...outScale(opts) },
+      params: { ...common, ...output, ...activation(opts), ...outScale(opts) },
       buffers: [
         { name: "h1", data: h1, split: true },
         { name: "fu", data: fu.tensor },
@@ -1064,7 +1068,7 @@ function streamed(
     runProgram(gpu, {
       ...base,
       name: kernelName(opts, fu, fd, `${v.kind}_yup`),
-      params: { ...common, zw: ["u32", zw], ...activation },
+      params: { ...common, zw: ["u32", zw], ...activation(opts) },
       buffers: [
         { name: "h1", data: h1, split: true },
         { name: "fu", data: fu.tensor },
