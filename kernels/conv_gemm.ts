@@ -24,7 +24,7 @@ import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
 import { winogradConv, winogradFits, winogradInvocations, WinogradWeights } from "./winograd.ts";
-import { range } from "./unroll.ts";
+import { memoized, range } from "./unroll.ts";
 
 /** A convolution weight packed for {@link convGemm}. */
 export interface ConvWeight {
@@ -273,6 +273,9 @@ ${store.join("\n")}
 }`;
 }
 
+/** {@link source}, built once per configuration. */
+const convSource = memoized(source);
+
 /**
  * The pixels per invocation for a tile of `rn` along a line of `length` outputs: the fewest that keep the
  * tile's number of groups per line, ceil(length / ceil(length / rn)). A 17-pixel row (Inception's 17x17
@@ -418,7 +421,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     workgroupSize: t.wg,
     tag: picked.tag,
     flops: 2 * n * oh * ow * w.cout * cin * w.kh * w.kw,
-    source: source(shape, t),
+    source: convSource(shape, t),
     workgroups: (count) => grid1d(count * blocks * lines * groups, t.wg, gpu.maxWorkgroups),
   });
   return out;

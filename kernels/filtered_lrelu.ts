@@ -33,7 +33,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel, type Tensor } from "../gpu/tensor.ts";
 import { type BufferDecl, type Param, runProgram } from "../gpu/program.ts";
 import { itemRuns, maxChunks } from "../gpu/split.ts";
-import { range } from "./unroll.ts";
+import { memoized, range } from "./unroll.ts";
 
 /** An FIR filter on the GPU, flipped (so the kernels correlate) and scaled. */
 export interface FirFilter {
@@ -715,6 +715,9 @@ ${body.join("\n")}
 }`;
 }
 
+/** {@link fusedDownSource}, built once per configuration. */
+const fusedDown = memoized(fusedDownSource);
+
 /** Output size along one axis: (in * up + pad0 + pad1 - (fu - 1) - (fd - 1) + (down - 1)) // down. */
 export function filteredLreluSize(
   size: number,
@@ -984,7 +987,7 @@ function streamed(
         ...outScale(opts),
       },
       buffers: inputToOutput(x, bias, fu, fd, y),
-      source: fusedDownSource(up, ku, py, down, kd, qx, clamp, fd.full, { q: px, kminY: py.kmin }),
+      source: fusedDown(up, ku, py, down, kd, qx, clamp, fd.full, { q: px, kminY: py.kmin }),
       workgroups: grid(c * bx),
     });
     return;
@@ -1061,7 +1064,7 @@ function streamed(
         { name: "fd", data: fd.tensor },
         { name: "y", data: y, access: "read_write", split: true },
       ],
-      source: fusedDownSource(up, ku, py, down, kd, qx, clamp, fd.full, null),
+      source: fusedDown(up, ku, py, down, kd, qx, clamp, fd.full, null),
       workgroups: grid(c * bx),
     });
   } else {

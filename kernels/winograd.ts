@@ -24,7 +24,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
-import { linearCombination, range } from "./unroll.ts";
+import { linearCombination, memoized, range } from "./unroll.ts";
 
 const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
 const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
@@ -285,6 +285,13 @@ ${range(4).map(tile).join("\n")}
 }`;
 }
 
+/** The three launches' sources, each built once per configuration. */
+const launchSources = {
+  input: memoized(inputSource),
+  product: memoized(productSource),
+  output: memoized(outputSource),
+};
+
 /** Runs the three launches of the module doc for x [N, cin, H, W] into `out` (see {@link WinogradLaunch}). */
 export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   const [n, , h, w] = l.x.shape;
@@ -323,7 +330,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       ],
       workgroupSize: 64,
       tag: l.tag,
-      source: inputSource(s.scale),
+      source: launchSources.input(s.scale),
       workgroups: (count) => grid1d(count * l.cin * (tpad / 4), 64, gpu.maxWorkgroups),
     });
     runProgram(gpu, {
@@ -345,7 +352,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       workgroupSize: tile.wg,
       tag: l.tag,
       flops: 2 * sc * PATCH * PATCH * l.cin * l.cout * tiles,
-      source: productSource(tile),
+      source: launchSources.product(tile),
       workgroups: grid1d(sc * PATCH * PATCH * blocks * groups, tile.wg, gpu.maxWorkgroups),
     });
     runProgram(gpu, {
@@ -375,7 +382,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       ],
       workgroupSize: 64,
       tag: l.tag,
-      source: outputSource(s),
+      source: launchSources.output(s),
       workgroups: (count) => grid1d(count * l.cout * (tpad / 4), 64, gpu.maxWorkgroups),
     });
   }
