@@ -320,14 +320,14 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   // A tile's RN pixels fitted to the line they run along (see fitRun).
   const fit = (t: ConvVariant): ConvVariant =>
     t.algo ? t : { ...t, rn: fitRun(t.rn, t.axis === "y" ? goh : gow) };
+  // The launch geometry of a fitted tile.
   const grid = (t: ConvVariant) => {
-    const rn = fit(t).rn;
-    const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / rn), gow] : [goh, Math.ceil(gow / rn)];
+    const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / t.rn), gow] : [goh, Math.ceil(gow / t.rn)];
     return { lines, groups, blocks: Math.ceil(w.cout / (4 * t.v)) };
   };
   const invocations = (t: ConvVariant) => {
     if (t.algo === "winograd") return winogradInvocations(n, w.cout, oh, ow, t);
-    const { lines, groups, blocks } = grid(t);
+    const { lines, groups, blocks } = grid(fit(t));
     return n * lines * groups * blocks;
   };
   const software = gpu.summary.isFallback;

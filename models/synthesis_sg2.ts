@@ -150,7 +150,6 @@ export class StyleGAN2Synthesis implements Synthesis {
       if (opts.capture) return opts.capture.set(name, t);
       gpu.release(t);
     };
-    const free = (t: Tensor) => gpu.release(t);
     /** One SynthesisLayer/ToRGB on x (upsampled first for conv0), written into `into` or a new tensor. */
     const apply = (l: Layer, x: Tensor, wi: number, dtype: DType, into?: Tensor, gain = 1): Tensor => {
       const input = l.up ? upfirdn2d(gpu, x, l.up, { up: 2, padding: [3, 2, 3, 2], gain: 4 }) : x;
@@ -188,11 +187,11 @@ export class StyleGAN2Synthesis implements Synthesis {
         for (let i = 0; i < n; i++) batch.set(c, i * c.length);
         const x0 = gpu.upload(batch, [n, c.length / 16, 4, 4]);
         x = apply(b.conv1, x0, b.wIndex, b.dtype);
-        free(x0);
+        gpu.release(x0);
       } else if (b.architecture === "resnet") {
         const up = upfirdn2d(gpu, prev!, b.filter, { up: 2, padding: [2, 1, 2, 1], gain: 4 });
         const y = convGemm(gpu, up, b.skip!, { padH: 0, padW: 0, gain: Math.SQRT1_2, outDtype: b.dtype });
-        free(up);
+        gpu.release(up);
         const h = apply(b.conv0!, prev!, b.wIndex, b.dtype);
         x = apply(b.conv1, h, b.wIndex + 1, b.dtype, y, Math.SQRT1_2);
         release(b.conv0!.name, h);
@@ -206,7 +205,7 @@ export class StyleGAN2Synthesis implements Synthesis {
         const wi = b.wIndex + (b.conv0 ? 2 : 1);
         if (img) {
           const up: Tensor = upfirdn2d(gpu, img, b.filter, { up: 2, padding: [2, 1, 2, 1], gain: 4 });
-          free(img);
+          gpu.release(img);
           img = apply(b.torgb, x, wi, "f32", up);
         } else img = apply(b.torgb, x, wi, "f32");
       }
