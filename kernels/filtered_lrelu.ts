@@ -808,9 +808,9 @@ export function filteredLreluCandidates(
     } else {
       const sep = (rows: number, wg: number) => ({ kind: "separable", rows, wg }) as const;
       const passes: StreamedVariant[] = [sep(r8, 64), sep(r8, 32), ...(r4 !== r8 ? [sep(r4, 64)] : [])];
-      // The fused pass holds a window of H1 rows and of x-filtered rows in (spilled) registers: on llvmpipe
-      // that costs less than the loads and stores of D1 (stylegan3-t-128: 241 -> 150 ms); GPUs may prefer
-      // the three short passes.
+      // The fused passes hold windows of H1 rows and of x-filtered rows in (spilled) registers: on llvmpipe
+      // that costs less than the loads and stores of the intermediates (stylegan3-t-128: 241 ms with the
+      // separable passes, 150 fused, 96 onepass); GPUs may prefer the three short passes.
       out.push(...(gpu.summary.isFallback ? [...fused, ...passes] : [...passes, ...fused]));
     }
   }
