@@ -1,5 +1,6 @@
 /**
- * The epilogue shared by the convolutions (kernels/conv_gemm.ts, kernels/winograd.ts), as bias_act's: for
+ * The epilogue shared by the convolutions (kernels/conv_gemm.ts, kernels/winograd.ts, kernels/conv_tiled.ts),
+ * as bias_act's: for
  * the raw sum v of output channel o at pixel pix,
  *
  *   y (+)= clamp(act(v * d[n, o] + noise[n?, pix] * strength + b[o]) * gain, -clamp, clamp)
@@ -8,6 +9,9 @@
  * the run), `b`
  * (the bias), `p.oh`, `p.ow`, `p.strength`, `p.gain`, `p.clamp`, the `noise` buffer and `ld_y`/`st_y`.
  */
+
+import type { Tensor } from "../gpu/tensor.ts";
+import type { BufferDecl, Param } from "../gpu/program.ts";
 
 /** The leaky ReLU of the epilogue, in WGSL. */
 export const LRELU = "fn lrelu(v: f32) -> f32 { return select(v * 0.2, v, v >= 0.0); }";
@@ -40,4 +44,62 @@ export function epilogue(s: Shape, v: string, yi: string, pix: string): string {
   if (s.clamp) e = `clamp(${e}, -p.clamp, p.clamp)`;
   if (s.accumulate) e = `ld_y(${yi}) + ${e}`;
   return `st_y(${yi}, ${e});`;
+}
+
+/** A convolution launch of a workgroup-level algorithm (Winograd, workgroup tiles) with its tile `T`. */
+export interface ConvLaunch<T> {
+  x: Tensor;
+  /** The algorithm's packed weight. */
+  weight: Tensor;
+  cin: number;
+  cout: number;
+  stride: number;
+  padH: number;
+  padW: number;
+  oh: number;
+  ow: number;
+  /** Channels of `out` and the first one written. */
+  cTotal: number;
+  cOffset: number;
+  out: Tensor;
+  /** Input factors [N, cin], output factors [N, cout], bias [cout], noise ([oh, ow] or [N, oh, ow]). */
+  scale: Tensor | null;
+  dcoef: Tensor | null;
+  bias: Tensor | null;
+  noise: Tensor | null;
+  strength: number;
+  gain: number;
+  /** The clamp bound (used when shape.clamp). */
+  clamp: number;
+  shape: Shape;
+  tile: T;
+  /** The tuning tag of the chosen variant. */
+  tag?: string;
+}
+
+/** What the epilogue reads of a launch. */
+export type EpilogueInputs = Pick<
+  ConvLaunch<unknown>,
+  "out" | "cTotal" | "cOffset" | "dcoef" | "bias" | "noise" | "strength" | "gain" | "clamp"
+>;
+
+/** The epilogue's uniform parameters of a launch (`p.cTotal`, `p.cOffset`, `p.gain`, `p.clamp`, `p.strength`). */
+export function epilogueParams(l: EpilogueInputs): Record<string, Param> {
+  return {
+    cTotal: ["u32", l.cTotal],
+    cOffset: ["u32", l.cOffset],
+    gain: ["f32", l.gain],
+    clamp: ["f32", l.clamp],
+    strength: ["f32", l.strength],
+  };
+}
+
+/** The epilogue's buffers of a launch, last in binding order: dcoef, bias, noise (absent ones bound to `filler`), y. */
+export function epilogueBuffers(l: EpilogueInputs, filler: Tensor): BufferDecl[] {
+  return [
+    { name: "dcoef", data: l.dcoef ?? filler },
+    { name: "bias", data: l.bias ?? filler },
+    { name: "noise", data: l.noise ?? filler },
+    { name: "y", data: l.out, access: "read_write", split: true },
+  ];
 }

@@ -22,9 +22,10 @@ import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
-import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
+import { epilogue, epilogueBuffers, epilogueParams, LRELU, type Shape } from "./conv_epilogue.ts";
 import { winogradConv, winogradFits, winogradInvocations, WinogradWeights } from "./winograd.ts";
 import { memoized, range } from "./unroll.ts";
+import { convTiled, TILED_WG, tiledInvocations } from "./conv_tiled.ts";
 
 /** A convolution weight packed for {@link convGemm}. */
 export interface ConvWeight {
@@ -73,8 +74,11 @@ export interface ConvVariant {
   wg: number;
   /** "y": the RN pixels run down a column (kh x 1 kernels reuse each loaded column across their taps). */
   axis?: "y";
-  /** "winograd": F(2x2, 3x3) for 3x3 stride-1 kernels (kernels/winograd.ts), RN counting 2x2 tiles. */
-  algo?: "winograd";
+  /**
+   * "winograd": F(2x2, 3x3) for 3x3 stride-1 kernels (kernels/winograd.ts), RN counting 2x2 tiles; "tiled":
+   * workgroup tiles of 64V channels x 16RN pixels through workgroup memory (kernels/conv_tiled.ts, WG 256).
+   */
+  algo?: "winograd" | "tiled";
 }
 
 /** Tiles [V, RN, WG] per kernel class, the llvmpipe winners of `sg3 tune` first (see {@link convCandidates}). */
@@ -101,12 +105,16 @@ const WINOGRAD = [[4, 16, 64], [8, 16, 128], [4, 32, 128], [8, 8, 128], [4, 8, 6
 /** The default tile on hardware adapters before `sg3 tune` (or first-use tuning) measured a shape. */
 const GPU_DEFAULT = [2, 8, 64] as const;
 
+/** Workgroup-memory tiles [V, RN] (64V channels x 16RN pixels per workgroup), offered on hardware adapters. */
+const TILED = [[2, 4], [1, 4], [2, 8]] as const;
+
 /**
  * The candidate tiles for a kh x kw kernel, the default first. On llvmpipe (`software`) a storage load costs
  * as much as 10-20 vec4 multiply-adds and is paid per invocation even when all invocations load the same
  * weight, while spilled registers cost little: the winners are large tiles (16 channels x 16 pixels for
  * 1x1 kernels) and the default is what `sg3 tune` found there, since software adapters are not tuned
- * automatically. On GPUs, smaller tiles keep more invocations resident; first-use tuning measures them.
+ * automatically. On GPUs, smaller tiles keep more invocations resident, and the workgroup-memory tiles
+ * (kernels/conv_tiled.ts) share every load among 16 invocations; first-use tuning measures them.
  * 3x3 stride-1 kernels (`stride` 1) also get Winograd variants, first on llvmpipe when the layer is `wide`
  * (at least 40 input and output channels; narrower layers amortise its transforms badly).
  */
@@ -121,7 +129,10 @@ export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide
   // Column kernels also try row tiles; every class has the GPU default.
   if (column) out.push({ v: 2, rn: 8, wg: 64 }, { v: 2, rn: 4, wg: 64 });
   const [v, rn, wg] = GPU_DEFAULT, gpu = out.findIndex((c) => c.v === v && c.rn === rn && c.wg === wg);
-  if (!software) out.unshift(...out.splice(gpu, 1));
+  if (!software) {
+    out.unshift(...out.splice(gpu, 1));
+    out.push(...TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const })));
+  }
   if (kh === 3 && kw === 3 && stride === 1) {
     const wino = WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }));
     // Narrow layers (fewer than 40 input or output channels) amortise the transforms badly.
@@ -327,6 +338,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   };
   const invocations = (t: ConvVariant) => {
     if (t.algo === "winograd") return winogradInvocations(n, w.cout, oh, ow, t);
+    if (t.algo === "tiled") return tiledInvocations(n, w.cout, oh, ow, t);
     const { lines, groups, blocks } = grid(fit(t));
     return n * lines * groups * blocks;
   };
@@ -357,31 +369,37 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   if (opts.noise && shape.noise === "sample" && opts.noise.tensor.size !== n * oh * ow) {
     throw new Error(`convGemm: noise [${opts.noise.tensor.shape}] for output [${n}, ${oh}, ${ow}]`);
   }
+  // The launch as the workgroup-level algorithms take it (besides their weight and tile); its epilogue part
+  // serves the direct tiles too.
+  const launch = {
+    x,
+    cin,
+    cout: w.cout,
+    stride,
+    padH: opts.padH,
+    padW: opts.padW,
+    oh,
+    ow,
+    cTotal,
+    cOffset,
+    out,
+    scale: opts.scale ?? null,
+    dcoef: opts.dcoef ?? null,
+    bias: opts.bias ?? null,
+    noise: opts.noise?.tensor ?? null,
+    strength: opts.noise?.strength ?? 0,
+    gain: opts.gain ?? 1,
+    clamp: opts.clamp ?? 0,
+    shape,
+    tag: picked.tag,
+  };
   if (t.algo === "winograd") {
     if (!w.winograd || stride !== 1) throw new Error(`convGemm: Winograd needs a 3x3 stride-1 weight`);
-    winogradConv(gpu, {
-      x,
-      weight: w.winograd.tensor(gpu),
-      cin,
-      cout: w.cout,
-      padH: opts.padH,
-      padW: opts.padW,
-      oh,
-      ow,
-      cTotal,
-      cOffset,
-      out,
-      scale: opts.scale ?? null,
-      dcoef: opts.dcoef ?? null,
-      bias: opts.bias ?? null,
-      noise: opts.noise?.tensor ?? null,
-      strength: opts.noise?.strength ?? 0,
-      gain: opts.gain ?? 1,
-      clamp: opts.clamp ?? 0,
-      shape,
-      tile: t,
-      tag: picked.tag,
-    });
+    winogradConv(gpu, { ...launch, weight: w.winograd.tensor(gpu), tile: t });
+    return out;
+  }
+  if (t.algo === "tiled") {
+    convTiled(gpu, { ...launch, weight: w.packed, tile: t });
     return out;
   }
   const u = (v: number) => ["u32", v] as const;
@@ -403,20 +421,13 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       blocks: u(blocks),
       padH: ["i32", opts.padH],
       padW: ["i32", opts.padW],
-      cTotal: u(cTotal),
-      cOffset: u(cOffset),
-      gain: ["f32", opts.gain ?? 1],
-      clamp: ["f32", opts.clamp ?? 0],
-      strength: ["f32", opts.noise?.strength ?? 0],
+      ...epilogueParams(launch),
     },
     buffers: [
       { name: "x", data: x, split: true },
       { name: "wt", data: w.packed, type: "vec4f" },
       { name: "scale", data: opts.scale ?? w.packed },
-      { name: "dcoef", data: opts.dcoef ?? w.packed },
-      { name: "bias", data: opts.bias ?? w.packed },
-      { name: "noise", data: opts.noise?.tensor ?? w.packed },
-      { name: "y", data: out, access: "read_write", split: true },
+      ...epilogueBuffers(launch, w.packed),
     ],
     workgroupSize: t.wg,
     tag: picked.tag,

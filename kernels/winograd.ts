@@ -23,7 +23,14 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
-import { epilogue, LRELU, type Shape } from "./conv_epilogue.ts";
+import {
+  type ConvLaunch,
+  epilogue,
+  epilogueBuffers,
+  epilogueParams,
+  LRELU,
+  type Shape,
+} from "./conv_epilogue.ts";
 import { linearCombination, memoized, range } from "./unroll.ts";
 
 const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
@@ -131,29 +138,7 @@ export function winogradFits(
 }
 
 /** The launch's geometry and what it binds besides x, the weights and y. */
-export interface WinogradLaunch {
-  x: Tensor;
-  weight: Tensor;
-  cin: number;
-  cout: number;
-  padH: number;
-  padW: number;
-  oh: number;
-  ow: number;
-  cTotal: number;
-  cOffset: number;
-  out: Tensor;
-  scale: Tensor | null;
-  dcoef: Tensor | null;
-  bias: Tensor | null;
-  noise: Tensor | null;
-  strength: number;
-  gain: number;
-  clamp: number;
-  shape: Shape;
-  tile: WinogradTile;
-  tag?: string;
-}
+export type WinogradLaunch = ConvLaunch<WinogradTile>;
 
 /**
  * L x L^T of a q x q block x (row-major WGSL expressions) for a p x q matrix L, as `let` statements named
@@ -367,19 +352,9 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
         tx: u32(tx),
         tiles: u32(tiles),
         quads: u32(tpad / 4),
-        cTotal: u32(l.cTotal),
-        cOffset: u32(l.cOffset),
-        gain: ["f32", l.gain],
-        clamp: ["f32", l.clamp],
-        strength: ["f32", l.strength],
+        ...epilogueParams(l),
       },
-      buffers: [
-        { name: "m4", data: mt, type: "vec4f" },
-        { name: "dcoef", data: l.dcoef ?? filler },
-        { name: "bias", data: l.bias ?? filler },
-        { name: "noise", data: l.noise ?? filler },
-        { name: "y", data: l.out, access: "read_write", split: true },
-      ],
+      buffers: [{ name: "m4", data: mt, type: "vec4f" }, ...epilogueBuffers(l, filler)],
       workgroupSize: 64,
       tag: l.tag,
       source: launchSources.output(s),

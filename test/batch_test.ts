@@ -8,6 +8,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { chunkRanges, itemRuns } from "../gpu/split.ts";
 import { modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
+import { convCandidates } from "../kernels/conv_gemm.ts";
 import { filteredLrelu, prepareFilter } from "../kernels/filtered_lrelu.ts";
 import { upfirdn2d } from "../kernels/eq_upfirdn.ts";
 import { assertClose, randomF32 } from "./reference.ts";
@@ -44,17 +45,15 @@ Deno.test(
     const w = randomF32(dims.co * dims.ci * 9, 52);
     const s = randomF32(dims.n * dims.ci, 53);
     const mw = prepareModConvWeight(gpu, w, [dims.co, dims.ci, 3, 3], true);
-    const y = modulatedConv2d(
-      gpu,
-      gpu.upload(x, [dims.n, dims.ci, dims.h, dims.w]),
-      mw,
-      gpu.upload(s, [dims.n, dims.ci]),
-      {
-        inputGain: 0.9,
-        padding: 2,
-      },
-    );
-    assertClose(await readTensor(real, y), modulatedConv2dRef(x, w, s, dims, true, 2, 0.9), { abs: 2e-5 });
+    const xt = gpu.upload(x, [dims.n, dims.ci, dims.h, dims.w]), st = gpu.upload(s, [dims.n, dims.ci]);
+    const ref = modulatedConv2dRef(x, w, s, dims, true, 2, 0.9);
+    // The default tile, and the workgroup-memory tiles of hardware adapters.
+    const y = modulatedConv2d(gpu, xt, mw, st, { inputGain: 0.9, padding: 2 });
+    assertClose(await readTensor(real, y), ref, { abs: 2e-5 });
+    for (const variant of convCandidates(3, 3, false).filter((t) => t.algo === "tiled")) {
+      const yt = modulatedConv2d(gpu, xt, mw, st, { inputGain: 0.9, padding: 2, variant });
+      assertClose(await readTensor(real, yt), ref, { abs: 2e-5 }, JSON.stringify(variant));
+    }
 
     const bias = gpu.upload(randomF32(dims.co, 54), [dims.co]);
     const fu = prepareFilter(gpu, randomF32(12, 55, 0, 0.3), [12], 4);

@@ -5,6 +5,7 @@ import { conv2dRef, pool2dRef } from "./ref/conv.ts";
 import {
   convCandidates,
   convGemm,
+  type ConvVariant,
   convWeightTensors,
   fillingFirst,
   fitRun,
@@ -13,6 +14,12 @@ import {
 import { winogradKernel } from "../kernels/winograd.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
+
+/** Every tile the tuner may pick for a kernel, on software and on hardware adapters (each once). */
+function everyVariant(kh: number, kw: number, stride: number): ConvVariant[] {
+  const all = [...convCandidates(kh, kw, true, stride), ...convCandidates(kh, kw, false, stride)];
+  return [...new Map(all.map((v) => [JSON.stringify(v), v])).values()];
+}
 
 const CASES = [
   // [n, cin, h, w, cout, kh, kw, stride, padH, padW]
@@ -42,7 +49,7 @@ Deno.test(
       const bias = gpu.upload(b, [cout]);
       for (const relu of [false, true]) {
         const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
-        for (const variant of convCandidates(kh, kw, true, stride)) {
+        for (const variant of everyVariant(kh, kw, stride)) {
           const got = convGemm(gpu, xt, weight, {
             stride,
             padH,
@@ -140,6 +147,7 @@ Deno.test(
         const variant of [
           ...convCandidates().slice(0, 2),
           ...convCandidates().filter((c) => !c.algo).slice(0, 2),
+          ...convCandidates(3, 3, false).filter((c) => c.algo === "tiled"),
         ]
       ) {
         if (accumulate) gpu.write(out.buffer, 0, prior);

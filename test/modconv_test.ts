@@ -1,6 +1,7 @@
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { modulatedConv2d, prepareModConvWeight } from "../kernels/modconv.ts";
+import { convCandidates } from "../kernels/conv_gemm.ts";
 import { assertClose, compare, randomF32 } from "./reference.ts";
 import { modulatedConv2dRef } from "./ref/modconv.ts";
 import assert from "node:assert/strict";
@@ -33,6 +34,15 @@ for (const c of cases) {
       });
       assert.deepEqual(y.shape, [c.n, c.co, c.h + pad, c.w + pad]);
       assertClose(await readTensor(gpu, y), ref, { abs: 2e-5 });
+      // The workgroup-memory tiles of hardware adapters (their input and output factors).
+      for (const variant of convCandidates(c.k, c.k, false).filter((t) => t.algo === "tiled")) {
+        const yt = modulatedConv2d(gpu, gpu.upload(x, [c.n, c.ci, c.h, c.w]), ...args, {
+          inputGain: c.gain,
+          padding: pad,
+          variant,
+        });
+        assertClose(await readTensor(gpu, yt), ref, { abs: 2e-5 }, JSON.stringify(variant));
+      }
       if (!gpu.f16) return;
       const y16 = modulatedConv2d(gpu, gpu.upload(x, [c.n, c.ci, c.h, c.w], "f16"), ...args, {
         inputGain: c.gain,

@@ -132,8 +132,12 @@ Deno.test({
     const k = cin * kh * kw + 1;
     const xt = gpu.upload(x, [n, cin, h, w]), weight = packConvWeight(gpu, wt, [cout, cin, kh, kw]);
     const bias = gpu.upload(b, [cout]);
-    // Every tile variant on the widest layer; the tuned default on the others (each variant costs seconds here).
-    for (const variant of cin === 2048 ? convCandidates(kh, kw) : [undefined]) {
+    // Every tile variant (and the hardware adapters' workgroup tiles) on the widest layer; the default on the others (each variant costs seconds here).
+    const every = [
+      ...convCandidates(kh, kw),
+      ...convCandidates(kh, kw, false).filter((t) => t.algo === "tiled"),
+    ];
+    for (const variant of cin === 2048 ? every : [undefined]) {
       const got = convGemm(gpu, xt, weight, { stride, padH, padW, bias, act: "relu", variant });
       assert.deepEqual(got.shape, ref.shape);
       // float32 sums of K products: rounding errors of a random walk, |err| <= 4 u sqrt(K) sum_k |x_k w_k|
