@@ -15,15 +15,22 @@
  * (sample, channel block, pixel group) with the pixel groups fastest, so that small maps at batch 1 still
  * fill whole workgroups; a 1x1 convolution without stride or padding treats each map as one row. The
  * weight is packed once as W[(c * kh + ky) * kw + kx][o] with the channels padded to a multiple of 32.
- * The tile (V, RN) and the workgroup size are the tunable variant ({@link convCandidates}); for 3x3 stride-1
- * kernels a variant may instead run Winograd's F(2x2, 3x3) (kernels/winograd.ts), with the same epilogue.
+ * The tile (V, RN) and the workgroup size are the tunable variant ({@link convCandidates}); for 3x3, 1x7, 7x1,
+ * 1x3 and 3x1 stride-1 kernels a variant may instead run Winograd's minimal filtering (kernels/winograd.ts), and
+ * on hardware adapters workgroup-memory tiles (kernels/conv_tiled.ts), with the same epilogue.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { epilogue, epilogueBuffers, epilogueParams, LRELU, type Shape } from "./conv_epilogue.ts";
-import { winogradConv, winogradFits, winogradInvocations, WinogradWeights } from "./winograd.ts";
+import {
+  winogradConv,
+  winogradFits,
+  winogradInvocations,
+  winogradScheme,
+  WinogradWeights,
+} from "./winograd.ts";
 import { memoized, range } from "./unroll.ts";
 import { convTiled, TILED_WG, tiledInvocations } from "./conv_tiled.ts";
 
@@ -39,7 +46,7 @@ export interface ConvWeight {
   kh: number;
   /** Kernel width. */
   kw: number;
-  /** 3x3 kernels: the Winograd-transformed weight, made on its first Winograd launch; else null. */
+  /** Kernels with a Winograd scheme: the transformed weight, made on its first Winograd launch; else null. */
   winograd: WinogradWeights | null;
 }
 
@@ -60,7 +67,7 @@ export function packConvWeight(gpu: Gpu, w: Float32Array, shape: readonly number
   for (let o = 0; o < cout; o++) {
     for (let t = 0; t < k; t++) packed[t * cpad + o] = w[o * k + t];
   }
-  const winograd = kh === 3 && kw === 3 ? new WinogradWeights(w, cout, cin, cpad) : null;
+  const winograd = winogradScheme(kh, kw) ? new WinogradWeights(w, cout, cin, cpad, kh, kw) : null;
   return { packed: gpu.upload(packed, [k, cpad]), cout, cin, kh, kw, winograd };
 }
 
@@ -75,7 +82,8 @@ export interface ConvVariant {
   /** "y": the RN pixels run down a column (kh x 1 kernels reuse each loaded column across their taps). */
   axis?: "y";
   /**
-   * "winograd": F(2x2, 3x3) for 3x3 stride-1 kernels (kernels/winograd.ts), RN counting 2x2 tiles; "tiled":
+   * "winograd": minimal filtering for stride-1 kernels with a scheme (kernels/winograd.ts), RN counting output
+   * tiles; "tiled":
    * workgroup tiles of 64V channels x 16RN pixels through workgroup memory (kernels/conv_tiled.ts, WG 256).
    */
   algo?: "winograd" | "tiled";
@@ -99,7 +107,7 @@ const TILES = {
   column: [[4, 8, 64], [4, 4, 64], [8, 4, 64], [8, 8, 128], [2, 8, 64]],
 } as const;
 
-/** Winograd tiles [V, RN (2x2 tiles, a multiple of 4), WG] for 3x3 stride-1 kernels, llvmpipe's best first. */
+/** Winograd tiles [V, RN (output tiles, a multiple of 4), WG] for stride-1 kernels, llvmpipe's best first. */
 const WINOGRAD = [[4, 16, 64], [8, 16, 128], [4, 32, 128], [8, 8, 128], [4, 8, 64], [2, 16, 64]] as const;
 
 /** The default tile on hardware adapters before `sg3 tune` (or first-use tuning) measured a shape. */
@@ -115,7 +123,7 @@ const TILED = [[2, 4], [1, 4], [2, 8]] as const;
  * 1x1 kernels) and the default is what `sg3 tune` found there, since software adapters are not tuned
  * automatically. On GPUs, smaller tiles keep more invocations resident, and the workgroup-memory tiles
  * (kernels/conv_tiled.ts) share every load among 16 invocations; first-use tuning measures them.
- * 3x3 stride-1 kernels (`stride` 1) also get Winograd variants, first on llvmpipe when the layer is `wide`
+ * Stride-1 kernels with a Winograd scheme also get Winograd variants, first on llvmpipe when the layer is `wide`
  * (at least 40 input and output channels; narrower layers amortise its transforms badly).
  */
 export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide = true): ConvVariant[] {
@@ -133,7 +141,7 @@ export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide
     out.unshift(...out.splice(gpu, 1));
     out.push(...TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const })));
   }
-  if (kh === 3 && kw === 3 && stride === 1) {
+  if (stride === 1 && winogradScheme(kh, kw)) {
     const wino = WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }));
     // Narrow layers (fewer than 40 input or output channels) amortise the transforms badly.
     return software && wide ? [...wino, ...out] : [...out, ...wino];
@@ -336,8 +344,9 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / t.rn), gow] : [goh, Math.ceil(gow / t.rn)];
     return { lines, groups, blocks: Math.ceil(w.cout / (4 * t.v)) };
   };
+  const geometry = { cin, cout: w.cout, oh, ow, kh: w.kh, kw: w.kw };
   const invocations = (t: ConvVariant) => {
-    if (t.algo === "winograd") return winogradInvocations(n, w.cout, oh, ow, t);
+    if (t.algo === "winograd") return winogradInvocations(n, geometry, t);
     if (t.algo === "tiled") return tiledInvocations(n, w.cout, oh, ow, t);
     const { lines, groups, blocks } = grid(fit(t));
     return n * lines * groups * blocks;
@@ -345,7 +354,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   const software = gpu.summary.isFallback;
   const wide = Math.min(cin, w.cout) >= 40;
   const candidates = convCandidates(w.kh, w.kw, software, stride, wide).filter((t) =>
-    t.algo !== "winograd" || (w.winograd && winogradFits(gpu, cin, w.cout, oh, ow, t))
+    t.algo !== "winograd" || (w.winograd && winogradFits(gpu, geometry, t))
   );
   const picked = opts.variant ? { variant: opts.variant } : gpu.tuner.pick(
     "conv_gemm",
@@ -394,7 +403,9 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     tag: picked.tag,
   };
   if (t.algo === "winograd") {
-    if (!w.winograd || stride !== 1) throw new Error(`convGemm: Winograd needs a 3x3 stride-1 weight`);
+    if (!w.winograd || stride !== 1) {
+      throw new Error(`convGemm: Winograd needs a stride-1 kernel with a scheme`);
+    }
     winogradConv(gpu, { ...launch, weight: w.winograd.tensor(gpu), tile: t });
     return out;
   }

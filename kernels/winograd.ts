@@ -1,15 +1,22 @@
 /**
- * 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2016): the output is
- * cut into 2x2 tiles, each computed from a 4x4 input patch d with 16 multiplies per input and output channel
- * instead of 36:
+ * Convolution by Winograd's minimal filtering (Lavin & Gray, 2016), separable: a kh x kw stride-1 kernel runs
+ * F(my x mx, kh x kw), the product of the one-dimensional algorithms F(my, kh) along y and F(mx, kw) along x
+ * (F(1, 1) on an axis of size 1). F(m, r) computes m outputs of an r-tap correlation from a = m + r - 1 inputs
+ * with a multiplies instead of m r. The output is cut into my x mx tiles, each computed from an ay x ax
+ * input patch d:
  *
- *   U[n, ab, c, t] = (B^T (s[n, c] d[n, c, t]) B)[a, b]      B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
- *   W'[ab, c, o]   = (G g[o, c] G^T)[a, b]                  G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
- *   M[n, ab, o, t] = sum_c W'[ab, c, o] U[n, ab, c, t]         (16 matrix products)
- *   Y[n, o, t]     = A^T M[n, :, o, t] A                      A^T = [1 1 1 0; 0 1 -1 -1]
+ *   U[n, ab, c, t] = (By^T (s[n, c] d[n, c, t]) Bx)[a, b]
+ *   W'[ab, c, o]   = (Gy g[o, c] Gx^T)[a, b]
+ *   M[n, ab, o, t] = sum_c W'[ab, c, o] U[n, ab, c, t]         (ay ax matrix products)
+ *   Y[n, o, t]     = Ay^T M[n, :, o, t] Ax
  *
  * then the convolutions' epilogue (kernels/conv_epilogue.ts: demodulation, noise, bias, activation, gain,
- * clamp, accumulation). Three launches: the input transform, the products (each invocation 4V output
+ * clamp, accumulation). Schemes: 3x3 kernels F(2x2, 3x3) (16 multiplies per input and output channel for 4
+ * outputs instead of 36); 1x7 and 7x1 kernels F(1x2, 1x7) and F(2x1, 7x1) (8 for 2 instead of 14); 1x3 and 3x1
+ * F(1x2, 1x3) (4 for 2 instead of 6). The one-dimensional algorithms are made by Toom-Cook interpolation at the
+ * points 0, 1, -1, 2, -2, 1/2, -1/2 (as many as needed) and infinity ({@link winograd1d}); F(2, 3) is the
+ * classic B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+ * A^T = [1 1 1 0; 0 1 -1 1]. Three launches: the input transform, the products (each invocation 4V output
  * channels x RN tiles in registers, the tiles loaded as vec4s: the fewest loads per multiply-add, which is
  * what decides speed on llvmpipe), and the output transform with the epilogue. U and M live in one binding
  * each, so the batch runs in chunks of samples that fit ({@link winogradFits}: one sample must). The weight
@@ -33,55 +40,149 @@ import {
 } from "./conv_epilogue.ts";
 import { linearCombination, memoized, range } from "./unroll.ts";
 
-const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
-const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
-const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
-/** The input patch (4x4) and output tile (2x2) sizes. */
-const PATCH = BT.length, TILE = AT.length;
+/** A one-dimensional algorithm F(m, r): A^T [m, a], G [a, r], B^T [a, a] (a = m + r - 1 points), float64. */
+export interface Winograd1d {
+  m: number;
+  r: number;
+  at: number[][];
+  g: number[][];
+  bt: number[][];
+}
 
-/** G g G^T of a 3x3 kernel g (row-major), in float64: the 4x4 transformed kernel (row-major). */
-export function winogradKernel(g: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(16);
-  for (let a = 0; a < 4; a++) {
-    for (let b = 0; b < 4; b++) {
+/** The finite interpolation points in order of use (infinity is always the last point). */
+const POINTS = [0, 1, -1, 2, -2, 0.5, -0.5];
+
+/** The inverse of a square matrix (Gauss-Jordan with partial pivoting, float64). */
+function inverse(a: number[][]): number[][] {
+  const n = a.length, m = a.map((row, i) => [...row, ...range(n).map((j) => +(i === j))]);
+  for (let c = 0; c < n; c++) {
+    const p = range(n - c).map((i) => i + c).reduce((b, i) => Math.abs(m[i][c]) > Math.abs(m[b][c]) ? i : b);
+    [m[c], m[p]] = [m[p], m[c]];
+    const d = m[c][c];
+    m[c] = m[c].map((v) => v / d);
+    for (let i = 0; i < n; i++) {
+      if (i !== c && m[i][c] !== 0) {
+        const f = m[i][c];
+        m[i] = m[i].map((v, j) => v - f * m[c][j]);
+      }
+    }
+  }
+  return m.map((row) => row.slice(n));
+}
+
+/** Rows [1, x, ..., x^(k-1)] at the finite points and [0, ..., 0, 1] at infinity (the leading coefficient). */
+function evaluation(points: number, k: number): number[][] {
+  return range(points).map((j) =>
+    j === points - 1 ? range(k).map((i) => +(i === k - 1)) : range(k).map((i) => POINTS[j] ** i)
+  );
+}
+
+/**
+ * F(m, r) by Toom-Cook: the linear convolution h = g * e of an r-tap g and an m-tap e is interpolated from its
+ * values at a = m + r - 1 points, h = V^-1 ((V_r g) . (V_m e)) (V_k: the evaluation matrices of polynomials
+ * with k coefficients); the correlation y_i = sum_k g_k d_(i+k) is that map's transpose in e, so A^T = V_m^T,
+ * G = V_r and B^T = (V^-1)^T. Each point's row of B^T is scaled by a power of two (and its row of G by the
+ * inverse) so that its largest entry lies in [1, 2): F(2, 3) comes out as the classic matrices.
+ */
+export function winograd1d(m: number, r: number): Winograd1d {
+  const a = m + r - 1;
+  if (a > POINTS.length + 1) {
+    throw new Error(`winograd1d: F(${m}, ${r}) needs more than ${POINTS.length + 1} points`);
+  }
+  const bt = inverse(evaluation(a, a)).map((_, j, inv) => range(a).map((i) => inv[i][j]));
+  const g = evaluation(a, r);
+  for (let j = 0; j < a; j++) {
+    const k = 2 ** -Math.floor(Math.log2(Math.max(...bt[j].map(Math.abs))));
+    bt[j] = bt[j].map((v) => v * k);
+    g[j] = g[j].map((v) => v / k);
+  }
+  const vm = evaluation(a, m);
+  return { m, r, at: range(m).map((i) => vm.map((row) => row[i])), g, bt };
+}
+
+/** Output tile along an axis for each kernel size along it that Winograd serves. */
+const TILE_FOR: Record<number, number> = { 1: 1, 3: 2, 7: 2 };
+
+/** The separable algorithm of a kh x kw kernel. */
+export interface WinogradScheme {
+  y: Winograd1d;
+  x: Winograd1d;
+  /** Points per patch, ay * ax (the number of matrix products). */
+  points: number;
+}
+
+const schemes = new Map<string, WinogradScheme | null>();
+
+/** The scheme for a kh x kw stride-1 kernel, or null where Winograd does not apply (1x1, other sizes). */
+export function winogradScheme(kh: number, kw: number): WinogradScheme | null {
+  const key = `${kh}x${kw}`;
+  if (!schemes.has(key)) {
+    const my = TILE_FOR[kh], mx = TILE_FOR[kw];
+    const ok = my !== undefined && mx !== undefined && kh * kw > 1;
+    const y = ok ? winograd1d(my, kh) : null, x = ok ? winograd1d(mx, kw) : null;
+    schemes.set(key, y && x ? { y, x, points: y.bt.length * x.bt.length } : null);
+  }
+  return schemes.get(key)!;
+}
+
+/** Gy g Gx^T of a kh x kw kernel g (row-major), in float64: the ay x ax transformed kernel (row-major). */
+export function winogradKernel(g: ArrayLike<number>, kh = 3, kw = 3): Float64Array {
+  const { y, x } = winogradScheme(kh, kw)!;
+  const ay = y.g.length, ax = x.g.length;
+  const out = new Float64Array(ay * ax);
+  for (let a = 0; a < ay; a++) {
+    for (let b = 0; b < ax; b++) {
       let v = 0;
-      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) v += G[a][i] * g[i * 3 + j] * G[b][j];
-      out[a * 4 + b] = v;
+      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) v += y.g[a][i] * g[i * kw + j] * x.g[b][j];
+      out[a * ax + b] = v;
     }
   }
   return out;
 }
 
 /**
- * A 3x3 weight [cout, cin, 3, 3] (row-major) as W'[ab, c, o] ([16 * cin, cpad]), output channels padded with
- * zeros to `cpad` (a multiple of 32).
+ * A weight of `shape` [cout, cin, kh, kw] (row-major) as W'[ab, c, o] ([points * cin, cpad]), output channels
+ * padded with zeros to `cpad` (a multiple of 32).
  */
-export function winogradWeights(w: Float32Array, cout: number, cin: number, cpad: number): Float32Array {
-  const packed = new Float32Array(16 * cin * cpad);
+export function winogradWeights(w: Float32Array, shape: readonly number[], cpad: number): Float32Array {
+  const [cout, cin, kh, kw] = shape;
+  const np = winogradScheme(kh, kw)!.points, taps = kh * kw;
+  const packed = new Float32Array(np * cin * cpad);
   for (let o = 0; o < cout; o++) {
     for (let c = 0; c < cin; c++) {
-      const t = winogradKernel(w.subarray((o * cin + c) * 9, (o * cin + c + 1) * 9));
-      for (let ab = 0; ab < 16; ab++) packed[(ab * cin + c) * cpad + o] = t[ab];
+      const t = winogradKernel(w.subarray((o * cin + c) * taps, (o * cin + c + 1) * taps), kh, kw);
+      for (let ab = 0; ab < np; ab++) packed[(ab * cin + c) * cpad + o] = t[ab];
     }
   }
   return packed;
 }
 
 /**
- * The Winograd transform of a 3x3 weight on the GPU, made on the first launch that needs it, so that loading a
+ * The Winograd transform of a weight on the GPU, made on the first launch that needs it, so that loading a
  * network where Winograd is not chosen (or a stride-2 layer, where it cannot be) pays neither for the transform
- * (~0.3 s per 512 x 512 layer) nor for its memory.
+ * (~0.3 s per 512 x 512 3x3 layer) nor for its memory.
  */
 export class WinogradWeights {
   #made: Tensor | null = null;
 
-  /** For weight `w` [cout, cin, 3, 3] (row-major; kept until the transform is made), channels padded to cpad. */
-  constructor(readonly w: Float32Array, readonly cout: number, readonly cin: number, readonly cpad: number) {}
+  /**
+   * For weight `w` [cout, cin, kh, kw] (row-major; kept until the transform is made; kh x kw must have a
+   * {@link winogradScheme}), channels padded to cpad.
+   */
+  constructor(
+    readonly w: Float32Array,
+    readonly cout: number,
+    readonly cin: number,
+    readonly cpad: number,
+    readonly kh = 3,
+    readonly kw = 3,
+  ) {}
 
-  /** W' ([16 * cin, cpad]), uploaded on first use (before the pending work is submitted). */
+  /** W' ([points * cin, cpad]), uploaded on first use (before the pending work is submitted). */
   tensor(gpu: Gpu): Tensor {
-    this.#made ??= gpu.upload(winogradWeights(this.w, this.cout, this.cin, this.cpad), [
-      16 * this.cin,
+    const { kh, kw } = this;
+    this.#made ??= gpu.upload(winogradWeights(this.w, [this.cout, this.cin, kh, kw], this.cpad), [
+      winogradScheme(kh, kw)!.points * this.cin,
       this.cpad,
     ]);
     return this.#made;
@@ -101,61 +202,73 @@ export interface WinogradTile {
   wg: number;
 }
 
-/** The padded tile count of U and M (a multiple of RN) for an oh x ow output. */
-function paddedTiles(oh: number, ow: number, t: WinogradTile): number {
-  return Math.ceil((Math.ceil(oh / TILE) * Math.ceil(ow / TILE)) / t.rn) * t.rn;
+/** Where the tiles of an oh x ow output lie: tiles per row, tiles, and tiles padded to a multiple of RN. */
+function tiling(k: WinogradScheme, oh: number, ow: number, t: WinogradTile) {
+  const tx = Math.ceil(ow / k.x.m), tiles = Math.ceil(oh / k.y.m) * tx;
+  return { tx, tiles, tpad: Math.ceil(tiles / t.rn) * t.rn };
+}
+
+/** A convolution's channels, output size and kernel size. */
+export interface WinogradGeometry {
+  cin: number;
+  cout: number;
+  oh: number;
+  ow: number;
+  kh: number;
+  kw: number;
 }
 
 /** Invocations of the products' launch for a batch of n (what a tile gives the cores to do). */
-export function winogradInvocations(
-  n: number,
+export function winogradInvocations(n: number, g: WinogradGeometry, t: WinogradTile): number {
+  const k = winogradScheme(g.kh, g.kw)!;
+  return n * k.points * Math.ceil(g.cout / (4 * t.v)) * (tiling(k, g.oh, g.ow, t).tpad / t.rn);
+}
+
+/** Samples per chunk of the launches: as many as U [points, cin, tiles] and M [points, cout, tiles] allow. */
+function chunkSamples(
+  gpu: Gpu,
+  k: WinogradScheme,
+  cin: number,
   cout: number,
   oh: number,
   ow: number,
   t: WinogradTile,
-): number {
-  return n * PATCH * PATCH * Math.ceil(cout / (4 * t.v)) * (paddedTiles(oh, ow, t) / t.rn);
-}
-
-/** Samples per chunk of the launches: as many as U [16, cin, tiles] and M [16, cout, tiles] allow per binding. */
-function chunkSamples(gpu: Gpu, cin: number, cout: number, oh: number, ow: number, t: WinogradTile): number {
-  return Math.floor(gpu.maxBinding / (PATCH * PATCH * Math.max(cin, cout) * paddedTiles(oh, ow, t) * 4));
+) {
+  return Math.floor(gpu.maxBinding / (k.points * Math.max(cin, cout) * tiling(k, oh, ow, t).tpad * 4));
 }
 
 /**
  * Whether one sample's U and M each fit one binding (larger batches run in chunks of samples, so the choice
  * does not depend on the batch size).
  */
-export function winogradFits(
-  gpu: Gpu,
-  cin: number,
-  cout: number,
-  oh: number,
-  ow: number,
-  t: WinogradTile,
-): boolean {
-  return chunkSamples(gpu, cin, cout, oh, ow, t) >= 1;
+export function winogradFits(gpu: Gpu, g: WinogradGeometry, t: WinogradTile): boolean {
+  return chunkSamples(gpu, winogradScheme(g.kh, g.kw)!, g.cin, g.cout, g.oh, g.ow, t) >= 1;
 }
 
 /** The launch's geometry and what it binds besides x, the weights and y. */
 export type WinogradLaunch = ConvLaunch<WinogradTile>;
 
 /**
- * L x L^T of a q x q block x (row-major WGSL expressions) for a p x q matrix L, as `let` statements named
- * `<name>_<i>_<j>` (the p x p result, row-major), columns first.
+ * Ly X Lx^T of a qy x qx block X (row-major WGSL expressions) for matrices Ly [py, qy] and Lx [px, qx], as
+ * `let` statements named `<name>_<i>_<j>` (the py x px result, row-major), along y first.
  */
-function sandwich(l: number[][], x: string[], name: string): { code: string[]; out: string[] } {
-  const p = l.length, q = l[0].length;
+function sandwich(
+  ly: number[][],
+  lx: number[][],
+  x: string[],
+  name: string,
+): { code: string[]; out: string[] } {
+  const py = ly.length, qy = ly[0].length, px = lx.length, qx = lx[0].length;
   const code: string[] = [];
-  for (let i = 0; i < p; i++) {
-    for (let j = 0; j < q; j++) {
-      code.push(`let ${name}c${i}_${j} = ${linearCombination(l[i], range(q).map((k) => x[k * q + j]))};`);
+  for (let i = 0; i < py; i++) {
+    for (let j = 0; j < qx; j++) {
+      code.push(`let ${name}c${i}_${j} = ${linearCombination(ly[i], range(qy).map((k) => x[k * qx + j]))};`);
     }
   }
-  const out = range(p * p).map((e) => `${name}_${Math.floor(e / p)}_${e % p}`);
-  for (let e = 0; e < p * p; e++) {
-    const i = Math.floor(e / p), j = e % p;
-    code.push(`let ${out[e]} = ${linearCombination(l[j], range(q).map((k) => `${name}c${i}_${k}`))};`);
+  const out = range(py * px).map((e) => `${name}_${Math.floor(e / px)}_${e % px}`);
+  for (let e = 0; e < py * px; e++) {
+    const i = Math.floor(e / px), j = e % px;
+    code.push(`let ${out[e]} = ${linearCombination(lx[j], range(qx).map((k) => `${name}c${i}_${k}`))};`);
   }
   return { code, out };
 }
@@ -173,17 +286,18 @@ function transformEntry(ch: string, channels: string): string {
   if (n < p.s0 || n >= p.s0 + p.sc) { return; }`;
 }
 
-function inputSource(scale: boolean): string {
+function inputSource(scale: boolean, kh: number, kw: number): string {
+  const { y, x, points } = winogradScheme(kh, kw)!, ax = x.bt.length;
   // Four consecutive tiles per invocation, so that U is written with vec4 stores.
   const tiles = range(4).map((k) => {
-    const d = range(PATCH * PATCH).map((e) => `d${k}_${e}`);
-    const loads = range(PATCH * PATCH).map((e) => {
-      const i = Math.floor(e / PATCH), j = e % PATCH;
+    const d = range(points).map((e) => `d${k}_${e}`);
+    const loads = range(points).map((e) => {
+      const i = Math.floor(e / ax), j = e % ax;
       const [y, x] = [`iy${k} + ${i}`, `ix${k} + ${j}`];
       return `  let d${k}_${e} = select(0.0, ld_x(xc + u32(max(${y}, 0)) * p.w + u32(max(${x}, 0))), ` +
         `${y} >= 0 && ${y} < i32(p.h) && ${x} >= 0 && ${x} < i32(p.w))${scale ? " * sc" : ""};`;
     });
-    const { code, out } = sandwich(BT, d, `u${k}`);
+    const { code, out } = sandwich(y.bt, x.bt, d, `u${k}`);
     return { loads, code: code.map((c) => `  ${c}`), out };
   });
   return /* wgsl */ `
@@ -192,20 +306,20 @@ ${transformEntry("c", "p.cin")}
   ${scale ? "let sc = scale[n * p.cin + c];" : ""}
 ${
     range(4).map((k) =>
-      `  let iy${k} = i32((q * 4u + ${k}u) / p.tx * ${TILE}u) - p.padH;\n  let ix${k} = i32((q * 4u + ${k}u) % p.tx * ${TILE}u) - p.padW;`
+      `  let iy${k} = i32((q * 4u + ${k}u) / p.tx * ${y.m}u) - p.padH;\n  let ix${k} = i32((q * 4u + ${k}u) % p.tx * ${x.m}u) - p.padW;`
     ).join("\n")
   }
 ${tiles.flatMap((t) => [...t.loads, ...t.code]).join("\n")}
-  let ub = ((n - p.s0) * ${PATCH * PATCH}u * p.cin + c) * p.quads + q;
+  let ub = ((n - p.s0) * ${points}u * p.cin + c) * p.quads + q;
 ${
-    range(PATCH * PATCH).map((ab) =>
+    range(points).map((ab) =>
       `  u4[ub + ${ab}u * p.cin * p.quads] = vec4f(${range(4).map((k) => tiles[k].out[ab]).join(", ")});`
     ).join("\n")
   }
 }`;
 }
 
-function productSource(t: WinogradTile): string {
+function productSource(t: WinogradTile, points: number): string {
   const V = t.v, Q = t.rn / 4;
   const acc = range(V).flatMap((v) => range(t.rn).map((j) => `var a${v}_${j} = vec4f(0.0);`));
   const fmas = range(V).map((v) =>
@@ -214,20 +328,20 @@ function productSource(t: WinogradTile): string {
   const stores = range(V).flatMap((v) =>
     range(4).map((e) =>
       `  if (ob * 4u + ${4 * v + e}u < p.cout) {
-    let mb = ((n * ${PATCH * PATCH}u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * p.tpad + g * ${t.rn}u;
+    let mb = ((n * ${points}u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * p.tpad + g * ${t.rn}u;
 ${range(t.rn).map((j) => `    m[mb + ${j}u] = a${v}_${j}[${e}];`).join("\n")}
   }`
     )
   );
   return /* wgsl */ `
-${main1d("item", `p.count * ${PATCH * PATCH}u * p.blocks * p.groups`)}
+${main1d("item", `p.count * ${points}u * p.blocks * p.groups`)}
   let g = item % p.groups;
   let ob = item / p.groups % p.blocks * ${V}u;
-  let ab = item / (p.groups * p.blocks) % ${PATCH * PATCH}u;
-  let n = item / (p.groups * p.blocks * ${PATCH * PATCH}u);
+  let ab = item / (p.groups * p.blocks) % ${points}u;
+  let n = item / (p.groups * p.blocks * ${points}u);
   ${acc.join(" ")}
   for (var c = 0u; c < p.cin; c++) {
-    let ub = ((n * ${PATCH * PATCH}u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
+    let ub = ((n * ${points}u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
 ${range(Q).map((q) => `    let x${q} = u4[ub + ${q}u];`).join("\n")}
     let wb = (ab * p.cin + c) * p.c4 + ob;
 ${range(V).map((v) => `    let w${v} = wt[wb + ${v}u];`).join("\n")}
@@ -238,20 +352,21 @@ ${stores.join("\n")}
 }
 
 function outputSource(s: Shape): string {
-  // A^T M A of each tile's 4x4 block, 2x2 results; four tiles per invocation, so that M is read with vec4
-  // loads.
+  const { y, x, points } = winogradScheme(s.kh, s.kw)!;
+  // Ay^T M Ax of each tile's ay x ax block, my x mx results; four tiles per invocation, so that M is read
+  // with vec4 loads.
   const tile = (k: number) => {
-    const { code, out } = sandwich(AT, range(PATCH * PATCH).map((e) => `v${e}[${k}]`), `y${k}`);
-    const stores = range(TILE * TILE).map((e) => {
-      const i = Math.floor(e / TILE), j = e % TILE;
+    const { code, out } = sandwich(y.at, x.at, range(points).map((e) => `v${e}[${k}]`), `y${k}`);
+    const stores = range(y.m * x.m).map((e) => {
+      const i = Math.floor(e / x.m), j = e % x.m;
       return `    if (oy + ${i}u < p.oh && ox + ${j}u < p.ow) {
       ${epilogue(s, `${out[e]} * d`, `yb + ${i}u * p.ow + ${j}u`, `(oy + ${i}u) * p.ow + ox + ${j}u`)}
     }`;
     });
     return `  {
     let t = q * 4u + ${k}u;
-    let oy = t / p.tx * ${TILE}u;
-    let ox = t % p.tx * ${TILE}u;
+    let oy = t / p.tx * ${y.m}u;
+    let ox = t % p.tx * ${x.m}u;
     let yb = ((nl * p.cTotal + p.cOffset + o) * p.oh + oy) * p.ow + ox;
     if (t < p.tiles) {
 ${code.map((c) => `    ${c}`).join("\n")}
@@ -262,8 +377,8 @@ ${stores.join("\n")}
   return /* wgsl */ `
 ${LRELU}
 ${transformEntry("o", "p.cout")}
-  let mb = ((n - p.s0) * ${PATCH * PATCH}u * p.cout + o) * p.quads + q;
-${range(PATCH * PATCH).map((ab) => `  let v${ab} = m4[mb + ${ab}u * p.cout * p.quads];`).join("\n")}
+  let mb = ((n - p.s0) * ${points}u * p.cout + o) * p.quads + q;
+${range(points).map((ab) => `  let v${ab} = m4[mb + ${ab}u * p.cout * p.quads];`).join("\n")}
   let d = ${s.dcoef ? "dcoef[n * p.cout + o]" : "1.0"};
   let b = ${s.bias ? "bias[o]" : "0.0"};
 ${range(4).map(tile).join("\n")}
@@ -281,13 +396,12 @@ const launchSources = {
 export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   const [n, , h, w] = l.x.shape;
   const { tile, shape: s } = l;
-  const tx = Math.ceil(l.ow / TILE),
-    tiles = Math.ceil(l.oh / TILE) * tx,
-    tpad = paddedTiles(l.oh, l.ow, tile);
-  const chunk = Math.min(n, chunkSamples(gpu, l.cin, l.cout, l.oh, l.ow, tile));
+  const k = winogradScheme(s.kh, s.kw)!, np = k.points;
+  const { tx, tiles, tpad } = tiling(k, l.oh, l.ow, tile);
+  const chunk = Math.min(n, chunkSamples(gpu, k, l.cin, l.cout, l.oh, l.ow, tile));
   if (chunk < 1) throw new Error(`winogradConv: one sample of ${l.oh}x${l.ow} does not fit a binding`);
-  const u = gpu.tensor([chunk * PATCH * PATCH * l.cin * tpad]);
-  const mt = gpu.tensor([chunk * PATCH * PATCH * l.cout * tpad]);
+  const u = gpu.tensor([chunk * np * l.cin * tpad]);
+  const mt = gpu.tensor([chunk * np * l.cout * tpad]);
   const blocks = Math.ceil(l.cout / (4 * tile.v)), groups = tpad / tile.rn;
   const u32 = (v: number) => ["u32", v] as const;
   const filler = l.weight;
@@ -295,7 +409,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   for (let s0 = 0; s0 < n; s0 += chunk) {
     const sc = Math.min(chunk, n - s0);
     runProgram(gpu, {
-      name: "winograd_input",
+      name: `winograd_input_${s.kh}x${s.kw}`,
       items: n,
       params: {
         s0: u32(s0),
@@ -315,11 +429,11 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       ],
       workgroupSize: 64,
       tag: l.tag,
-      source: launchSources.input(s.scale),
+      source: launchSources.input(s.scale, s.kh, s.kw),
       workgroups: (count) => grid1d(count * l.cin * (tpad / 4), 64, gpu.maxWorkgroups),
     });
     runProgram(gpu, {
-      name: `winograd_product_v${tile.v}_rn${tile.rn}_wg${tile.wg}`,
+      name: `winograd_product_${s.kh}x${s.kw}_v${tile.v}_rn${tile.rn}_wg${tile.wg}`,
       params: {
         count: u32(sc),
         cin: u32(l.cin),
@@ -336,12 +450,12 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       ],
       workgroupSize: tile.wg,
       tag: l.tag,
-      flops: 2 * sc * PATCH * PATCH * l.cin * l.cout * tiles,
-      source: launchSources.product(tile),
-      workgroups: grid1d(sc * PATCH * PATCH * blocks * groups, tile.wg, gpu.maxWorkgroups),
+      flops: 2 * sc * np * l.cin * l.cout * tiles,
+      source: launchSources.product(tile, np),
+      workgroups: grid1d(sc * np * blocks * groups, tile.wg, gpu.maxWorkgroups),
     });
     runProgram(gpu, {
-      name: `winograd_output${s.accumulate ? "_acc" : ""}`,
+      name: `winograd_output_${s.kh}x${s.kw}${s.accumulate ? "_acc" : ""}`,
       items: n,
       params: {
         s0: u32(s0),
