@@ -16,6 +16,7 @@
 import { UserError } from "../errors.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { batchStarts, oneAhead } from "../gpu/ahead.ts";
 import { RandomState, zFromSeed } from "../models/latents.ts";
 import {
   integerShift,
@@ -236,7 +237,8 @@ function translationMatrix(t: [number, number]): Float32Array {
 /**
  * Runs one batch: mapping, the reference image, and for each metric that some sample names, the
  * transformed synthesis, the reference operator and the masked error sums. Samples that lack a metric's
- * transform run with the identity and are reported as NaN for that metric.
+ * transform run with the identity and are reported as NaN for that metric. All of the batch's GPU work is
+ * recorded before the returned promise first waits, so that a caller can submit the next batch meanwhile.
  */
 export async function evaluateBatch(
   gpu: Gpu,
@@ -255,11 +257,11 @@ export async function evaluateBatch(
   const ws = gen.mapping(z, n, { c, psi: 1 });
   const orig = gen.synthesis(ws, { transforms: inputTransforms(samples, () => undefined) });
   const [, , h, w] = orig.shape;
-  const out: BatchSums = {};
   const temps: Tensor[] = [ws, orig];
+  // Every metric's work is recorded before any sums are awaited: one wait per batch, not one per metric.
+  const pending: [EqMetric, Promise<Float64Array>][] = [];
   for (const metric of metrics) {
     if (!samples.some((s) => sampleTransform(metric, s) !== undefined)) continue;
-    let sums: Float64Array;
     if (metric === "eqr50k") {
       const angles = samples.map((s) => s.eqr ?? 0);
       const img = gen.synthesis(ws, {
@@ -269,7 +271,7 @@ export async function evaluateBatch(
       const ref = fractionalRotation(gpu, orig, angles);
       const pseudo = pseudoRotation(gpu, img, angles);
       temps.push(img, ref.img, ref.mask, pseudo.img, pseudo.mask);
-      sums = await maskedSquaredError(gpu, ref.img, pseudo.img, [ref.mask, pseudo.mask]);
+      pending.push([metric, maskedSquaredError(gpu, ref.img, pseudo.img, [ref.mask, pseudo.mask])]);
     } else {
       const ts = samples.map((s) =>
         (metric === "eqt50k_int" ? s.eqt : s.eqtFrac) ?? [0, 0] as [number, number]
@@ -288,8 +290,11 @@ export async function evaluateBatch(
         mask = rectMasks(gpu, axes.map(([ax, ay]) => fractionalTranslationMask(ax, ay, w, h)), h, w);
       }
       temps.push(img, ref, mask);
-      sums = await maskedSquaredError(gpu, ref, img, [mask]);
+      pending.push([metric, maskedSquaredError(gpu, ref, img, [mask])]);
     }
+  }
+  const out: BatchSums = {};
+  for (const [metric, sums] of await Promise.all(pending.map(async ([m, p]) => [m, await p] as const))) {
     samples.forEach((s, i) => {
       if (sampleTransform(metric, s) === undefined) sums[2 * i] = sums[2 * i + 1] = NaN;
     });
@@ -307,7 +312,10 @@ export interface EqRunOptions {
   batch: number;
   /** Called after each batch with the number of samples done so far. */
   onBatch?: (done: number, sums: Record<EqMetric, EqSums>) => void;
-  /** Checked before each batch; when it returns true the run ends early with the sums so far. */
+  /**
+   * Checked before the run and after each batch; when it returns true the run ends early with the sums so far
+   * (the batch already in flight is finished and dropped).
+   */
   stop?: () => boolean;
 }
 
@@ -348,11 +356,14 @@ export async function computeEquivariance(
     EqMetric,
     EqSums
   >;
+  if (opts.stop?.()) return { sums, samples: 0, stopped: true };
   let done = 0;
-  while (done < count) {
-    if (opts.stop?.()) return { sums, samples: done, stopped: true };
-    const samples = Array.from({ length: Math.min(opts.batch, count - done) }, (_, i) => source(done + i));
-    const batch = await evaluateBatch(gpu, gen, samples, opts.metrics);
+  // One batch in flight (gpu/ahead.ts): the next batch is recorded and submitted before this one's sums are read.
+  const batches = oneAhead(batchStarts(0, count, opts.batch), (start) => {
+    const samples = Array.from({ length: Math.min(opts.batch, count - start) }, (_, i) => source(start + i));
+    return evaluateBatch(gpu, gen, samples, opts.metrics).then((batch) => ({ samples, batch }));
+  });
+  for await (const { samples, batch } of batches) {
     for (const metric of opts.metrics) {
       const s = batch[metric];
       if (!s) continue;
@@ -365,6 +376,7 @@ export async function computeEquivariance(
     }
     done += samples.length;
     opts.onBatch?.(done, sums);
+    if (done < count && opts.stop?.()) return { sums, samples: done, stopped: true };
   }
   return { sums, samples: done, stopped: false };
 }

@@ -155,6 +155,36 @@ for (const net of NETS) {
   );
 }
 
+fixtureTest(
+  "computeEquivariance keeps one batch in flight and stops after a finished batch",
+  "sg3/tiny-t/eq",
+  async () => {
+    const gpu = await testGpu();
+    const samples = parseTransforms(audit("tiny-t").text, "transforms.json", 32, 0);
+    const gen = new RecordedGenerator(gpu, "tiny-t", 0, samples);
+    let asked = 0;
+    const source = (i: number) => (asked = Math.max(asked, i + 1), samples[i]);
+    const seen: number[] = [];
+    const opts = { metrics: EQ_METRICS, batch: 3, onBatch: (done: number) => seen.push(asked - done) };
+    await computeEquivariance(gpu, gen, source, samples.length, opts);
+    // When batch k's sums arrive, batch k + 1 (3 samples, then the last 2) has already been asked for.
+    assert.deepEqual(seen, [3, 2, 0]);
+    const first = await computeEquivariance(gpu, gen, source, 3, opts);
+    let finished = 0;
+    const stopped = await computeEquivariance(gpu, gen, source, samples.length, {
+      ...opts,
+      onBatch: () => finished++,
+      stop: () => finished >= 1,
+    });
+    assert.equal(stopped.stopped, true);
+    assert.equal(stopped.samples, 3);
+    assert.deepEqual(stopped.sums, first.sums);
+    const never = await computeEquivariance(gpu, gen, source, samples.length, { ...opts, stop: () => true });
+    assert.deepEqual([never.samples, never.stopped, never.sums.eqt50k_int.samples], [0, true, 0]);
+  },
+  GPU_TEST,
+);
+
 Deno.test("parseTransforms: z from z_seed, optional metrics, clear errors", () => {
   const s = parseTransforms(
     '[{"z_seed": 5, "class": null, "eqr": 0.5}, {"z_seed": 6, "eqt": [0.25, 0]}]',
