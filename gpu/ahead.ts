@@ -1,8 +1,8 @@
 /**
  * One step ahead: a loop over GPU steps (batches) whose next step is submitted before the current step's
  * result is awaited, so that the GPU works on step k + 1 while the caller handles step k (PNG encoding,
- * statistics), and the readback's latency (Deno's WebGPU notices a finished mapping only every ~10 ms) is
- * paid while the GPU is busy rather than between steps.
+ * statistics), and the readback's latency (Deno's WebGPU resolves a mapping at least 10 ms after it is
+ * asked) is paid while the GPU is busy rather than between steps.
  */
 
 /**
