@@ -31,6 +31,9 @@ const CASES = [
   [2, 4, 17, 15, 9, 3, 3, 2, 1, 1],
   [2, 3, 11, 6, 9, 3, 1, 2, 1, 0],
   [2, 9, 5, 7, 21, 1, 1, 1, 0, 0],
+  // 1x3 and 3x1 stride 1 (one-dimensional Winograd variants too), odd sizes.
+  [2, 6, 9, 10, 19, 1, 3, 1, 0, 1],
+  [1, 5, 11, 7, 21, 3, 1, 1, 1, 0],
   // 3x3 stride 1 (Winograd variants too): odd output sizes, and StyleGAN3's full padding.
   [2, 6, 13, 9, 37, 3, 3, 1, 1, 1],
   [1, 5, 7, 10, 33, 3, 3, 1, 2, 2],
