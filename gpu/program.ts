@@ -11,7 +11,8 @@
  * of items that fits the binding limits, with the parameters `p.n0` and `p.count` set to the run's first
  * item and item count, and the
  * kernel reads and writes it only through `ld_<name>(i)` / `st_<name>(i, v)` (read_write buffers have
- * both), i counting from `n0`.
+ * both), i counting from `n0` (in vec4s where the buffer's declared type is a vec4: an f32 tensor read four
+ * elements at a time, whose items and chunks then hold whole vec4s).
  */
 import type { Gpu } from "./device.ts";
 import type { BindingKind } from "./pipeline.ts";
@@ -32,7 +33,10 @@ export interface BufferDecl {
   data: Tensor | GPUBuffer | BufferRange;
   /** "read" (the default) or "read_write". */
   access?: "read" | "read_write";
-  /** WGSL element type; default the tensor's dtype (f32 for raw buffers). */
+  /**
+   * WGSL element type; default the tensor's dtype (f32 for raw buffers). A split f32 tensor may be declared
+   * "vec4f" when each of its items holds a multiple of 4 elements.
+   */
   type?: string;
   /** Split along the first axis into runs and chunks (tensors only). */
   split?: boolean;
@@ -172,12 +176,12 @@ export function runProgram(gpu: Gpu, prog: Program): void {
     const chunks = new Map<string, number>(), accessors: string[] = [];
     const bindings = prog.buffers.flatMap((b) => {
       if (!b.split) return [b.data];
-      const { ranges, elems } = chunkRanges(gpu, b.data as Tensor, n, first, count);
+      const { ranges, elems: scalars } = chunkRanges(gpu, b.data as Tensor, n, first, count);
+      // A vec4 view of an f32 tensor counts its chunks in vec4s (chunks are 256-byte aligned).
+      const type = elementType(b), elems = type.startsWith("vec4") ? scalars / 4 : scalars;
       chunks.set(b.name, ranges.length);
-      accessors.push(chunkedAccess(b.name, ranges.length, elems, elementType(b), false));
-      if (b.access === "read_write") {
-        accessors.push(chunkedAccess(b.name, ranges.length, elems, elementType(b), true));
-      }
+      accessors.push(chunkedAccess(b.name, ranges.length, elems, type, false));
+      if (b.access === "read_write") accessors.push(chunkedAccess(b.name, ranges.length, elems, type, true));
       return ranges;
     });
     const params = { n0: ["u32", first] as Param, count: ["u32", count] as Param, ...prog.params };

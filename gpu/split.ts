@@ -74,19 +74,22 @@ export function chunkRanges(
 }
 
 /**
- * WGSL accessor of a tensor bound as `k` chunks `<name>0..` of `elems` elements each:
- * `fn ld_<name>(i: u32) -> f32` (read) or `fn st_<name>(i: u32, v: f32)` (write), i indexing the run.
+ * WGSL accessor of a tensor bound as `k` chunks `<name>0..` of `elems` elements of WGSL type `type` each:
+ * `fn ld_<name>(i: u32) -> f32` (read) or `fn st_<name>(i: u32, v: f32)` (write), i indexing the run; for
+ * a vec4 type (an f32 tensor read four elements at a time), `fn ld_<name>(i: u32) -> vec4f`, i counting
+ * vec4s.
  */
 export function chunkedAccess(name: string, k: number, elems: number, type: string, write: boolean): string {
+  const value = type.startsWith("vec4") ? "vec4f" : "f32";
   const pick = (i: number) => {
     const at = i ? `i - ${i * elems}u` : "i";
-    return write ? `${name}${i}[${at}] = ${type}(v);` : `return f32(${name}${i}[${at}]);`;
+    return write ? `${name}${i}[${at}] = ${type}(v);` : `return ${value}(${name}${i}[${at}]);`;
   };
   const body = Array.from(
     { length: k },
     (_, i) => i === k - 1 ? pick(i) : `if (i < ${(i + 1) * elems}u) { ${pick(i)}${write ? " return;" : ""} }`,
   );
-  const sig = write ? `fn st_${name}(i: u32, v: f32)` : `fn ld_${name}(i: u32) -> f32`;
+  const sig = write ? `fn st_${name}(i: u32, v: ${value})` : `fn ld_${name}(i: u32) -> ${value}`;
   return `${sig} {\n  ${body.join("\n  ")}\n}`;
 }
 

@@ -201,7 +201,12 @@ export interface ConvGemmOptions {
   variant?: ConvVariant;
 }
 
-function source(s: Shape, t: ConvVariant): string {
+/**
+ * The kernel for shape `s` and tile `t`. `quad`: a 1x1 convolution over whole maps (one row of h * w pixels,
+ * a multiple of 4) with RN a multiple of 4, whose input is read as vec4s of four pixels (`ld_x` returning
+ * vec4f): RN / 4 loads per channel instead of RN.
+ */
+function source(s: Shape, t: ConvVariant, quad = false): string {
   const { kh: KH, kw: KW, stride: S } = s;
   const V = t.v, RN = t.rn, down = t.axis === "y";
   // The RN pixels lie along the line axis (x: a row, y: a column); each line of input values is loaded once
@@ -221,12 +226,16 @@ function source(s: Shape, t: ConvVariant): string {
     const at = `${across} + ${ko}`;
     taps.push(`    {
       let ok = ${at} >= 0 && ${at} < i32(${acrossSize});`);
-    for (const r of rs) {
+    // A quad tile's pixels past the map's end read the next plane (or nothing): their sums are never stored.
+    const sc = s.scale ? " * sc" : "";
+    for (let q = 0; quad && q < R / 4; q++) {
+      taps.push(`      let xq${q} = ld_x((xc + u32(ix0)) / 4u + ${q}u)${sc};`);
+    }
+    for (const r of quad ? rs : []) taps.push(`      let x${r} = xq${r >> 2}[${r & 3}];`);
+    for (const r of quad ? [] : rs) {
       const [iy, ix] = down ? [`${along} + ${r}`, at] : [at, `${along} + ${r}`];
       taps.push(
-        `      let x${r} = select(0.0, ld_x(xc + u32(max(${iy}, 0)) * p.w + u32(max(${ix}, 0))), ok && lok${r})${
-          s.scale ? " * sc" : ""
-        };`,
+        `      let x${r} = select(0.0, ld_x(xc + u32(max(${iy}, 0)) * p.w + u32(max(${ix}, 0))), ok && lok${r})${sc};`,
       );
     }
     for (let ki = 0; ki < KI; ki++) {
@@ -336,9 +345,15 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   // pixel groups cross row ends instead of padding every row to a multiple of RN.
   const flat = w.kh === 1 && w.kw === 1 && stride === 1 && opts.padH === 0 && opts.padW === 0;
   const [gh, gw, goh, gow] = flat ? [1, h * wd, 1, oh * ow] : [h, wd, oh, ow];
+  // Whole maps of a multiple of 4 pixels are read as vec4s by row tiles whose RN is a multiple of 4 (every
+  // RN of the candidates is): their RN is fitted up to a multiple of 4.
+  const quadMaps = flat && gw % 4 === 0 && x.dtype === "f32";
   // A tile's RN pixels fitted to the line they run along (see fitRun).
-  const fit = (t: ConvVariant): ConvVariant =>
-    t.algo ? t : { ...t, rn: fitRun(t.rn, t.axis === "y" ? goh : gow) };
+  const fit = (t: ConvVariant): ConvVariant => {
+    if (t.algo) return t;
+    const rn = fitRun(t.rn, t.axis === "y" ? goh : gow);
+    return { ...t, rn: quadMaps && !t.axis && t.rn % 4 === 0 ? Math.ceil(rn / 4) * 4 : rn };
+  };
   // The launch geometry of a fitted tile.
   const grid = (t: ConvVariant) => {
     const [lines, groups] = t.axis === "y" ? [Math.ceil(goh / t.rn), gow] : [goh, Math.ceil(gow / t.rn)];
@@ -363,6 +378,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   );
   const t = fit(picked.variant);
   const { lines, groups, blocks } = grid(t);
+  const quad = quadMaps && !t.axis && t.rn % 4 === 0;
   const shape: Shape = {
     kh: w.kh,
     kw: w.kw,
@@ -415,9 +431,9 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {
-    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}_v${t.v}_rn${t.rn}${t.axis === "y" ? "y" : ""}_wg${t.wg}${
-      shape.accumulate ? "_acc" : ""
-    }`,
+    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? "_quad" : ""}_v${t.v}_rn${t.rn}${
+      t.axis === "y" ? "y" : ""
+    }_wg${t.wg}${shape.accumulate ? "_acc" : ""}`,
     items: n,
     params: {
       cin: u(cin),
@@ -435,7 +451,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       ...epilogueParams(launch),
     },
     buffers: [
-      { name: "x", data: x, split: true },
+      { name: "x", data: x, split: true, type: quad ? "vec4f" : undefined },
       { name: "wt", data: w.packed, type: "vec4f" },
       { name: "scale", data: opts.scale ?? w.packed },
       ...epilogueBuffers(launch, w.packed),
@@ -443,7 +459,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     workgroupSize: t.wg,
     tag: picked.tag,
     flops: 2 * n * oh * ow * w.cout * cin * w.kh * w.kw,
-    source: convSource(shape, t),
+    source: convSource(shape, t, quad),
     workgroups: (count) => grid1d(count * blocks * lines * groups, t.wg, gpu.maxWorkgroups),
   });
   return out;

@@ -55,6 +55,13 @@ Deno.test(
       assertClose(await readTensor(real, yt), ref, { abs: 2e-5 }, JSON.stringify(variant));
     }
 
+    // A 1x1 layer reads its input as vec4s of pixels, through the same chunks.
+    const w1 = randomF32(dims.co * dims.ci, 57);
+    const m1 = prepareModConvWeight(gpu, w1, [dims.co, dims.ci, 1, 1], true);
+    const y1 = modulatedConv2d(gpu, xt, m1, st, { inputGain: 0.9, padding: 0 });
+    const ref1 = modulatedConv2dRef(x, w1, s, { ...dims, k: 1 }, true, 0, 0.9);
+    assertClose(await readTensor(real, y1), ref1, { abs: 2e-5 }, "1x1");
+
     const bias = gpu.upload(randomF32(dims.co, 54), [dims.co]);
     const fu = prepareFilter(gpu, randomF32(12, 55, 0, 0.3), [12], 4);
     const fd = prepareFilter(gpu, randomF32(12, 56, 0, 0.3), [12]);

@@ -11,6 +11,8 @@ const cases = [
   { n: 2, ci: 21, co: 70, h: 27, w: 37, k: 3, demod: true, gain: 1.1 },
   { n: 1, ci: 35, co: 67, h: 29, w: 31, k: 1, demod: true, gain: 0.9 },
   { n: 2, ci: 41, co: 3, h: 17, w: 9, k: 1, demod: false, gain: 1.3 },
+  // 1x1 over 120-pixel maps: the input read as vec4s of pixels.
+  { n: 2, ci: 19, co: 21, h: 12, w: 10, k: 1, demod: true, gain: 0.8 },
 ];
 
 for (const c of cases) {
