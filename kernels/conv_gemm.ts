@@ -202,11 +202,16 @@ export interface ConvGemmOptions {
 }
 
 /**
- * The kernel for shape `s` and tile `t`. `quad`: a 1x1 convolution over whole maps (one row of h * w pixels,
- * a multiple of 4) with RN a multiple of 4, whose input is read as vec4s of four pixels (`ld_x` returning
- * vec4f): RN / 4 loads per channel instead of RN.
+ * How a 1x1 convolution over whole maps (one row of h * w pixels) with RN a multiple of 4 reads its input:
+ * as vec4s of four pixels (`ld_x` returning vec4f), RN / 4 + 1 loads per input channel instead of RN.
+ * "aligned": every map starts on a vec4 (h * w a multiple of 4); "shifted": a map may start inside one (each
+ * sample's input a multiple of 4 values), and the RN values are picked from RN / 4 + 1 vec4s by the start's
+ * offset within its vec4 (the same for all invocations of a channel).
  */
-function source(s: Shape, t: ConvVariant, quad = false): string {
+export type QuadRead = "aligned" | "shifted";
+
+/** The kernel for shape `s` and tile `t`, the input read per `quad` if given. */
+function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
   const { kh: KH, kw: KW, stride: S } = s;
   const V = t.v, RN = t.rn, down = t.axis === "y";
   // The RN pixels lie along the line axis (x: a row, y: a column); each line of input values is loaded once
@@ -228,10 +233,21 @@ function source(s: Shape, t: ConvVariant, quad = false): string {
       let ok = ${at} >= 0 && ${at} < i32(${acrossSize});`);
     // A quad tile's pixels past the map's end read the next plane (or nothing): their sums are never stored.
     const sc = s.scale ? " * sc" : "";
-    for (let q = 0; quad && q < R / 4; q++) {
-      taps.push(`      let xq${q} = ld_x((xc + u32(ix0)) / 4u + ${q}u)${sc};`);
+    if (quad) {
+      const shifted = quad === "shifted", loads = R / 4 + (shifted ? 1 : 0);
+      taps.push(`      let xa = xc + u32(ix0);`, `      let xm = ${shifted ? "xa % 4u" : "0u"};`);
+      for (let q = 0; q < loads; q++) taps.push(`      let xq${q} = ld_x((xa - xm) / 4u + ${q}u)${sc};`);
+      // Value r of the window is value r + xm of the loaded vec4s.
+      const at = (k: number) => `xq${k >> 2}[${k & 3}]`;
+      for (const r of rs) {
+        const pick = shifted
+          ? `select(select(select(${at(r)}, ${at(r + 1)}, xm == 1u), ${at(r + 2)}, xm == 2u), ${
+            at(r + 3)
+          }, xm == 3u)`
+          : at(r);
+        taps.push(`      let x${r} = ${pick};`);
+      }
     }
-    for (const r of quad ? rs : []) taps.push(`      let x${r} = xq${r >> 2}[${r & 3}];`);
     for (const r of quad ? [] : rs) {
       const [iy, ix] = down ? [`${along} + ${r}`, at] : [at, `${along} + ${r}`];
       taps.push(
@@ -345,9 +361,16 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   // pixel groups cross row ends instead of padding every row to a multiple of RN.
   const flat = w.kh === 1 && w.kw === 1 && stride === 1 && opts.padH === 0 && opts.padW === 0;
   const [gh, gw, goh, gow] = flat ? [1, h * wd, 1, oh * ow] : [h, wd, oh, ow];
-  // Whole maps of a multiple of 4 pixels are read as vec4s by row tiles whose RN is a multiple of 4 (every
-  // RN of the candidates is): their RN is fitted up to a multiple of 4.
-  const quadMaps = flat && gw % 4 === 0 && x.dtype === "f32";
+  // Whole maps read as vec4s (see QuadRead) by row tiles whose RN is a multiple of 4 (every RN of the
+  // candidates is): their RN is fitted up to a multiple of 4. "shifted" needs each sample's input to hold a
+  // multiple of 4 values, so that every channel's offset within a vec4 is the same in all samples.
+  const quadMaps: QuadRead | undefined = !flat || x.dtype !== "f32"
+    ? undefined
+    : gw % 4 === 0
+    ? "aligned"
+    : (cin * gw) % 4 === 0
+    ? "shifted"
+    : undefined;
   // A tile's RN pixels fitted to the line they run along (see fitRun).
   const fit = (t: ConvVariant): ConvVariant => {
     if (t.algo) return t;
@@ -378,7 +401,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   );
   const t = fit(picked.variant);
   const { lines, groups, blocks } = grid(t);
-  const quad = quadMaps && !t.axis && t.rn % 4 === 0;
+  const quad = !t.axis && t.rn % 4 === 0 ? quadMaps : undefined;
   const shape: Shape = {
     kh: w.kh,
     kw: w.kw,
@@ -431,7 +454,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {
-    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? "_quad" : ""}_v${t.v}_rn${t.rn}${
+    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? `_${quad}` : ""}_v${t.v}_rn${t.rn}${
       t.axis === "y" ? "y" : ""
     }_wg${t.wg}${shape.accumulate ? "_acc" : ""}`,
     items: n,

@@ -61,6 +61,14 @@ Deno.test(
     const y1 = modulatedConv2d(gpu, xt, m1, st, { inputGain: 0.9, padding: 0 });
     const ref1 = modulatedConv2dRef(x, w1, s, { ...dims, k: 1 }, true, 0, 0.9);
     assertClose(await readTensor(real, y1), ref1, { abs: 2e-5 }, "1x1");
+    // ... also where each 15x15 map starts inside a vec4.
+    const x2 = randomF32(dims.n * dims.ci * 15 * 15, 58, -2, 2);
+    const y2 = modulatedConv2d(gpu, gpu.upload(x2, [dims.n, dims.ci, 15, 15]), m1, st, {
+      inputGain: 0.9,
+      padding: 0,
+    });
+    const ref2 = modulatedConv2dRef(x2, w1, s, { ...dims, h: 15, w: 15, k: 1 }, true, 0, 0.9);
+    assertClose(await readTensor(real, y2), ref2, { abs: 2e-5 }, "1x1, 15x15");
 
     const bias = gpu.upload(randomF32(dims.co, 54), [dims.co]);
     const fu = prepareFilter(gpu, randomF32(12, 55, 0, 0.3), [12], 4);

@@ -13,6 +13,8 @@ const cases = [
   { n: 2, ci: 41, co: 3, h: 17, w: 9, k: 1, demod: false, gain: 1.3 },
   // 1x1 over 120-pixel maps: the input read as vec4s of pixels.
   { n: 2, ci: 19, co: 21, h: 12, w: 10, k: 1, demod: true, gain: 0.8 },
+  // ... and over 63-pixel maps that start inside a vec4.
+  { n: 2, ci: 20, co: 9, h: 9, w: 7, k: 1, demod: true, gain: 1.2 },
 ];
 
 for (const c of cases) {
