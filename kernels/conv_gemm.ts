@@ -202,11 +202,11 @@ export interface ConvGemmOptions {
 }
 
 /**
- * How a 1x1 convolution over whole maps (one row of h * w pixels) with RN a multiple of 4 reads its input:
- * as vec4s of four pixels (`ld_x` returning vec4f), RN / 4 + 1 loads per input channel instead of RN.
- * "aligned": every map starts on a vec4 (h * w a multiple of 4); "shifted": a map may start inside one (each
- * sample's input a multiple of 4 values), and the RN values are picked from RN / 4 + 1 vec4s by the start's
- * offset within its vec4 (the same for all invocations of a channel).
+ * How a row tile reads its input lines as vec4s (`ld_x` returning vec4f) instead of one value at a time.
+ * "aligned": a 1x1 convolution over whole maps of a multiple of 4 pixels with RN a multiple of 4, whose RN
+ * values per channel are RN / 4 vec4s. "shifted": any row tile over an input holding a multiple of 4 values per
+ * sample: each line's R values start at some offset within a vec4 (per invocation and line) and are picked from
+ * the floor((R + 2) / 4) + 1 vec4s that cover them; values outside the map are zeroed as before.
  */
 export type QuadRead = "aligned" | "shifted";
 
@@ -231,21 +231,32 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
     const at = `${across} + ${ko}`;
     taps.push(`    {
       let ok = ${at} >= 0 && ${at} < i32(${acrossSize});`);
-    // A quad tile's pixels past the map's end read the next plane (or nothing): their sums are never stored.
+    // Values past a line's or a map's end are read from the next line or plane (or past the tensor, returning
+    // anything) and then zeroed or, for an aligned tile's pixels past the map's end, never stored.
     const sc = s.scale ? " * sc" : "";
-    if (quad) {
-      const shifted = quad === "shifted", loads = R / 4 + (shifted ? 1 : 0);
-      taps.push(`      let xa = xc + u32(ix0);`, `      let xm = ${shifted ? "xa % 4u" : "0u"};`);
-      for (let q = 0; q < loads; q++) taps.push(`      let xq${q} = ld_x((xa - xm) / 4u + ${q}u)${sc};`);
-      // Value r of the window is value r + xm of the loaded vec4s.
-      const at = (k: number) => `xq${k >> 2}[${k & 3}]`;
+    if (quad === "aligned") {
+      for (let q = 0; q < R / 4; q++) {
+        taps.push(`      let xq${q} = ld_x((xc + u32(ix0)) / 4u + ${q}u)${sc};`);
+      }
+      for (const r of rs) taps.push(`      let x${r} = xq${r >> 2}[${r & 3}];`);
+    }
+    if (quad === "shifted") {
+      // The line's flat start e (negative only before a run's first value, where every value is padding), its
+      // offset xm within a vec4 and the first vec4 xb.
+      taps.push(
+        `      let e = i32(xc) + (${at}) * i32(p.w) + ix0;`,
+        `      let xm = u32(e & 3);`,
+        `      let xb = (e - i32(xm)) / 4;`,
+      );
+      for (let q = 0; q <= (R + 2) >> 2; q++) {
+        taps.push(`      let xq${q} = ld_x(u32(max(xb + ${q}, 0)))${sc};`);
+      }
+      const v = (k: number) => `xq${k >> 2}[${k & 3}]`;
       for (const r of rs) {
-        const pick = shifted
-          ? `select(select(select(${at(r)}, ${at(r + 1)}, xm == 1u), ${at(r + 2)}, xm == 2u), ${
-            at(r + 3)
-          }, xm == 3u)`
-          : at(r);
-        taps.push(`      let x${r} = ${pick};`);
+        const pick = `select(select(select(${v(r)}, ${v(r + 1)}, xm == 1u), ${v(r + 2)}, xm == 2u), ${
+          v(r + 3)
+        }, xm == 3u)`;
+        taps.push(`      let x${r} = select(0.0, ${pick}, ok && lok${r});`);
       }
     }
     for (const r of quad ? [] : rs) {
@@ -361,21 +372,15 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   // pixel groups cross row ends instead of padding every row to a multiple of RN.
   const flat = w.kh === 1 && w.kw === 1 && stride === 1 && opts.padH === 0 && opts.padW === 0;
   const [gh, gw, goh, gow] = flat ? [1, h * wd, 1, oh * ow] : [h, wd, oh, ow];
-  // Whole maps read as vec4s (see QuadRead) by row tiles whose RN is a multiple of 4 (every RN of the
-  // candidates is): their RN is fitted up to a multiple of 4. "shifted" needs each sample's input to hold a
-  // multiple of 4 values, so that every channel's offset within a vec4 is the same in all samples.
-  const quadMaps: QuadRead | undefined = !flat || x.dtype !== "f32"
-    ? undefined
-    : gw % 4 === 0
-    ? "aligned"
-    : (cin * gw) % 4 === 0
-    ? "shifted"
-    : undefined;
+  // Row tiles read their lines as vec4s (see QuadRead) where each sample's input holds a multiple of 4 values;
+  // 1x1 convolutions over whole maps of a multiple of 4 pixels fit RN up to a multiple of 4 (every RN of the
+  // candidates is one) and need no shifting.
+  const quadInput = x.dtype === "f32" && (cin * h * wd) % 4 === 0;
   // A tile's RN pixels fitted to the line they run along (see fitRun).
   const fit = (t: ConvVariant): ConvVariant => {
     if (t.algo) return t;
     const rn = fitRun(t.rn, t.axis === "y" ? goh : gow);
-    return { ...t, rn: quadMaps && !t.axis && t.rn % 4 === 0 ? Math.ceil(rn / 4) * 4 : rn };
+    return { ...t, rn: flat && gw % 4 === 0 && quadInput && t.rn % 4 === 0 ? Math.ceil(rn / 4) * 4 : rn };
   };
   // The launch geometry of a fitted tile.
   const grid = (t: ConvVariant) => {
@@ -401,7 +406,11 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   );
   const t = fit(picked.variant);
   const { lines, groups, blocks } = grid(t);
-  const quad = !t.axis && t.rn % 4 === 0 ? quadMaps : undefined;
+  const quad: QuadRead | undefined = t.axis || !quadInput
+    ? undefined
+    : flat && gw % 4 === 0 && t.rn % 4 === 0
+    ? "aligned"
+    : "shifted";
   const shape: Shape = {
     kh: w.kh,
     kw: w.kw,
