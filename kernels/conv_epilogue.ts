@@ -1,7 +1,6 @@
 /**
  * The epilogue shared by the convolutions (kernels/conv_gemm.ts, kernels/winograd.ts, kernels/conv_tiled.ts),
- * as bias_act's: for
- * the raw sum v of output channel o at pixel pix,
+ * as bias_act's: for the raw sum v of output channel o at pixel pix,
  *
  *   y (+)= clamp(act(v * d[n, o] + noise[n?, pix] * strength + b[o]) * gain, -clamp, clamp)
  *

@@ -83,8 +83,8 @@ export interface ConvVariant {
   axis?: "y";
   /**
    * "winograd": minimal filtering for stride-1 kernels with a scheme (kernels/winograd.ts), RN counting output
-   * tiles; "tiled":
-   * workgroup tiles of 64V channels x 16RN pixels through workgroup memory (kernels/conv_tiled.ts, WG 256).
+   * tiles; "tiled": workgroup tiles of 64V channels x 16RN pixels through workgroup memory
+   * (kernels/conv_tiled.ts, WG 256).
    */
   algo?: "winograd" | "tiled";
 }
@@ -208,7 +208,7 @@ export interface ConvGemmOptions {
  * sample: each line's R values start at some offset within a vec4 (per invocation and line) and are picked from
  * the floor((R + 2) / 4) + 1 vec4s that cover them; values outside the map are zeroed as before.
  */
-export type QuadRead = "aligned" | "shifted";
+type QuadRead = "aligned" | "shifted";
 
 /** The kernel for shape `s` and tile `t`, the input read per `quad` if given. */
 function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
@@ -376,11 +376,12 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   // 1x1 convolutions over whole maps of a multiple of 4 pixels fit RN up to a multiple of 4 (every RN of the
   // candidates is one) and need no shifting.
   const quadInput = x.dtype === "f32" && (cin * h * wd) % 4 === 0;
+  const alignedMaps = quadInput && flat && gw % 4 === 0;
   // A tile's RN pixels fitted to the line they run along (see fitRun).
   const fit = (t: ConvVariant): ConvVariant => {
     if (t.algo) return t;
     const rn = fitRun(t.rn, t.axis === "y" ? goh : gow);
-    return { ...t, rn: flat && gw % 4 === 0 && quadInput && t.rn % 4 === 0 ? Math.ceil(rn / 4) * 4 : rn };
+    return { ...t, rn: alignedMaps && t.rn % 4 === 0 ? Math.ceil(rn / 4) * 4 : rn };
   };
   // The launch geometry of a fitted tile.
   const grid = (t: ConvVariant) => {
@@ -408,7 +409,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   const { lines, groups, blocks } = grid(t);
   const quad: QuadRead | undefined = t.axis || !quadInput
     ? undefined
-    : flat && gw % 4 === 0 && t.rn % 4 === 0
+    : alignedMaps && t.rn % 4 === 0
     ? "aligned"
     : "shifted";
   const shape: Shape = {
