@@ -11,8 +11,8 @@
  * of items that fits the binding limits, with the parameters `p.n0` and `p.count` set to the run's first
  * item and item count, and the
  * kernel reads and writes it only through `ld_<name>(i)` / `st_<name>(i, v)` (read_write buffers have
- * both), i counting from `n0` (in vec4s where the buffer's declared type is a vec4: an f32 tensor read four
- * elements at a time, whose items and chunks then hold whole vec4s).
+ * both), i counting from `n0` (in vec4s where the buffer's declared type is a vec4: an f32 or f16 tensor read
+ * four elements at a time, whose items and chunks then hold whole vec4s).
  */
 import type { Gpu } from "./device.ts";
 import type { BindingKind } from "./pipeline.ts";
@@ -35,7 +35,7 @@ export interface BufferDecl {
   access?: "read" | "read_write";
   /**
    * WGSL element type; default the tensor's dtype (f32 for raw buffers). A split f32 tensor may be declared
-   * "vec4f" when each of its items holds a multiple of 4 elements.
+   * "vec4f" (an f16 one "vec4<f16>") when each of its items holds a multiple of 4 elements.
    */
   type?: string;
   /** Split along the first axis into runs and chunks (tensors only). */
@@ -177,7 +177,7 @@ export function runProgram(gpu: Gpu, prog: Program): void {
     const bindings = prog.buffers.flatMap((b) => {
       if (!b.split) return [b.data];
       const { ranges, elems: scalars } = chunkRanges(gpu, b.data as Tensor, n, first, count);
-      // A vec4 view of an f32 tensor counts its chunks in vec4s (chunks are 256-byte aligned).
+      // A vec4 view of a tensor counts its chunks in vec4s (chunks are 256-byte aligned).
       const type = elementType(b), elems = type.startsWith("vec4") ? scalars / 4 : scalars;
       chunks.set(b.name, ranges.length);
       accessors.push(chunkedAccess(b.name, ranges.length, elems, type, false));

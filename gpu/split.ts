@@ -76,8 +76,8 @@ export function chunkRanges(
 /**
  * WGSL accessor of a tensor bound as `k` chunks `<name>0..` of `elems` elements of WGSL type `type` each:
  * `fn ld_<name>(i: u32) -> f32` (read) or `fn st_<name>(i: u32, v: f32)` (write), i indexing the run; for
- * a vec4 type (an f32 tensor read four elements at a time), `fn ld_<name>(i: u32) -> vec4f`, i counting
- * vec4s.
+ * a vec4 type (an f32 or f16 tensor read four elements at a time), `fn ld_<name>(i: u32) -> vec4f`, i
+ * counting vec4s. Values are widened to f32 on reading and rounded to the element type on writing.
  */
 export function chunkedAccess(name: string, k: number, elems: number, type: string, write: boolean): string {
   const value = type.startsWith("vec4") ? "vec4f" : "f32";

@@ -33,6 +33,7 @@ import {
 } from "./winograd.ts";
 import { memoized, range } from "./unroll.ts";
 import { convTiled, TILED_WG, tiledInvocations } from "./conv_tiled.ts";
+import { cast } from "./elementwise.ts";
 
 /** A convolution weight packed for {@link convGemm}. */
 export interface ConvWeight {
@@ -48,11 +49,13 @@ export interface ConvWeight {
   kw: number;
   /** Kernels with a Winograd scheme: the transformed weight, made on its first Winograd launch; else null. */
   winograd: WinogradWeights | null;
+  /** `packed` in f16, made on the first launch of a tile with f16 arithmetic (see {@link ConvVariant}.half). */
+  half: Tensor | null;
 }
 
 /** What holds GPU memory of a packed weight (to destroy with it). */
 export function convWeightTensors(w: ConvWeight): { destroy(): void }[] {
-  return w.winograd ? [w.packed, w.winograd] : [w.packed];
+  return [w.packed, ...w.winograd ? [w.winograd] : [], ...w.half ? [w.half] : []];
 }
 
 /** Channel padding of packed weights: 4 times the largest V of any variant (8). */
@@ -68,7 +71,7 @@ export function packConvWeight(gpu: Gpu, w: Float32Array, shape: readonly number
     for (let t = 0; t < k; t++) packed[t * cpad + o] = w[o * k + t];
   }
   const winograd = winogradScheme(kh, kw) ? new WinogradWeights(w, cout, cin, cpad, kh, kw) : null;
-  return { packed: gpu.upload(packed, [k, cpad]), cout, cin, kh, kw, winograd };
+  return { packed: gpu.upload(packed, [k, cpad]), cout, cin, kh, kw, winograd, half: null };
 }
 
 /** A tile configuration: V vec4s of output channels and RN pixels per invocation, WG invocations. */
@@ -87,6 +90,12 @@ export interface ConvVariant {
    * (kernels/conv_tiled.ts, WG 256).
    */
   algo?: "winograd" | "tiled";
+  /**
+   * Direct tiles over f16 inputs: products and short sums in f16 (`vec4<f16>` multiply-adds of f16 weights and
+   * inputs), the sum of each run of {@link halfRun} channels added into the f32 accumulators (GPUs with
+   * `shader-f16` multiply-add two or more f16 values per f32 one).
+   */
+  half?: true;
 }
 
 /** Tiles [V, RN, WG] per kernel class, the llvmpipe winners of `sg3 tune` first (see {@link convCandidates}). */
@@ -124,9 +133,18 @@ const TILED = [[2, 4], [1, 4], [2, 8]] as const;
  * automatically. On GPUs, smaller tiles keep more invocations resident, and the workgroup-memory tiles
  * (kernels/conv_tiled.ts) share every load among 16 invocations; first-use tuning measures them.
  * Stride-1 kernels with a Winograd scheme also get Winograd variants, first on llvmpipe when the layer is `wide`
- * (at least 40 input and output channels; narrower layers amortise its transforms badly).
+ * (at least 40 input and output channels; narrower layers amortise its transforms badly). With `half` (f16
+ * inputs on an adapter with `shader-f16`) every direct tile also comes with f16 arithmetic ({@link ConvVariant}
+ * .half): first on GPUs, last on llvmpipe.
  */
-export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide = true): ConvVariant[] {
+export function convCandidates(
+  kh = 3,
+  kw = 3,
+  software = true,
+  stride = 1,
+  wide = true,
+  half = false,
+): ConvVariant[] {
   const column = kw === 1 && kh > 1;
   const tiles: readonly (readonly number[])[] = kh * kw === 1
     ? TILES.pointwise
@@ -137,10 +155,15 @@ export function convCandidates(kh = 3, kw = 3, software = true, stride = 1, wide
   // Column kernels also try row tiles; every class has the GPU default.
   if (column) out.push({ v: 2, rn: 8, wg: 64 }, { v: 2, rn: 4, wg: 64 });
   const [v, rn, wg] = GPU_DEFAULT, gpu = out.findIndex((c) => c.v === v && c.rn === rn && c.wg === wg);
-  if (!software) {
-    out.unshift(...out.splice(gpu, 1));
-    out.push(...TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const })));
+  if (!software) out.unshift(...out.splice(gpu, 1));
+  if (half) {
+    // The official code runs the layers it marks use_fp16 in f16 on CUDA, so a GPU starts from f16 arithmetic;
+    // on llvmpipe, which has no f16 units, the f16 tiles come last.
+    const twins = out.map((t) => ({ ...t, half: true as const }));
+    out.push(...twins.slice(software ? 0 : 1));
+    if (!software) out.unshift(twins[0]);
   }
+  if (!software) out.push(...TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const })));
   if (stride === 1 && winogradScheme(kh, kw)) {
     const wino = WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }));
     // Narrow layers (fewer than 40 input or output channels) amortise the transforms badly.
@@ -213,7 +236,10 @@ type QuadRead = "aligned" | "shifted";
 /** The kernel for shape `s` and tile `t`, the input read per `quad` if given. */
 function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
   const { kh: KH, kw: KW, stride: S } = s;
-  const V = t.v, RN = t.rn, down = t.axis === "y";
+  const V = t.v, RN = t.rn, down = t.axis === "y", half = !!t.half;
+  // With f16 arithmetic the taps sum into f16 accumulators h, added into the f32 ones a per run of channels.
+  const [sum, vec] = half ? ["h", "vec4h"] : ["a", "vec4f"];
+  const toHalf = (e: string, type = "f16") => half ? `${type}(${e})` : e;
   // The RN pixels lie along the line axis (x: a row, y: a column); each line of input values is loaded once
   // per input channel and outer tap and reused by the inner taps along that axis.
   const [KO, KI] = down ? [KW, KH] : [KH, KW];
@@ -236,7 +262,7 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
     const sc = s.scale ? " * sc" : "";
     if (quad === "aligned") {
       for (let q = 0; q < R / 4; q++) {
-        taps.push(`      let xq${q} = ld_x((xc + u32(ix0)) / 4u + ${q}u)${sc};`);
+        taps.push(`      let xq${q} = ${toHalf(`ld_x((xc + u32(ix0)) / 4u + ${q}u)${sc}`, "vec4h")};`);
       }
       for (const r of rs) taps.push(`      let x${r} = xq${r >> 2}[${r & 3}];`);
     }
@@ -249,7 +275,7 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
         `      let xb = (e - i32(xm)) / 4;`,
       );
       for (let q = 0; q <= (R + 2) >> 2; q++) {
-        taps.push(`      let xq${q} = ld_x(u32(max(xb + ${q}, 0)))${sc};`);
+        taps.push(`      let xq${q} = ${toHalf(`ld_x(u32(max(xb + ${q}, 0)))${sc}`, "vec4h")};`);
       }
       const v = (k: number) => `xq${k >> 2}[${k & 3}]`;
       for (const r of rs) {
@@ -261,9 +287,8 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
     }
     for (const r of quad ? [] : rs) {
       const [iy, ix] = down ? [`${along} + ${r}`, at] : [at, `${along} + ${r}`];
-      taps.push(
-        `      let x${r} = select(0.0, ld_x(xc + u32(max(${iy}, 0)) * p.w + u32(max(${ix}, 0))), ok && lok${r})${sc};`,
-      );
+      const x = `select(0.0, ld_x(xc + u32(max(${iy}, 0)) * p.w + u32(max(${ix}, 0))), ok && lok${r})${sc}`;
+      taps.push(`      let x${r} = ${toHalf(x)};`);
     }
     for (let ki = 0; ki < KI; ki++) {
       const [ky, kx] = down ? [ki, ko] : [ko, ki];
@@ -272,7 +297,9 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
       for (const v of vs) taps.push(`        let w${v} = wt[${k} + ${v}u];`);
       for (const v of vs) {
         taps.push(
-          `        ${js.map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j * S + ki}), a${v}_${j});`).join(" ")}`,
+          `        ${
+            js.map((j) => `${sum}${v}_${j} = fma(w${v}, ${vec}(x${j * S + ki}), ${sum}${v}_${j});`).join(" ")
+          }`,
         );
       }
       taps.push(`      }`);
@@ -319,13 +346,29 @@ ${main1d("item", "p.count * p.blocks * p.lines * p.groups")}
   let ix0 = i32(ox * ${S}u) - p.padW;
   ${lineOk}
   ${acc}
-  for (var c = 0u; c < p.cin; c++) {
+  ${half ? `for (var c0 = 0u; c0 < p.cin; c0 += ${halfRun(KH * KW)}u) {` : ""}
+  ${half ? vs.map((v) => js.map((j) => `var h${v}_${j} = vec4h(0.0);`).join(" ")).join("\n  ") : ""}
+  for (var c = ${half ? `c0; c < min(c0 + ${halfRun(KH * KW)}u, p.cin)` : "0u; c < p.cin"}; c++) {
     let xc = (nl * p.cin + c) * p.h * p.w;
     ${s.scale ? "let sc = scale[n * p.cin + c];" : ""}
 ${taps.join("\n")}
   }
+  ${
+    half
+      ? `${vs.map((v) => js.map((j) => `a${v}_${j} += vec4f(h${v}_${j});`).join(" ")).join("\n  ")}\n  }`
+      : ""
+  }
 ${store.join("\n")}
 }`;
+}
+
+/**
+ * Input channels per f16 run of a tile with f16 arithmetic, for a kernel of `taps` taps: about 16 products are
+ * summed in f16 (rounded to 11 significant bits after each) before the run's sum joins the f32 accumulator, so
+ * that the rounding grows with the run, not with the whole reduction (a 3x3 layer of 512 channels sums 4608).
+ */
+export function halfRun(taps: number): number {
+  return Math.max(1, Math.round(16 / taps));
 }
 
 /** {@link source}, built once per configuration. */
@@ -375,7 +418,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   // Row tiles read their lines as vec4s (see QuadRead) where each sample's input holds a multiple of 4 values;
   // 1x1 convolutions over whole maps of a multiple of 4 pixels fit RN up to a multiple of 4 (every RN of the
   // candidates is one) and need no shifting.
-  const quadInput = x.dtype === "f32" && (cin * h * wd) % 4 === 0;
+  const quadInput = (cin * h * wd) % 4 === 0;
   const alignedMaps = quadInput && flat && gw % 4 === 0;
   // A tile's RN pixels fitted to the line they run along (see fitRun).
   const fit = (t: ConvVariant): ConvVariant => {
@@ -397,7 +440,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   };
   const software = gpu.summary.isFallback;
   const wide = Math.min(cin, w.cout) >= 40;
-  const candidates = convCandidates(w.kh, w.kw, software, stride, wide).filter((t) =>
+  const candidates = convCandidates(w.kh, w.kw, software, stride, wide, x.dtype === "f16").filter((t) =>
     t.algo !== "winograd" || (w.winograd && winogradFits(gpu, geometry, t))
   );
   const picked = opts.variant ? { variant: opts.variant } : gpu.tuner.pick(
@@ -462,11 +505,13 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     convTiled(gpu, { ...launch, weight: w.packed, tile: t });
     return out;
   }
+  if (t.half && !gpu.f16) throw new Error("convGemm: f16 arithmetic needs shader-f16");
+  const weight = t.half ? (w.half ??= cast(gpu, w.packed, "f16")) : w.packed;
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {
     name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? `_${quad}` : ""}_v${t.v}_rn${t.rn}${
       t.axis === "y" ? "y" : ""
-    }_wg${t.wg}${shape.accumulate ? "_acc" : ""}`,
+    }_wg${t.wg}${t.half ? "_h" : ""}${shape.accumulate ? "_acc" : ""}`,
     items: n,
     params: {
       cin: u(cin),
@@ -484,8 +529,13 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       ...epilogueParams(launch),
     },
     buffers: [
-      { name: "x", data: x, split: true, type: quad ? "vec4f" : undefined },
-      { name: "wt", data: w.packed, type: "vec4f" },
+      {
+        name: "x",
+        data: x,
+        split: true,
+        type: quad ? (x.dtype === "f16" ? "vec4<f16>" : "vec4f") : undefined,
+      },
+      { name: "wt", data: weight, type: t.half ? "vec4<f16>" : "vec4f" },
       { name: "scale", data: opts.scale ?? w.packed },
       ...epilogueBuffers(launch, w.packed),
     ],

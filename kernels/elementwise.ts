@@ -1,9 +1,10 @@
 /**
- * Elementwise arithmetic on tensors of any size: out = alpha * a + beta * b. It is the smallest kernel
- * that exercises binding tensors larger than maxStorageBufferBindingSize piecewise (split buffers).
+ * Elementwise arithmetic on tensors of any size: out = alpha * a + beta * b, and conversion between element
+ * types. They are the smallest kernels that exercise binding tensors larger than maxStorageBufferBindingSize
+ * piecewise (split buffers).
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 
@@ -31,6 +32,31 @@ export function axpby(gpu: Gpu, alpha: number, a: Tensor, beta: number, b: Tenso
     ],
     workgroupSize: WG,
     source: AXPBY,
+    workgroups: (count) => grid1d(count, WG, gpu.maxWorkgroups),
+  });
+  return out;
+}
+
+const CAST = /* wgsl */ `
+${main1d("i", "p.count")}
+  st_out(i, ld_a(i));
+}`;
+
+/**
+ * a converted to `dtype` (f32 to f16 rounds each value to a neighbouring f16, as WGSL's conversion does); returns
+ * a new tensor shaped like a.
+ */
+export function cast(gpu: Gpu, a: Tensor, dtype: DType): Tensor {
+  const out = gpu.tensor(a.shape, dtype);
+  runProgram(gpu, {
+    name: `cast_${a.dtype}_${dtype}`,
+    items: a.size,
+    buffers: [
+      { name: "a", data: a, split: true },
+      { name: "out", data: out, access: "read_write", split: true },
+    ],
+    workgroupSize: WG,
+    source: CAST,
     workgroups: (count) => grid1d(count, WG, gpu.maxWorkgroups),
   });
   return out;

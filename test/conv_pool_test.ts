@@ -9,6 +9,7 @@ import {
   convWeightTensors,
   fillingFirst,
   fitRun,
+  halfRun,
   packConvWeight,
 } from "../kernels/conv_gemm.ts";
 import { winogradKernel } from "../kernels/winograd.ts";
@@ -16,8 +17,11 @@ import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
 
 /** Every tile the tuner may pick for a kernel, on software and on hardware adapters (each once). */
-function everyVariant(kh: number, kw: number, stride: number): ConvVariant[] {
-  const all = [...convCandidates(kh, kw, true, stride), ...convCandidates(kh, kw, false, stride)];
+function everyVariant(kh: number, kw: number, stride: number, half = false): ConvVariant[] {
+  const all = [
+    ...convCandidates(kh, kw, true, stride, true, half),
+    ...convCandidates(kh, kw, false, stride, true, half),
+  ];
   return [...new Map(all.map((v) => [JSON.stringify(v), v])).values()];
 }
 
@@ -73,6 +77,72 @@ Deno.test(
             `conv ${[n, cin, h, w, cout, kh, kw]} ${JSON.stringify(variant)}`,
           );
         }
+      }
+    }
+  },
+);
+
+Deno.test(
+  {
+    name:
+      "convGemm over f16 inputs: f32 arithmetic matches float64, f16 arithmetic within its rounding bound",
+    ...GPU_TEST,
+  },
+  async () => {
+    const gpu = await testGpu();
+    if (!gpu.f16) return;
+    let seed = 40;
+    // f16 unit roundoff.
+    const u = 2 ** -11;
+    for (const [n, cin, h, w, cout, kh, kw, stride, padH, padW] of CASES) {
+      const shape = [n, cin, h, w], wshape = [cout, cin, kh, kw];
+      const x16 = gpu.upload(randomF32(n * cin * h * w, seed++), shape, "f16");
+      // The input as stored (rounded to f16).
+      const x = await readTensor(gpu, x16);
+      const wt = randomF32(cout * cin * kh * kw, seed++), b = randomF32(cout, seed++);
+      const weight = packConvWeight(gpu, wt, wshape), bias = gpu.upload(b, [cout]);
+      const ref = conv2dRef(x, shape, wt, b, wshape, stride, padH, padW, false).data;
+      // sum |w x| + |b| per output: the scale of the rounding errors of a sum.
+      const mag = conv2dRef(
+        x.map(Math.abs),
+        shape,
+        wt.map(Math.abs),
+        b.map(Math.abs),
+        wshape,
+        stride,
+        padH,
+        padW,
+        false,
+      )
+        .data;
+      // Every f16-arithmetic tile, and the first f32 one of each algorithm (the others differ from it only as on
+      // f32 inputs, tested above).
+      const variants = everyVariant(kh, kw, stride, true).filter((t, i, all) =>
+        t.half || all.findIndex((o) => !o.half && o.algo === t.algo) === i
+      );
+      assert.ok(variants.some((t) => t.half), "f16 inputs get f16-arithmetic tiles");
+      for (const variant of variants) {
+        const what = `conv ${[n, cin, h, w, cout, kh, kw]} ${JSON.stringify(variant)}`;
+        const got = await readTensor(gpu, convGemm(gpu, x16, weight, { stride, padH, padW, bias, variant }));
+        if (!variant.half) {
+          assertClose(got, ref, { abs: 1e-5 }, what);
+          continue;
+        }
+        // Each output sums runs of halfRun(kh * kw) channels in f16 (terms products and as many additions,
+        // each rounded) with f16-rounded weights: the classic bound (terms + 2) u sum |w x|, and, since the
+        // roundings do not all go one way, a root-mean-square error well under a tenth of it.
+        const terms = halfRun(kh * kw) * kh * kw;
+        let sq = 0, sqBound = 0;
+        for (let i = 0; i < ref.length; i++) {
+          const err = Math.abs(got[i] - ref[i]), bound = (terms + 2) * u * mag[i];
+          assert.ok(err <= bound, `${what}: output ${i}: error ${err} > bound ${bound}`);
+          sq += err * err;
+          sqBound += bound * bound;
+        }
+        assert.ok(
+          Math.sqrt(sq / sqBound) < 0.1,
+          `${what}: rms error ${Math.sqrt(sq / sqBound)} of the bound`,
+        );
       }
     }
   },

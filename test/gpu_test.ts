@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
-import { axpby } from "../kernels/elementwise.ts";
+import { axpby, cast } from "../kernels/elementwise.ts";
 import { matmul, matmulCandidates } from "../kernels/matmul.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { programSource, uniformBytes } from "../gpu/program.ts";
@@ -71,6 +71,29 @@ Deno.test({ name: "axpby matches float64 on an awkward size", ...GPU_TEST }, asy
   const ref = Float64Array.from(a, (x, i) => 0.75 * x - 1.5 * b[i]);
   assertClose(out, ref, { abs: 1e-6 });
 });
+
+Deno.test(
+  { name: "cast rounds f32 to f16 as the upload does, and widens back exactly", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    if (!gpu.f16) return;
+    const n = 10_007;
+    const a = randomF32(n, 5, -300, 300);
+    const half = cast(gpu, gpu.upload(a, [n]), "f16");
+    assert.equal(half.dtype, "f16");
+    const want = await readTensor(gpu, gpu.upload(a, [n], "f16"));
+    const got = await readTensor(gpu, half);
+    // Each value within half an f16 step of a (11 significant bits), and the same as the host's rounding.
+    for (let i = 0; i < n; i++) {
+      assert.ok(
+        Math.abs(got[i] - a[i]) <= Math.abs(a[i]) * 2 ** -11,
+        `${a[i]} -> ${got[i]}`,
+      );
+    }
+    assert.deepEqual(got, want);
+    assert.deepEqual(await readTensor(gpu, cast(gpu, half, "f32")), want);
+  },
+);
 
 Deno.test(
   { name: "axpby works on a tensor larger than maxStorageBufferBindingSize", ...GPU_TEST },

@@ -48,15 +48,20 @@ for (const c of cases) {
         assertClose(await readTensor(gpu, yt), ref, { abs: 2e-5 }, JSON.stringify(variant));
       }
       if (!gpu.f16) return;
-      const y16 = modulatedConv2d(gpu, gpu.upload(x, [c.n, c.ci, c.h, c.w], "f16"), ...args, {
-        inputGain: c.gain,
-        padding: pad,
-        outDtype: "f16",
-      });
-      const got = await readTensor(gpu, y16);
-      assert.ok(got.some((v) => v !== 0), "f16 output is all zeros");
-      const absmax = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      assert.ok(compare(got, ref).maxAbs <= 5e-3 * absmax, `f16 error ${compare(got, ref).maxAbs}`);
+      // f16 input and output, in f32 arithmetic (llvmpipe's default) and in f16 arithmetic (a GPU's).
+      const half = convCandidates(c.k, c.k, true, 1, true, true).find((t) => t.half);
+      for (const variant of [undefined, half]) {
+        const y16 = modulatedConv2d(gpu, gpu.upload(x, [c.n, c.ci, c.h, c.w], "f16"), ...args, {
+          inputGain: c.gain,
+          padding: pad,
+          outDtype: "f16",
+          variant,
+        });
+        const got = await readTensor(gpu, y16);
+        assert.ok(got.some((v) => v !== 0), "f16 output is all zeros");
+        const absmax = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0), err = compare(got, ref).maxAbs;
+        assert.ok(err <= 5e-3 * absmax, `f16 error ${err} ${JSON.stringify(variant)}`);
+      }
     },
   );
 }
