@@ -91,9 +91,10 @@ export interface ConvVariant {
    */
   algo?: "winograd" | "tiled";
   /**
-   * Direct tiles over f16 inputs: products and short sums in f16 (`vec4<f16>` multiply-adds of f16 weights and
-   * inputs), the sum of each run of {@link halfRun} channels added into the f32 accumulators (GPUs with
-   * `shader-f16` multiply-add two or more f16 values per f32 one).
+   * Direct and workgroup-memory tiles over f16 inputs: products and short sums in f16 (`vec4<f16>` multiply-adds
+   * of f16 weights and inputs), the sum of each run of {@link halfRun} channels (of each slab, for workgroup
+   * tiles) added into the f32 accumulators (GPUs with `shader-f16` multiply-add two or more f16 values per f32
+   * one).
    */
   half?: true;
 }
@@ -134,8 +135,8 @@ const TILED = [[2, 4], [1, 4], [2, 8]] as const;
  * (kernels/conv_tiled.ts) share every load among 16 invocations; first-use tuning measures them.
  * Stride-1 kernels with a Winograd scheme also get Winograd variants, first on llvmpipe when the layer is `wide`
  * (at least 40 input and output channels; narrower layers amortise its transforms badly). With `half` (f16
- * inputs on an adapter with `shader-f16`) every direct tile also comes with f16 arithmetic ({@link ConvVariant}
- * .half): first on GPUs, last on llvmpipe.
+ * inputs on an adapter with `shader-f16`) every direct and workgroup-memory tile also comes with f16 arithmetic
+ * ({@link ConvVariant}.half): first on GPUs, last on llvmpipe.
  */
 export function convCandidates(
   kh = 3,
@@ -163,7 +164,10 @@ export function convCandidates(
     out.push(...twins.slice(software ? 0 : 1));
     if (!software) out.unshift(twins[0]);
   }
-  if (!software) out.push(...TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const })));
+  if (!software) {
+    const tiled = TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const }));
+    out.push(...tiled, ...half ? tiled.map((t) => ({ ...t, half: true as const })) : []);
+  }
   if (stride === 1 && winogradScheme(kh, kw)) {
     const wino = WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }));
     // Narrow layers (fewer than 40 input or output channels) amortise the transforms badly.
@@ -501,12 +505,12 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     winogradConv(gpu, { ...launch, weight: w.winograd.tensor(gpu), tile: t });
     return out;
   }
-  if (t.algo === "tiled") {
-    convTiled(gpu, { ...launch, weight: w.packed, tile: t });
-    return out;
-  }
   if (t.half && !gpu.f16) throw new Error("convGemm: f16 arithmetic needs shader-f16");
   const weight = t.half ? (w.half ??= cast(gpu, w.packed, "f16")) : w.packed;
+  if (t.algo === "tiled") {
+    convTiled(gpu, { ...launch, weight, tile: t });
+    return out;
+  }
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {
     name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? `_${quad}` : ""}_v${t.v}_rn${t.rn}${

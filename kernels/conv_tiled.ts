@@ -38,7 +38,16 @@ const KS = 16;
 export interface TiledTile {
   v: number;
   rn: number;
+  /**
+   * f16 arithmetic (kernels/conv_gemm.ts's ConvVariant.half): the slabs staged as f16 (the weight given in
+   * f16), each invocation's products of a slab ({@link TILED_SLAB} values of k) summed in f16, then added into
+   * its f32 accumulators.
+   */
+  half?: true;
 }
+
+/** Values of k per staged slab: with f16 arithmetic, the products summed in f16 before they join f32. */
+export const TILED_SLAB = KS;
 
 /** The launch of {@link convTiled} (the weight: kernels/conv_gemm.ts's packed [cin * kh * kw, cpad]). */
 export type TiledLaunch = ConvLaunch<TiledTile>;
@@ -46,13 +55,15 @@ export type TiledLaunch = ConvLaunch<TiledTile>;
 function source(s: Shape, t: TiledTile): string {
   const V = t.v, Q = t.rn / 4, KHW = s.kh * s.kw;
   const vs = range(V), qs = range(Q), es = range(4);
-  // Accumulator a{v}_{j}: channels 4(ty V + v) .. +3 of the tile at its pixel tx RN + j.
-  const js = range(t.rn);
+  // Accumulator a{v}_{j}: channels 4(ty V + v) .. +3 of the tile at its pixel tx RN + j; with f16 arithmetic
+  // a slab's products go to h{v}_{j} first. The staged values' types: vec4f, or vec4h with f16 arithmetic.
+  const js = range(t.rn), [sum, vec, one] = t.half ? ["h", "vec4h", "f16"] : ["a", "vec4f", "f32"];
   const acc = vs.map((v) => js.map((j) => `var a${v}_${j} = vec4f(0.0);`).join(" ")).join("\n  ");
+  const each = (f: (v: number, j: number) => string) => vs.map((v) => js.map((j) => f(v, j)).join(" "));
   const products = [
     ...vs.map((v) => `let w${v} = ws[r * TM4 + ty * ${V}u + ${v}u];`),
     ...qs.map((q) => `let x${q} = xs[r * TN4 + tx * ${Q}u + ${q}u];`),
-    ...vs.flatMap((v) => js.map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j >> 2}[${j & 3}]), a${v}_${j});`)),
+    ...each((v, j) => `${sum}${v}_${j} = fma(w${v}, ${vec}(x${j >> 2}[${j & 3}]), ${sum}${v}_${j});`),
   ].join("\n      ");
   const store = vs.flatMap((v) =>
     es.map((e) =>
@@ -78,8 +89,8 @@ ${LRELU}
 const KS = ${KS}u;
 const TM4 = ${SIDE * V}u;
 const TN4 = ${SIDE * Q}u;
-var<workgroup> ws: array<vec4f, ${KS * SIDE * V}>;
-var<workgroup> xs: array<vec4f, ${KS * SIDE * Q}>;
+var<workgroup> ws: array<${vec}, ${KS * SIDE * V}>;
+var<workgroup> xs: array<${vec}, ${KS * SIDE * Q}>;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
         @builtin(num_workgroups) nwg: vec3u) {
   let tile = wid.x + wid.y * nwg.x;
@@ -98,13 +109,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     for (var i = li; i < KS * TM4; i += WG) {
       let k = k0 + i / TM4;
       let o4 = mb * TM4 + i % TM4;
-      var w = vec4f(0.0);
+      var w = ${vec}(0.0);
       if (k < K && o4 < p.c4) { w = wt[k * p.c4 + o4]; }
       ws[i] = w;
     }
     for (var i = li; i < KS * TN4; i += WG) {
       let k = k0 + i / TN4;
-      var xv = vec4f(0.0);
+      var xv = ${vec}(0.0);
       if (k < K) {
         let c = k / ${KHW}u;
         let ky = i32(k % ${KHW}u / ${s.kw}u);
@@ -116,16 +127,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
           let iy = i32(pix / p.ow * ${s.stride}u) + ky - p.padH;
           let ix = i32(pix % p.ow * ${s.stride}u) + kx - p.padW;
           if (pix < npix && iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-            xv[e] = ld_x(xc + u32(iy) * p.w + u32(ix)) * sc;
+            xv[e] = ${one}(ld_x(xc + u32(iy) * p.w + u32(ix)) * sc);
           }
         }
       }
       xs[i] = xv;
     }
     workgroupBarrier();
+    ${t.half ? each((v, j) => `var h${v}_${j} = vec4h(0.0);`).join("\n    ") : ""}
     for (var r = 0u; r < KS; r++) {
       ${products}
     }
+    ${t.half ? each((v, j) => `a${v}_${j} += vec4f(h${v}_${j});`).join("\n    ") : ""}
     workgroupBarrier();
   }
 ${store}
@@ -149,14 +162,17 @@ export function tiledInvocations(n: number, cout: number, oh: number, ow: number
 /** Invocations per workgroup of every tiled variant. */
 export const TILED_WG = SIDE * SIDE;
 
-/** Records the tiled convolution of `l` (see the module doc); batches larger than a binding run in pieces. */
+/**
+ * Records the tiled convolution of `l` (see the module doc; the weight in f16 for a `half` tile); batches larger
+ * than a binding run in pieces.
+ */
 export function convTiled(gpu: Gpu, l: TiledLaunch): void {
   const [n, , h, w] = l.x.shape;
   const { mblocks, pblocks } = blocks(l.cout, l.oh, l.ow, l.tile);
   const u = (v: number) => ["u32", v] as const;
   const kh = l.shape.kh, kw = l.shape.kw;
   runProgram(gpu, {
-    name: `conv_tiled_${kh}x${kw}_s${l.stride}_v${l.tile.v}_rn${l.tile.rn}${
+    name: `conv_tiled_${kh}x${kw}_s${l.stride}_v${l.tile.v}_rn${l.tile.rn}${l.tile.half ? "_h" : ""}${
       l.shape.accumulate ? "_acc" : ""
     }`,
     items: n,
@@ -176,7 +192,7 @@ export function convTiled(gpu: Gpu, l: TiledLaunch): void {
     },
     buffers: [
       { name: "x", data: l.x, split: true },
-      { name: "wt", data: l.weight, type: "vec4f" },
+      { name: "wt", data: l.weight, type: l.tile.half ? "vec4<f16>" : "vec4f" },
       { name: "scale", data: l.scale ?? l.weight },
       ...epilogueBuffers(l, l.weight),
     ],

@@ -13,6 +13,7 @@ import {
   packConvWeight,
 } from "../kernels/conv_gemm.ts";
 import { winogradKernel } from "../kernels/winograd.ts";
+import { TILED_SLAB } from "../kernels/conv_tiled.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
 
@@ -128,10 +129,10 @@ Deno.test(
           assertClose(got, ref, { abs: 1e-5 }, what);
           continue;
         }
-        // Each output sums runs of halfRun(kh * kw) channels in f16 (terms products and as many additions,
-        // each rounded) with f16-rounded weights: the classic bound (terms + 2) u sum |w x|, and, since the
+        // Each output sums runs of halfRun(kh * kw) channels (a slab, for workgroup tiles) in f16 (terms products
+        // and as many additions, each rounded) with f16-rounded weights: the classic bound (terms + 2) u sum |w x|, and, since the
         // roundings do not all go one way, a root-mean-square error well under a tenth of it.
-        const terms = halfRun(kh * kw) * kh * kw;
+        const terms = variant.algo === "tiled" ? TILED_SLAB : halfRun(kh * kw) * kh * kw;
         let sq = 0, sqBound = 0;
         for (let i = 0; i < ref.length; i++) {
           const err = Math.abs(got[i] - ref[i]), bound = (terms + 2) * u * mag[i];
