@@ -34,8 +34,8 @@ export interface BufferDecl {
   /** "read" (the default) or "read_write". */
   access?: "read" | "read_write";
   /**
-   * WGSL element type; default the tensor's dtype (f32 for raw buffers). A split f32 tensor may be declared
-   * "vec4f" (an f16 one "vec4<f16>") when each of its items holds a multiple of 4 elements.
+   * WGSL element type; default the tensor's dtype (f32 for raw buffers); "vec4": vec4s of that type. A split
+   * tensor may be declared a vec4 type when each of its items holds a multiple of 4 elements.
    */
   type?: string;
   /** Split along the first axis into runs and chunks (tensors only). */
@@ -86,7 +86,8 @@ export function uniformBytes(params: Record<string, Param>): ArrayBuffer {
 }
 
 function elementType(b: BufferDecl): string {
-  return b.type ?? (b.data instanceof Tensor ? b.data.dtype : "f32");
+  const dtype = b.data instanceof Tensor ? b.data.dtype : "f32";
+  return b.type === "vec4" ? `vec4<${dtype}>` : b.type ?? dtype;
 }
 
 /** The WGSL header and the binding list of one launch; chunked split buffers are given by `chunks`. */

@@ -7,10 +7,27 @@
  * with act linear, ReLU or leaky ReLU (slope 0.2). The WGSL expects `n` (the sample), `nl` (the sample within
  * the run), `b`
  * (the bias), `p.oh`, `p.ow`, `p.strength`, `p.gain`, `p.clamp`, the `noise` buffer and `ld_y`/`st_y`.
+ * The raw sums are a tile's accumulators ({@link tileSums}).
  */
 
 import type { Tensor } from "../gpu/tensor.ts";
 import type { BufferDecl, Param } from "../gpu/program.ts";
+import { range } from "./unroll.ts";
+
+/**
+ * WGSL of the sums of a tile of V vec4s of output channels x RN pixels: `declare` makes its f32 accumulators
+ * a{v}_{j} (zero); with f16 arithmetic, a run of products goes to f16 sums h{v}_{j} first, which `open` makes
+ * (zero) and `close` adds into the accumulators.
+ */
+export function tileSums(v: number, rn: number): { declare: string; open: string; close: string } {
+  const each = (f: (v: number, j: number) => string) =>
+    range(v).map((i) => range(rn).map((j) => f(i, j)).join(" ")).join("\n  ");
+  return {
+    declare: each((i, j) => `var a${i}_${j} = vec4f(0.0);`),
+    open: each((i, j) => `var h${i}_${j} = vec4h(0.0);`),
+    close: each((i, j) => `a${i}_${j} += vec4f(h${i}_${j});`),
+  };
+}
 
 /** The leaky ReLU of the epilogue, in WGSL. */
 export const LRELU = "fn lrelu(v: f32) -> f32 { return select(v * 0.2, v, v >= 0.0); }";

@@ -23,7 +23,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { DType, Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
-import { epilogue, epilogueBuffers, epilogueParams, LRELU, type Shape } from "./conv_epilogue.ts";
+import { epilogue, epilogueBuffers, epilogueParams, LRELU, type Shape, tileSums } from "./conv_epilogue.ts";
 import {
   winogradConv,
   winogradFits,
@@ -249,7 +249,7 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
   const [KO, KI] = down ? [KW, KH] : [KH, KW];
   const R = (RN - 1) * S + KI;
   const vs = range(V), js = range(RN), rs = range(R);
-  const acc = vs.map((v) => js.map((j) => `var a${v}_${j} = vec4f(0.0);`).join(" ")).join("\n  ");
+  const sums = tileSums(V, RN);
   // Bounds of the R positions along the line, and the line start (in input pixels) for outer tap `ko`.
   const [along, across, alongSize, acrossSize] = down
     ? ["iy0", "ix0", "p.h", "p.w"]
@@ -349,19 +349,15 @@ ${main1d("item", "p.count * p.blocks * p.lines * p.groups")}
   let iy0 = i32(oy * ${S}u) - p.padH;
   let ix0 = i32(ox * ${S}u) - p.padW;
   ${lineOk}
-  ${acc}
+  ${sums.declare}
   ${half ? `for (var c0 = 0u; c0 < p.cin; c0 += ${halfRun(KH * KW)}u) {` : ""}
-  ${half ? vs.map((v) => js.map((j) => `var h${v}_${j} = vec4h(0.0);`).join(" ")).join("\n  ") : ""}
+  ${half ? sums.open : ""}
   for (var c = ${half ? `c0; c < min(c0 + ${halfRun(KH * KW)}u, p.cin)` : "0u; c < p.cin"}; c++) {
     let xc = (nl * p.cin + c) * p.h * p.w;
     ${s.scale ? "let sc = scale[n * p.cin + c];" : ""}
 ${taps.join("\n")}
   }
-  ${
-    half
-      ? `${vs.map((v) => js.map((j) => `a${v}_${j} += vec4f(h${v}_${j});`).join(" ")).join("\n  ")}\n  }`
-      : ""
-  }
+  ${half ? `${sums.close}\n  }` : ""}
 ${store.join("\n")}
 }`;
 }
@@ -533,13 +529,8 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       ...epilogueParams(launch),
     },
     buffers: [
-      {
-        name: "x",
-        data: x,
-        split: true,
-        type: quad ? (x.dtype === "f16" ? "vec4<f16>" : "vec4f") : undefined,
-      },
-      { name: "wt", data: weight, type: t.half ? "vec4<f16>" : "vec4f" },
+      { name: "x", data: x, split: true, type: quad ? "vec4" : undefined },
+      { name: "wt", data: weight, type: "vec4" },
       { name: "scale", data: opts.scale ?? w.packed },
       ...epilogueBuffers(launch, w.packed),
     ],

@@ -26,6 +26,7 @@ import {
   epilogueParams,
   LRELU,
   type Shape,
+  tileSums,
 } from "./conv_epilogue.ts";
 import { memoized, range } from "./unroll.ts";
 
@@ -58,12 +59,13 @@ function source(s: Shape, t: TiledTile): string {
   // Accumulator a{v}_{j}: channels 4(ty V + v) .. +3 of the tile at its pixel tx RN + j; with f16 arithmetic
   // a slab's products go to h{v}_{j} first. The staged values' types: vec4f, or vec4h with f16 arithmetic.
   const js = range(t.rn), [sum, vec, one] = t.half ? ["h", "vec4h", "f16"] : ["a", "vec4f", "f32"];
-  const acc = vs.map((v) => js.map((j) => `var a${v}_${j} = vec4f(0.0);`).join(" ")).join("\n  ");
-  const each = (f: (v: number, j: number) => string) => vs.map((v) => js.map((j) => f(v, j)).join(" "));
+  const sums = tileSums(V, t.rn);
   const products = [
     ...vs.map((v) => `let w${v} = ws[r * TM4 + ty * ${V}u + ${v}u];`),
     ...qs.map((q) => `let x${q} = xs[r * TN4 + tx * ${Q}u + ${q}u];`),
-    ...each((v, j) => `${sum}${v}_${j} = fma(w${v}, ${vec}(x${j >> 2}[${j & 3}]), ${sum}${v}_${j});`),
+    ...vs.flatMap((v) =>
+      js.map((j) => `${sum}${v}_${j} = fma(w${v}, ${vec}(x${j >> 2}[${j & 3}]), ${sum}${v}_${j});`)
+    ),
   ].join("\n      ");
   const store = vs.flatMap((v) =>
     es.map((e) =>
@@ -104,7 +106,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let npix = p.oh * p.ow;
   let K = p.cin * ${KHW}u;
   let px0 = pb * TN4 * 4u + tx * ${t.rn}u;
-  ${acc}
+  ${sums.declare}
   for (var k0 = 0u; k0 < K; k0 += KS) {
     for (var i = li; i < KS * TM4; i += WG) {
       let k = k0 + i / TM4;
@@ -134,11 +136,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       xs[i] = xv;
     }
     workgroupBarrier();
-    ${t.half ? each((v, j) => `var h${v}_${j} = vec4h(0.0);`).join("\n    ") : ""}
+    ${t.half ? sums.open : ""}
     for (var r = 0u; r < KS; r++) {
       ${products}
     }
-    ${t.half ? each((v, j) => `a${v}_${j} += vec4f(h${v}_${j});`).join("\n    ") : ""}
+    ${t.half ? sums.close : ""}
     workgroupBarrier();
   }
 ${store}
@@ -192,7 +194,7 @@ export function convTiled(gpu: Gpu, l: TiledLaunch): void {
     },
     buffers: [
       { name: "x", data: l.x, split: true },
-      { name: "wt", data: l.weight, type: l.tile.half ? "vec4<f16>" : "vec4f" },
+      { name: "wt", data: l.weight, type: "vec4" },
       { name: "scale", data: l.scale ?? l.weight },
       ...epilogueBuffers(l, l.weight),
     ],

@@ -37,6 +37,7 @@ import {
   epilogueParams,
   LRELU,
   type Shape,
+  tileSums,
 } from "./conv_epilogue.ts";
 import { linearCombination, memoized, range } from "./unroll.ts";
 
@@ -321,7 +322,7 @@ ${
 
 function productSource(t: WinogradTile, points: number): string {
   const V = t.v, Q = t.rn / 4;
-  const acc = range(V).flatMap((v) => range(t.rn).map((j) => `var a${v}_${j} = vec4f(0.0);`));
+  const sums = tileSums(V, t.rn);
   const fmas = range(V).map((v) =>
     range(t.rn).map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j >> 2}[${j & 3}]), a${v}_${j});`).join(" ")
   );
@@ -339,7 +340,7 @@ ${main1d("item", `p.count * ${points}u * p.blocks * p.groups`)}
   let ob = item / p.groups % p.blocks * ${V}u;
   let ab = item / (p.groups * p.blocks) % ${points}u;
   let n = item / (p.groups * p.blocks * ${points}u);
-  ${acc.join(" ")}
+  ${sums.declare}
   for (var c = 0u; c < p.cin; c++) {
     let ub = ((n * ${points}u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
 ${range(Q).map((q) => `    let x${q} = u4[ub + ${q}u];`).join("\n")}
