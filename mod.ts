@@ -22,7 +22,7 @@ export {
   uniformBytes,
   type Workgroups,
 } from "./gpu/program.ts";
-export { type Bindable, type Dispatch } from "./gpu/submit.ts";
+export { type Bindable, type Dispatch, type Staged } from "./gpu/submit.ts";
 export { type BindingKind } from "./gpu/pipeline.ts";
 export { axpby } from "./kernels/elementwise.ts";
 export { matmul, type MatmulOptions, type MatmulVariant } from "./kernels/matmul.ts";

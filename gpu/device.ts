@@ -102,6 +102,7 @@ export class Gpu {
           maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
           maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
           maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+          maxTextureDimension2D: l.maxTextureDimension2D,
         },
       });
     } catch (e) {
@@ -141,6 +142,19 @@ export class Gpu {
   /** The most storage buffers one shader stage may bind. */
   get maxStorageBuffers(): number {
     return this.device.limits.maxStorageBuffersPerShaderStage;
+  }
+
+  /**
+   * Whether kernels read their inputs through textures: on software adapters, whose storage-buffer loads cost
+   * several times a texel fetch (gpu/texture.ts).
+   */
+  get textureReads(): boolean {
+    return this.summary.isFallback;
+  }
+
+  /** The most rows of a texture that a buffer is read through (gpu/texture.ts). */
+  get maxTextureRows(): number {
+    return this.device.limits.maxTextureDimension2D;
   }
 
   /** Bytes of workgroup memory one workgroup may use. */

@@ -5,10 +5,13 @@
  * and carry the kernel's name as their label, so that validation errors name the kernel.
  */
 
-/** How a binding is used: the uniform struct, a read-only or a read-write storage buffer. */
-export type BindingKind = "uniform" | "read" | "storage";
+/**
+ * How a binding is used: the uniform struct, a read-only or a read-write storage buffer, or a 2D float texture
+ * (a buffer read through a texture, gpu/texture.ts).
+ */
+export type BindingKind = "uniform" | "read" | "storage" | "texture";
 
-const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
+const BUFFER_TYPE: Record<Exclude<BindingKind, "texture">, GPUBufferBindingType> = {
   uniform: "uniform",
   read: "read-only-storage",
   storage: "storage",
@@ -45,7 +48,9 @@ export class PipelineCache {
         entries: kinds.map((kind, binding) => ({
           binding,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: BUFFER_TYPE[kind] },
+          ...kind === "texture"
+            ? { texture: { sampleType: "unfilterable-float" as const } }
+            : { buffer: { type: BUFFER_TYPE[kind] } },
         })),
       });
       layout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });

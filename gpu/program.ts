@@ -18,6 +18,8 @@ import type { Gpu } from "./device.ts";
 import type { BindingKind } from "./pipeline.ts";
 import { type BufferRange, Tensor } from "./tensor.ts";
 import { chunkedAccess, chunkRanges, itemRuns, maxChunks } from "./split.ts";
+import type { Bindable, Staged } from "./submit.ts";
+import { texelBytes, textureAccess, textureFormat, textureRows } from "./texture.ts";
 
 /** WGSL scalar types of uniform parameters (all 4 bytes, so the struct layout is their order). */
 export type Scalar = "u32" | "i32" | "f32";
@@ -40,6 +42,12 @@ export interface BufferDecl {
   type?: string;
   /** Split along the first axis into runs and chunks (tensors only). */
   split?: boolean;
+  /**
+   * Read it through a texture (true: see gpu/texture.ts; read-only tensors of up to TEXTURE_WIDTH times
+   * maxTextureDimension2D elements or vec4s, else, or when false, the storage buffer): when set, the kernel
+   * reads element i as `ld_<name>(i)` either way.
+   */
+  texture?: boolean;
 }
 
 /** Workgroup counts of a dispatch, [x, y, z] (y and z default to 1). */
@@ -90,8 +98,16 @@ function elementType(b: BufferDecl): string {
   return b.type === "vec4" ? `vec4<${dtype}>` : b.type ?? dtype;
 }
 
-/** The WGSL header and the binding list of one launch; chunked split buffers are given by `chunks`. */
-function header(prog: Program, params: Record<string, Param>, chunks: Map<string, number>): string {
+/**
+ * The WGSL header and the binding list of one launch; chunked split buffers are given by `chunks`, buffers read
+ * through textures by `textures`.
+ */
+function header(
+  prog: Program,
+  params: Record<string, Param>,
+  chunks: Map<string, number>,
+  textures: Set<string>,
+): string {
   const [x, y = 1, z = 1] = typeof prog.workgroupSize === "number"
     ? [prog.workgroupSize]
     : prog.workgroupSize;
@@ -113,8 +129,20 @@ function header(prog: Program, params: Record<string, Param>, chunks: Map<string
     const access = b.access ?? "read";
     const type = elementType(b);
     const k = chunks.get(b.name);
+    if (textures.has(b.name)) {
+      // Split buffers' accessors widen to f32 (see chunkedAccess); whole buffers' return their element type.
+      const value = !b.split ? type : type.startsWith("vec4") ? "vec4f" : "f32";
+      lines.push(
+        `@group(0) @binding(${binding++}) var ${b.name}: texture_2d<f32>;`,
+        textureAccess(b.name, value),
+      );
+      continue;
+    }
     if (k === undefined) {
       lines.push(`@group(0) @binding(${binding++}) var<storage, ${access}> ${b.name}: array<${type}>;`);
+      if (b.texture === false || b.texture && !b.split) {
+        lines.push(`fn ld_${b.name}(i: u32) -> ${type} { return ${b.name}[i]; }`);
+      }
       continue;
     }
     for (let i = 0; i < k; i++) {
@@ -147,7 +175,8 @@ function withEntry(prog: Program, uniform: boolean): string {
 /** The generated WGSL of a program without split buffers (for tests and inspection). */
 export function programSource(prog: Program): string {
   const params = prog.params ?? {};
-  return `${header(prog, params, new Map())}\n${withEntry(prog, Object.keys(params).length > 0)}`;
+  const textures = new Set(prog.buffers.filter((b) => b.texture).map((b) => b.name));
+  return `${header(prog, params, new Map(), textures)}\n${withEntry(prog, Object.keys(params).length > 0)}`;
 }
 
 /** Records the launch(es) of a declared program on the GPU's current submission. */
@@ -155,15 +184,9 @@ export function runProgram(gpu: Gpu, prog: Program): void {
   const split = prog.buffers.filter((b) => b.split);
   if (!split.length) {
     if (typeof prog.workgroups === "function") throw new Error(`kernel ${prog.name}: workgroups per run`);
-    launch(
-      gpu,
-      prog,
-      prog.params ?? {},
-      new Map(),
-      prog.buffers.map((b) => b.data),
-      prog.workgroups,
-      prog.flops,
-    );
+    const textures = new Set<string>();
+    const bindings = prog.buffers.map((b) => staged(gpu, prog, b, textures) ?? b.data);
+    launch(gpu, prog, prog.params ?? {}, new Map(), textures, bindings, prog.workgroups, prog.flops);
     return;
   }
   const n = prog.items;
@@ -174,10 +197,17 @@ export function runProgram(gpu: Gpu, prog: Program): void {
   const whole = prog.buffers.length - split.length;
   const k = maxChunks(gpu, split.length, whole);
   for (const [first, count] of itemRuns(gpu, n, tensors as Tensor[], k)) {
-    const chunks = new Map<string, number>(), accessors: string[] = [];
-    const bindings = prog.buffers.flatMap((b) => {
-      if (!b.split) return [b.data];
-      const { ranges, elems: scalars } = chunkRanges(gpu, b.data as Tensor, n, first, count);
+    const chunks = new Map<string, number>(), textures = new Set<string>(), accessors: string[] = [];
+    const bindings = prog.buffers.flatMap((b): (Bindable | Staged)[] => {
+      if (!b.split) return [staged(gpu, prog, b, textures) ?? b.data];
+      const t = b.data as Tensor, per = t.byteSize / n;
+      const run = staged(gpu, prog, b, textures, {
+        buffer: t.buffer,
+        offset: first * per,
+        size: count * per,
+      });
+      if (run) return [run];
+      const { ranges, elems: scalars } = chunkRanges(gpu, t, n, first, count);
       // A vec4 view of a tensor counts its chunks in vec4s (chunks are 256-byte aligned).
       const type = elementType(b), elems = type.startsWith("vec4") ? scalars / 4 : scalars;
       chunks.set(b.name, ranges.length);
@@ -188,8 +218,32 @@ export function runProgram(gpu: Gpu, prog: Program): void {
     const params = { n0: ["u32", first] as Param, count: ["u32", count] as Param, ...prog.params };
     const workgroups = typeof prog.workgroups === "function" ? prog.workgroups(count) : prog.workgroups;
     const flops = prog.flops === undefined ? undefined : (prog.flops * count) / n;
-    launch(gpu, prog, params, chunks, bindings, workgroups, flops, accessors.join("\n"));
+    launch(gpu, prog, params, chunks, textures, bindings, workgroups, flops, accessors.join("\n"));
   }
+}
+
+/**
+ * How buffer `b` (or the bytes `range` of its tensor) is read through a texture, adding its name to `textures`;
+ * null when it is not declared a texture or holds more texels than a texture of the adapter.
+ */
+function staged(
+  gpu: Gpu,
+  prog: Program,
+  b: BufferDecl,
+  textures: Set<string>,
+  range?: BufferRange,
+): Staged | null {
+  if (!b.texture) return null;
+  if (!(b.data instanceof Tensor) || b.access === "read_write") {
+    throw new Error(
+      `kernel ${prog.name}: ${b.name} is read through a texture, so it must be a read-only tensor`,
+    );
+  }
+  const t = b.data, vec4 = elementType(b).startsWith("vec4"), texel = texelBytes(t.dtype, vec4);
+  const from = range ?? { buffer: t.buffer, offset: 0, size: t.byteSize };
+  if (textureRows(from.size / texel) > gpu.maxTextureRows) return null;
+  textures.add(b.name);
+  return { from, format: textureFormat(t.dtype, vec4), texel };
 }
 
 function launch(
@@ -197,15 +251,18 @@ function launch(
   prog: Program,
   params: Record<string, Param>,
   chunks: Map<string, number>,
-  bindings: (Tensor | GPUBuffer | BufferRange)[],
+  textures: Set<string>,
+  bindings: (Bindable | Staged)[],
   workgroups: Workgroups,
   flops: number | undefined,
   accessors = "",
 ): void {
   const uniform = Object.keys(params).length > 0;
-  const code = `${header(prog, params, chunks)}\n${accessors}\n${withEntry(prog, uniform)}`;
+  const code = `${header(prog, params, chunks, textures)}\n${accessors}\n${withEntry(prog, uniform)}`;
   const kinds: BindingKind[] = prog.buffers.flatMap((b) =>
-    Array(chunks.get(b.name) ?? 1).fill(b.access === "read_write" ? "storage" : "read")
+    textures.has(b.name)
+      ? ["texture"]
+      : Array(chunks.get(b.name) ?? 1).fill(b.access === "read_write" ? "storage" : "read")
   );
   gpu.dispatch({
     label: prog.name,

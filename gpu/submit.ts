@@ -6,9 +6,20 @@
 import type { BufferRange, Tensor } from "./tensor.ts";
 import type { BindingKind, PipelineCache } from "./pipeline.ts";
 import type { OpProfiler } from "./profile.ts";
+import { TEXTURE_WIDTH, TexturePool, textureRows } from "./texture.ts";
 
 /** Something bindable as a storage buffer: a tensor (whole), a raw buffer (whole), or a byte range. */
 export type Bindable = Tensor | GPUBuffer | BufferRange;
+
+/** Bytes of a buffer to copy into a texture of `format` (`texel` bytes per texel) and bind (gpu/texture.ts). */
+export interface Staged {
+  /** The bytes (the offset a multiple of `texel`). */
+  from: BufferRange;
+  /** The texture format. */
+  format: GPUTextureFormat;
+  /** Bytes per texel of the format. */
+  texel: number;
+}
 
 /**
  * One kernel launch, as gpu/program.ts generates it: binding 0 is the uniform struct when `uniforms` is
@@ -27,8 +38,8 @@ export interface Dispatch {
   layout: BindingKind[];
   /** The bytes of the uniform struct (binding 0); absent: no uniform binding. */
   uniforms?: ArrayBuffer;
-  /** The storage bindings, one per entry of `layout`. */
-  bindings: Bindable[];
+  /** The storage bindings (and buffers staged in textures), one per entry of `layout`. */
+  bindings: (Bindable | Staged)[];
   /** Workgroup counts [x, y, z]; a zero count records no launch. */
   workgroups: [number, number, number];
 }
@@ -50,10 +61,13 @@ export class Submission {
   #temporaries: GPUBuffer[] = [];
   #released: Tensor[] = [];
   #releasedBytes = 0;
+  readonly #textures: TexturePool;
   /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
   profiler: OpProfiler | null = null;
 
-  constructor(readonly device: GPUDevice, readonly pipelines: PipelineCache) {}
+  constructor(readonly device: GPUDevice, readonly pipelines: PipelineCache) {
+    this.#textures = new TexturePool(device);
+  }
 
   /** Records one dispatch. */
   dispatch(d: Dispatch): void {
@@ -74,7 +88,11 @@ export class Submission {
       entries.push({ binding: 0, resource: { buffer: ub } });
     }
     const first = d.uniforms ? 1 : 0;
-    d.bindings.forEach((b, i) => entries.push({ binding: first + i, resource: asBinding(b) }));
+    let slot = 0;
+    d.bindings.forEach((b, i) => {
+      const resource = "from" in b ? this.#stage(b, slot++).createView() : asBinding(b);
+      entries.push({ binding: first + i, resource });
+    });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (this.profiler) {
       this.#endPass();
@@ -94,6 +112,31 @@ export class Submission {
     this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
     this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /** Copies staged bytes into the pool's texture for texture binding `slot` of a launch; returns the texture. */
+  #stage(s: Staged, slot: number): GPUTexture {
+    const texels = s.from.size / s.texel, rows = textureRows(texels);
+    const texture = this.#textures.get(s.format, rows, slot);
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    const full = Math.floor(texels / TEXTURE_WIDTH), rest = texels - full * TEXTURE_WIDTH;
+    const bytesPerRow = TEXTURE_WIDTH * s.texel;
+    if (full) {
+      this.#encoder.copyBufferToTexture(
+        { buffer: s.from.buffer, offset: s.from.offset, bytesPerRow },
+        { texture },
+        [TEXTURE_WIDTH, full],
+      );
+    }
+    if (rest) {
+      this.#encoder.copyBufferToTexture(
+        { buffer: s.from.buffer, offset: s.from.offset + full * bytesPerRow, bytesPerRow },
+        { texture, origin: [0, full] },
+        [rest, 1],
+      );
+    }
+    return texture;
   }
 
   /**

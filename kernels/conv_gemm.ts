@@ -97,6 +97,11 @@ export interface ConvVariant {
    * one).
    */
   half?: true;
+  /**
+   * Read the input, the weights (and Winograd's intermediates) through textures (gpu/texture.ts): what every
+   * tile does on software adapters, whose storage-buffer loads cost 4-10 times as much as texel fetches.
+   */
+  tex?: true;
 }
 
 /** Tiles [V, RN, WG] per kernel class, the llvmpipe winners of `sg3 tune` first (see {@link convCandidates}). */
@@ -168,12 +173,12 @@ export function convCandidates(
     const tiled = TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const }));
     out.push(...tiled, ...half ? tiled.map((t) => ({ ...t, half: true as const })) : []);
   }
-  if (stride === 1 && winogradScheme(kh, kw)) {
-    const wino = WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }));
-    // Narrow layers (fewer than 40 input or output channels) amortise the transforms badly.
-    return software && wide ? [...wino, ...out] : [...out, ...wino];
-  }
-  return out;
+  const wino = stride === 1 && winogradScheme(kh, kw)
+    ? WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }))
+    : [];
+  // Narrow layers (fewer than 40 input or output channels) amortise Winograd's transforms badly.
+  const all = software && wide ? [...wino, ...out] : [...out, ...wino];
+  return software ? all.map((t) => ({ ...t, tex: true as const })) : all;
 }
 
 /**
@@ -298,7 +303,7 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
       const [ky, kx] = down ? [ki, ko] : [ko, ki];
       const k = `((c * ${KH}u + ${ky}u) * ${KW}u + ${kx}u) * p.c4 + ob`;
       taps.push(`      {`);
-      for (const v of vs) taps.push(`        let w${v} = wt[${k} + ${v}u];`);
+      for (const v of vs) taps.push(`        let w${v} = ld_wt(${k} + ${v}u);`);
       for (const v of vs) {
         taps.push(
           `        ${
@@ -511,7 +516,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   runProgram(gpu, {
     name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? `_${quad}` : ""}_v${t.v}_rn${t.rn}${
       t.axis === "y" ? "y" : ""
-    }_wg${t.wg}${t.half ? "_h" : ""}${shape.accumulate ? "_acc" : ""}`,
+    }_wg${t.wg}${t.half ? "_h" : ""}${t.tex ? "_tex" : ""}${shape.accumulate ? "_acc" : ""}`,
     items: n,
     params: {
       cin: u(cin),
@@ -529,8 +534,8 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
       ...epilogueParams(launch),
     },
     buffers: [
-      { name: "x", data: x, split: true, type: quad ? "vec4" : undefined },
-      { name: "wt", data: weight, type: "vec4" },
+      { name: "x", data: x, split: true, type: quad ? "vec4" : undefined, texture: !!t.tex },
+      { name: "wt", data: weight, type: "vec4", texture: !!t.tex },
       { name: "scale", data: opts.scale ?? w.packed },
       ...epilogueBuffers(launch, w.packed),
     ],

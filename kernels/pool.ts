@@ -34,7 +34,7 @@ function windowSource(mode: "avg" | "max", k: number, s: number): string {
     let rb = base + u32(clamp(iy, 0, i32(p.h) - 1)) * p.w;
 ${
       rs.map((r) =>
-        `    let v${r} = select(${init}, x[rb + u32(clamp(ix0 + ${r}, 0, i32(p.w) - 1))], rok && c${r});`
+        `    let v${r} = select(${init}, ld_x(rb + u32(clamp(ix0 + ${r}, 0, i32(p.w) - 1))), rok && c${r});`
       ).join("\n")
     }
 ${
@@ -111,7 +111,11 @@ export function pool2d(
       cTotal: ["u32", cTotal],
       cOffset: ["u32", cOffset],
     },
-    buffers: [{ name: "x", data: x }, { name: "y", data: out, access: "read_write" }],
+    buffers: [{ name: "x", data: x, texture: gpu.textureReads }, {
+      name: "y",
+      data: out,
+      access: "read_write",
+    }],
     workgroupSize: WG,
     source: windowSource(mode, k, stride),
     workgroups: grid1d(n * c * oh * groups, WG, gpu.maxWorkgroups),

@@ -201,6 +201,8 @@ export interface WinogradTile {
   v: number;
   rn: number;
   wg: number;
+  /** Read x, U, the weights and M through textures (gpu/texture.ts). */
+  tex?: true;
 }
 
 /** Where the tiles of an oh x ow output lie: tiles per row, tiles, and tiles padded to a multiple of RN. */
@@ -343,9 +345,9 @@ ${main1d("item", `p.count * ${points}u * p.blocks * p.groups`)}
   ${sums.declare}
   for (var c = 0u; c < p.cin; c++) {
     let ub = ((n * ${points}u + ab) * p.cin + c) * (p.tpad / 4u) + g * ${Q}u;
-${range(Q).map((q) => `    let x${q} = u4[ub + ${q}u];`).join("\n")}
+${range(Q).map((q) => `    let x${q} = ld_u4(ub + ${q}u);`).join("\n")}
     let wb = (ab * p.cin + c) * p.c4 + ob;
-${range(V).map((v) => `    let w${v} = wt[wb + ${v}u];`).join("\n")}
+${range(V).map((v) => `    let w${v} = ld_wt(wb + ${v}u);`).join("\n")}
 ${fmas.map((f) => `    ${f}`).join("\n")}
   }
 ${stores.join("\n")}
@@ -379,7 +381,7 @@ ${stores.join("\n")}
 ${LRELU}
 ${transformEntry("o", "p.cout")}
   let mb = ((n - p.s0) * ${points}u * p.cout + o) * p.quads + q;
-${range(points).map((ab) => `  let v${ab} = m4[mb + ${ab}u * p.cout * p.quads];`).join("\n")}
+${range(points).map((ab) => `  let v${ab} = ld_m4(mb + ${ab}u * p.cout * p.quads);`).join("\n")}
   let d = ${s.dcoef ? "dcoef[n * p.cout + o]" : "1.0"};
   let b = ${s.bias ? "bias[o]" : "0.0"};
 ${range(4).map(tile).join("\n")}
@@ -405,7 +407,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   const mt = gpu.tensor([chunk * np * l.cout * tpad]);
   const blocks = Math.ceil(l.cout / (4 * tile.v)), groups = tpad / tile.rn;
   const u32 = (v: number) => ["u32", v] as const;
-  const filler = l.weight;
+  const filler = l.weight, tex = !!tile.tex;
   // Chunks of samples through U and M; the transforms' launches skip the samples of other chunks.
   for (let s0 = 0; s0 < n; s0 += chunk) {
     const sc = Math.min(chunk, n - s0);
@@ -424,7 +426,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
         padW: ["i32", l.padW],
       },
       buffers: [
-        { name: "x", data: l.x, split: true },
+        { name: "x", data: l.x, split: true, texture: tex },
         { name: "scale", data: l.scale ?? filler },
         { name: "u4", data: u, type: "vec4f", access: "read_write" },
       ],
@@ -434,7 +436,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       workgroups: (count) => grid1d(count * l.cin * (tpad / 4), 64, gpu.maxWorkgroups),
     });
     runProgram(gpu, {
-      name: `winograd_product_${s.kh}x${s.kw}_v${tile.v}_rn${tile.rn}_wg${tile.wg}`,
+      name: `winograd_product_${s.kh}x${s.kw}_v${tile.v}_rn${tile.rn}_wg${tile.wg}${tex ? "_tex" : ""}`,
       params: {
         count: u32(sc),
         cin: u32(l.cin),
@@ -445,8 +447,8 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
         groups: u32(groups),
       },
       buffers: [
-        { name: "u4", data: u, type: "vec4f" },
-        { name: "wt", data: l.weight, type: "vec4f" },
+        { name: "u4", data: u, type: "vec4f", texture: tex },
+        { name: "wt", data: l.weight, type: "vec4f", texture: tex },
         { name: "m", data: mt, access: "read_write" },
       ],
       workgroupSize: tile.wg,
@@ -469,7 +471,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
         quads: u32(tpad / 4),
         ...epilogueParams(l),
       },
-      buffers: [{ name: "m4", data: mt, type: "vec4f" }, ...epilogueBuffers(l, filler)],
+      buffers: [{ name: "m4", data: mt, type: "vec4f", texture: tex }, ...epilogueBuffers(l, filler)],
       workgroupSize: 64,
       tag: l.tag,
       source: launchSources.output(s),

@@ -17,13 +17,20 @@ import { TILED_SLAB } from "../kernels/conv_tiled.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
 
-/** Every tile the tuner may pick for a kernel, on software and on hardware adapters (each once). */
-function everyVariant(kh: number, kw: number, stride: number, half = false): ConvVariant[] {
+/**
+ * Every tile the tuner may pick for a kernel, on software and on hardware adapters, each once: a tile that
+ * software adapters read through textures and hardware ones from storage buffers runs in the form of the
+ * adapter under test (the two sum alike; "texture and storage reads agree bit for bit" compares them).
+ */
+function everyVariant(kh: number, kw: number, stride: number, half = false, software = true): ConvVariant[] {
   const all = [
     ...convCandidates(kh, kw, true, stride, true, half),
     ...convCandidates(kh, kw, false, stride, true, half),
   ];
-  return [...new Map(all.map((v) => [JSON.stringify(v), v])).values()];
+  const key = ({ tex: _, ...t }: ConvVariant) => JSON.stringify(t);
+  const unique = new Map<string, ConvVariant>();
+  for (const v of all) if (!unique.has(key(v)) || !!v.tex === software) unique.set(key(v), v);
+  return [...unique.values()];
 }
 
 const CASES = [
@@ -61,7 +68,7 @@ Deno.test(
       const bias = gpu.upload(b, [cout]);
       for (const relu of [false, true]) {
         const ref = conv2dRef(x, [n, cin, h, w], wt, b, [cout, cin, kh, kw], stride, padH, padW, relu);
-        for (const variant of everyVariant(kh, kw, stride)) {
+        for (const variant of everyVariant(kh, kw, stride, false, gpu.textureReads)) {
           const got = convGemm(gpu, xt, weight, {
             stride,
             padH,
@@ -118,7 +125,7 @@ Deno.test(
         .data;
       // Every f16-arithmetic tile, and the first f32 one of each algorithm (the others differ from it only as on
       // f32 inputs, tested above).
-      const variants = everyVariant(kh, kw, stride, true).filter((t, i, all) =>
+      const variants = everyVariant(kh, kw, stride, true, gpu.textureReads).filter((t, i, all) =>
         t.half || all.findIndex((o) => !o.half && o.algo === t.algo) === i
       );
       assert.ok(variants.some((t) => t.half), "f16 inputs get f16-arithmetic tiles");
@@ -338,3 +345,23 @@ Deno.test(
     again.destroy();
   },
 );
+
+Deno.test({ name: "texture and storage reads agree bit for bit", ...GPU_TEST }, async () => {
+  const gpu = await testGpu();
+  const cases = [
+    // [n, cin, h, w, cout, k, pad, variant]: a 1x1 over vec4s of pixels, a 3x3 direct tile, a Winograd tile.
+    [2, 12, 6, 6, 13, 1, 0, { v: 4, rn: 8, wg: 64 }],
+    [2, 5, 11, 9, 21, 3, 1, { v: 2, rn: 8, wg: 64 }],
+    [1, 6, 13, 9, 37, 3, 1, { v: 4, rn: 16, wg: 64, algo: "winograd" }],
+  ] as const;
+  let seed = 900;
+  for (const [n, cin, h, w, cout, k, pad, tile] of cases) {
+    const x = gpu.upload(randomF32(n * cin * h * w, seed++), [n, cin, h, w]);
+    const weight = packConvWeight(gpu, randomF32(cout * cin * k * k, seed++), [cout, cin, k, k]);
+    const run = async (variant: ConvVariant) =>
+      await readTensor(gpu, convGemm(gpu, x, weight, { padH: pad, padW: pad, act: "relu", variant }));
+    const storage = await run(tile), texture = await run({ ...tile, tex: true });
+    assert.deepEqual(texture, storage, `${JSON.stringify(tile)}`);
+    assert.ok(storage.some((v) => v > 0));
+  }
+});

@@ -3,7 +3,9 @@ import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby, cast } from "../kernels/elementwise.ts";
 import { matmul, matmulCandidates } from "../kernels/matmul.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { programSource, uniformBytes } from "../gpu/program.ts";
+import { programSource, runProgram, uniformBytes } from "../gpu/program.ts";
+import { grid1d, main1d } from "../kernels/grid.ts";
+import type { DType } from "../gpu/tensor.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 
 Deno.test("a program declaration generates the header, bindings and uniform bytes", () => {
@@ -168,3 +170,40 @@ Deno.test({ name: "f16 tensors round-trip with values (not zeros)", ...GPU_TEST 
   const back = await readTensor(gpu, gpu.upload(x, [1001], "f16"));
   assertClose(back, x, { abs: 1e-3 });
 });
+
+Deno.test(
+  { name: "buffers read through textures give what storage reads give (f32, f16, vec4, split)", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    const dtypes: DType[] = gpu.f16 ? ["f32", "f16"] : ["f32"];
+    // Sizes across texture rows (4096 texels) with a partial last row; split inputs hold 3 items.
+    for (const dtype of dtypes) {
+      for (const vec4 of [false, true]) {
+        for (const split of [false, true]) {
+          const n = vec4 ? 4 * (4096 + 5) * 3 : (2 * 4096 + 37) * 3;
+          const data = randomF32(n, n + +vec4);
+          const x = gpu.upload(data, [3, n / 3], dtype);
+          const width = vec4 ? 4 : 1;
+          for (const texture of [false, true]) {
+            const y = gpu.tensor([n]);
+            runProgram(gpu, {
+              name: "texture_read_test",
+              params: { total: ["u32", n / width] },
+              items: split ? 3 : undefined,
+              buffers: [
+                { name: "x", data: x, type: vec4 ? "vec4" : undefined, split, texture },
+                { name: "y", data: y, type: vec4 ? "vec4f" : "f32", access: "read_write" },
+              ],
+              workgroupSize: 64,
+              source: `${main1d("i", "p.total")}\n  y[i] = ${vec4 ? "vec4f" : "f32"}(ld_x(i));\n}`,
+              workgroups: split ? () => grid1d(n / width, 64) : grid1d(n / width, 64),
+            });
+            const got = await readTensor(gpu, y);
+            const want = dtype === "f32" ? data : Float32Array.from(Float16Array.from(data));
+            assert.deepEqual(got, want, `${dtype} vec4 ${vec4} split ${split} texture ${texture}`);
+          }
+        }
+      }
+    }
+  },
+);

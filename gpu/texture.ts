@@ -1,0 +1,77 @@
+/**
+ * Reading a buffer through a texture. llvmpipe (Mesa's software Vulkan driver) loads from a storage buffer
+ * one lane and one component at a time, in a loop with a bounds check per value, but fetches texels with
+ * vector gathers: on a 2-core AMD EPYC (2026-12-02) a vec4 per invocation cost 15 ns from a storage buffer
+ * and 1.7 ns from a texture, and a Winograd product tile ran 4-5x faster reading its operands from
+ * textures. A program declares such a buffer `texture: true` (gpu/program.ts): before the launch the
+ * buffer's bytes are copied into a 2D texture {@link TEXTURE_WIDTH} texels wide, element i at texel
+ * (i mod width, i div width), one texel per element (r32float / r16float) or per vec4 (rgba32float /
+ * rgba16float), and the kernel reads element i with `ld_<name>(i)` as it would from the buffer.
+ */
+import type { DType } from "./tensor.ts";
+
+/** Texels per texture row: 4096 (a row of any format is a multiple of 256 bytes, as copies require). */
+export const TEXTURE_WIDTH = 4096;
+
+/** The texture format holding elements of `dtype`, four per texel when `vec4`. */
+export function textureFormat(dtype: DType, vec4: boolean): GPUTextureFormat {
+  const size = dtype === "f32" ? "32" : "16";
+  return vec4 ? `rgba${size}float` : `r${size}float`;
+}
+
+/** Bytes of one texel of a {@link textureFormat}. */
+export function texelBytes(dtype: DType, vec4: boolean): number {
+  return (dtype === "f32" ? 4 : 2) * (vec4 ? 4 : 1);
+}
+
+/** Texture rows holding `texels` texels. */
+export function textureRows(texels: number): number {
+  return Math.max(1, Math.ceil(texels / TEXTURE_WIDTH));
+}
+
+/**
+ * The WGSL accessor `fn ld_<name>(i: u32) -> <type>` of a texture variable `<name>` (texture_2d<f32>) whose
+ * texel i holds element i of WGSL type `type` (a scalar or a vec4 of f32 or f16).
+ */
+export function textureAccess(name: string, type: string): string {
+  const shift = Math.log2(TEXTURE_WIDTH);
+  const texel = `textureLoad(${name}, vec2u(i & ${TEXTURE_WIDTH - 1}u, i >> ${shift}u), 0)`;
+  return `fn ld_${name}(i: u32) -> ${type} { return ${type}(${
+    type.startsWith("vec4") ? texel : `${texel}.x`
+  }); }`;
+}
+
+/**
+ * Textures to copy buffers into, one per format, height and slot (a launch's first, second ... texture
+ * binding), reused by every launch: WebGPU orders each copy after the launches recorded before it, so a
+ * texture refilled for the next launch never changes under the previous one. Heights are rounded up to
+ * powers of two, so that a network's layers share a few textures.
+ */
+export class TexturePool {
+  readonly #textures = new Map<string, GPUTexture>();
+
+  constructor(readonly device: GPUDevice) {}
+
+  /** The texture of `format` with at least `rows` rows for binding `slot`. */
+  get(format: GPUTextureFormat, rows: number, slot: number): GPUTexture {
+    const height = Math.min(2 ** Math.ceil(Math.log2(rows)), this.device.limits.maxTextureDimension2D);
+    const key = `${format} ${height} ${slot}`;
+    let t = this.#textures.get(key);
+    if (!t) {
+      t = this.device.createTexture({
+        label: `staging ${key}`,
+        size: [TEXTURE_WIDTH, height],
+        format,
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      });
+      this.#textures.set(key, t);
+    }
+    return t;
+  }
+
+  /** Frees every texture. */
+  destroy(): void {
+    this.#textures.forEach((t) => t.destroy());
+    this.#textures.clear();
+  }
+}
