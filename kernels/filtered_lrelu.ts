@@ -888,7 +888,7 @@ function tiled(
       ...activation(opts),
       ...outScale(opts),
     },
-    buffers: inputToOutput(x, bias, fu, fd, y),
+    buffers: inputToOutput(gpu, x, bias, fu, fd, y),
     workgroupSize: 256,
     source: tiledSource(l, up, down, fu, fd, opts.clamp !== null),
     workgroups: (count) => [tiles, c, count],
@@ -900,10 +900,20 @@ function activation(opts: FilteredLreluOptions): Record<string, Param> {
   return { gain: ["f32", opts.gain], slope: ["f32", opts.slope], clamp: ["f32", opts.clamp ?? 0] };
 }
 
-/** The buffers of a launch that reads the input and writes the output: x, bias, the filters, y. */
-function inputToOutput(x: Tensor, bias: Tensor, fu: FirFilter, fd: FirFilter, y: Tensor): BufferDecl[] {
+/**
+ * The buffers of a launch that reads the input (through a texture on software adapters) and writes the output:
+ * x, bias, the filters, y.
+ */
+function inputToOutput(
+  gpu: Gpu,
+  x: Tensor,
+  bias: Tensor,
+  fu: FirFilter,
+  fd: FirFilter,
+  y: Tensor,
+): BufferDecl[] {
   return [
-    { name: "x", data: x, split: true },
+    { name: "x", data: x, split: true, texture: gpu.textureReads },
     { name: "bias", data: bias },
     { name: "fu", data: fu.tensor },
     { name: "fd", data: fd.tensor },
@@ -986,7 +996,7 @@ function streamed(
         ...activation(opts),
         ...outScale(opts),
       },
-      buffers: inputToOutput(x, bias, fu, fd, y),
+      buffers: inputToOutput(gpu, x, bias, fu, fd, y),
       source: fusedDown(up, ku, py, down, kd, qx, clamp, fd.full, { q: px, kminY: py.kmin }),
       workgroups: grid(c * bx),
     });
@@ -1027,7 +1037,7 @@ function streamed(
       name: kernelName(opts, fu, fd, `${v.kind}_yup_xdown`),
       params: { ...common, wo: ["u32", wo], ...activation(opts) },
       buffers: [
-        { name: "h1", data: h1, split: true },
+        { name: "h1", data: h1, split: true, texture: gpu.textureReads },
         { name: "fu", data: fu.tensor },
         { name: "fd", data: fd.tensor },
         { name: "d1", data: z, access: "read_write", split: true },
@@ -1046,7 +1056,7 @@ function streamed(
         ...outScale(opts),
       },
       buffers: [
-        { name: "d1", data: z, split: true },
+        { name: "d1", data: z, split: true, texture: gpu.textureReads },
         { name: "fd", data: fd.tensor },
         { name: "y", data: y, access: "read_write", split: true },
       ],
@@ -1059,7 +1069,7 @@ function streamed(
       name: kernelName(opts, fu, fd, `${v.kind}_down`),
       params: { ...common, ...output, ...activation(opts), ...outScale(opts) },
       buffers: [
-        { name: "h1", data: h1, split: true },
+        { name: "h1", data: h1, split: true, texture: gpu.textureReads },
         { name: "fu", data: fu.tensor },
         { name: "fd", data: fd.tensor },
         { name: "y", data: y, access: "read_write", split: true },
@@ -1073,7 +1083,7 @@ function streamed(
       name: kernelName(opts, fu, fd, `${v.kind}_yup`),
       params: { ...common, zw: ["u32", zw], ...activation(opts) },
       buffers: [
-        { name: "h1", data: h1, split: true },
+        { name: "h1", data: h1, split: true, texture: gpu.textureReads },
         { name: "fu", data: fu.tensor },
         { name: "z", data: z, access: "read_write", split: true },
       ],
@@ -1095,7 +1105,7 @@ function streamed(
         ...outScale(opts),
       },
       buffers: [
-        { name: "z", data: z, split: true },
+        { name: "z", data: z, split: true, texture: gpu.textureReads },
         { name: "fd", data: fd.tensor },
         { name: "y", data: y, access: "read_write", split: true },
       ],
