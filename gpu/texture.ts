@@ -3,8 +3,10 @@
  * one lane and one component at a time, in a loop with a bounds check per value, but fetches texels with
  * vector gathers: on a 2-core AMD EPYC (2026-12-02) a vec4 per invocation cost 15 ns from a storage buffer
  * and 1.7 ns from a texture, and a Winograd product tile ran 4-5x faster reading its operands from
- * textures. A program declares such a buffer `texture: true` (gpu/program.ts): before the launch the
- * buffer's bytes are copied into a 2D texture {@link TEXTURE_WIDTH} texels wide, element i at texel
+ * textures (on the machine of earlier sessions, whose FMA peak was twice this one's, texel fetches had cost
+ * about as much as storage vec4 loads: there the copies below are the only difference). A program declares
+ * such a buffer `texture: true` (gpu/program.ts): before the launch the buffer's bytes are copied into a 2D
+ * texture {@link TEXTURE_WIDTH} texels wide, element i at texel
  * (i mod width, i div width), one texel per element (r32float / r16float) or per vec4 (rgba32float /
  * rgba16float), and the kernel reads element i with `ld_<name>(i)` as it would from the buffer.
  */

@@ -99,7 +99,7 @@ export interface ConvVariant {
   half?: true;
   /**
    * Read the input, the weights (and Winograd's intermediates) through textures (gpu/texture.ts): what every
-   * tile does on software adapters, whose storage-buffer loads cost 4-10 times as much as texel fetches.
+   * tile does on software adapters, where a storage-buffer load can cost up to 9 times a texel fetch.
    */
   tex?: true;
 }
@@ -141,7 +141,9 @@ const TILED = [[2, 4], [1, 4], [2, 8]] as const;
  * Stride-1 kernels with a Winograd scheme also get Winograd variants, first on llvmpipe when the layer is `wide`
  * (at least 40 input and output channels; narrower layers amortise its transforms badly). With `half` (f16
  * inputs on an adapter with `shader-f16`) every direct and workgroup-memory tile also comes with f16 arithmetic
- * ({@link ConvVariant}.half): first on GPUs, last on llvmpipe.
+ * ({@link ConvVariant}.half): first on GPUs, last on llvmpipe. On software adapters every candidate reads
+ * through textures ({@link ConvVariant}.tex; the same sums, so the same results as its storage-buffer twin, which
+ * hardware adapters run).
  */
 export function convCandidates(
   kh = 3,
