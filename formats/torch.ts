@@ -569,7 +569,11 @@ const dv2 = new DataView(new ArrayBuffer(4));
  * contiguous float32 views are copied straight out of the file's bytes.
  */
 export function tensorToFloat32(t: TorchTensor, name = "tensor"): Float32Array {
-  const numel = checkView(t, name);
+  return float32Of(t, checkView(t, name));
+}
+
+/** {@link tensorToFloat32} of a view already checked by {@link checkView} (which gave `numel`). */
+function float32Of(t: TorchTensor, numel: number): Float32Array {
   const s = t.storage;
   if (t.dtype === "float32" && isContiguous(t)) {
     const start = t.offset * 4;
@@ -596,10 +600,14 @@ const TYPED: Record<Exclude<TorchDType, "bfloat16">, new (b: ArrayBuffer) => Typ
 
 /** Materialises a tensor as a dense C-order array of its own dtype (bfloat16 widened to float32). */
 export function tensorToTyped(t: TorchTensor, name = "tensor"): TypedTensor {
-  const numel = checkView(t, name);
+  return typedOf(t, checkView(t, name));
+}
+
+/** {@link tensorToTyped} of a view already checked by {@link checkView} (which gave `numel`). */
+function typedOf(t: TorchTensor, numel: number): TypedTensor {
   const s = t.storage;
   const shape = [...t.shape];
-  if (t.dtype === "bfloat16") return { dtype: t.dtype, shape, data: tensorToFloat32(t, name) };
+  if (t.dtype === "bfloat16") return { dtype: t.dtype, shape, data: float32Of(t, numel) };
   const size = ITEM_BYTES[t.dtype];
   let bytes: Uint8Array;
   if (isContiguous(t)) bytes = s.bytes!.slice(t.offset * size, (t.offset + numel) * size);
@@ -689,8 +697,9 @@ export async function readTorchFile(path: string): Promise<Map<string, TypedTens
     const tensors = collectTensors(readTorchBytes(bytes, path));
     for (const [k, t] of readTorchScriptConstants(bytes, path)) tensors.set(k, t);
     if (tensors.size === 0) throw new UserError(`${path}: holds no tensors`);
-    const out = new Map<string, TypedTensor>();
-    for (const [k, t] of tensors) out.set(k, tensorToTyped(t, `${path}: ${k}`));
-    return out;
+    // Every view is checked and charged to the file's budget before any is materialised, so that views that
+    // together exceed it are refused at once, not after expanding the first ones.
+    const sizes = [...tensors].map(([k, t]) => checkView(t, `${path}: ${k}`));
+    return new Map([...tensors].map(([k, t], i) => [k, typedOf(t, sizes[i])]));
   });
 }
