@@ -43,11 +43,12 @@ export interface BufferDecl {
   /** Split along the first axis into runs and chunks (tensors only). */
   split?: boolean;
   /**
-   * Read it through a texture (true: see gpu/texture.ts; read-only tensors of up to TEXTURE_WIDTH times
+   * Read it through a texture ("constant": a tensor whose contents no longer change, copied once; true: copied
+   * before every launch; see gpu/texture.ts; read-only tensors of up to TEXTURE_WIDTH times
    * maxTextureDimension2D elements or vec4s, else, or when false, the storage buffer): when set, the kernel
    * reads element i as `ld_<name>(i)` either way.
    */
-  texture?: boolean;
+  texture?: boolean | "constant";
 }
 
 /** Workgroup counts of a dispatch, [x, y, z] (y and z default to 1). */
@@ -243,7 +244,8 @@ function staged(
   const from = range ?? { buffer: t.buffer, offset: 0, size: t.byteSize };
   if (textureRows(from.size / texel) > gpu.maxTextureRows) return null;
   textures.add(b.name);
-  return { from, format: textureFormat(t.dtype, vec4), texel };
+  const constant = b.texture === "constant" && !range ? t : undefined;
+  return { from, format: textureFormat(t.dtype, vec4), texel, constant };
 }
 
 function launch(

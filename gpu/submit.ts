@@ -19,6 +19,8 @@ export interface Staged {
   format: GPUTextureFormat;
   /** Bytes per texel of the format. */
   texel: number;
+  /** A tensor whose contents no longer change: its texture copy is made once and kept with it. */
+  constant?: Tensor;
 }
 
 /**
@@ -117,7 +119,10 @@ export class Submission {
   /** Copies staged bytes into the pool's texture for texture binding `slot` of a launch; returns the texture. */
   #stage(s: Staged, slot: number): GPUTexture {
     const texels = s.from.size / s.texel, rows = textureRows(texels);
-    const texture = this.#textures.get(s.format, rows, slot);
+    if (s.constant?.texture) return s.constant.texture;
+    const texture = s.constant
+      ? (s.constant.texture = this.#textures.create(s.format, rows))
+      : this.#textures.get(s.format, rows, slot);
     this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
     const full = Math.floor(texels / TEXTURE_WIDTH), rest = texels - full * TEXTURE_WIDTH;

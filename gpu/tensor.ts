@@ -28,6 +28,12 @@ export class Tensor {
     readonly dtype: DType = "f32",
   ) {}
 
+  /**
+   * The texture copy of a tensor whose contents no longer change (a weight read through a texture,
+   * gpu/texture.ts): made on its first texture read, destroyed with the tensor.
+   */
+  texture: GPUTexture | null = null;
+
   /** Number of elements. */
   get size(): number {
     return numel(this.shape);
@@ -41,6 +47,8 @@ export class Tensor {
   /** Frees the GPU memory now rather than at garbage collection. */
   destroy(): void {
     this.buffer.destroy();
+    this.texture?.destroy();
+    this.texture = null;
   }
 }
 

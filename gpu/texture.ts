@@ -60,15 +60,20 @@ export class TexturePool {
     const key = `${format} ${height} ${slot}`;
     let t = this.#textures.get(key);
     if (!t) {
-      t = this.device.createTexture({
-        label: `staging ${key}`,
-        size: [TEXTURE_WIDTH, height],
-        format,
-        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
-      });
+      t = this.create(format, height);
       this.#textures.set(key, t);
     }
     return t;
+  }
+
+  /** A new texture of `format` and `rows` rows outside the pool (the caller destroys it). */
+  create(format: GPUTextureFormat, rows: number): GPUTexture {
+    return this.device.createTexture({
+      label: `${format} x ${rows} rows`,
+      size: [TEXTURE_WIDTH, rows],
+      format,
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+    });
   }
 
   /** Frees every texture. */

@@ -35,7 +35,10 @@ import { memoized, range } from "./unroll.ts";
 import { convTiled, TILED_WG, tiledInvocations } from "./conv_tiled.ts";
 import { cast } from "./elementwise.ts";
 
-/** A convolution weight packed for {@link convGemm}. */
+/**
+ * A convolution weight packed for {@link convGemm}. Its tensors never change once made: software adapters read
+ * them through texture copies made on first use (gpu/texture.ts, "constant").
+ */
 export interface ConvWeight {
   /** [cin * kh * kw, cpad]: tap-major, output channels padded with zeros to cpad (a multiple of 16). */
   packed: Tensor;
@@ -537,7 +540,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     },
     buffers: [
       { name: "x", data: x, split: true, type: quad ? "vec4" : undefined, texture: !!t.tex },
-      { name: "wt", data: weight, type: "vec4", texture: !!t.tex },
+      { name: "wt", data: weight, type: "vec4", texture: t.tex ? "constant" : false },
       { name: "scale", data: opts.scale ?? w.packed },
       ...epilogueBuffers(launch, w.packed),
     ],

@@ -448,7 +448,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       },
       buffers: [
         { name: "u4", data: u, type: "vec4f", texture: tex },
-        { name: "wt", data: l.weight, type: "vec4f", texture: tex },
+        { name: "wt", data: l.weight, type: "vec4f", texture: tex && "constant" },
         { name: "m", data: mt, access: "read_write" },
       ],
       workgroupSize: tile.wg,

@@ -172,7 +172,10 @@ Deno.test({ name: "f16 tensors round-trip with values (not zeros)", ...GPU_TEST 
 });
 
 Deno.test(
-  { name: "buffers read through textures give what storage reads give (f32, f16, vec4, split)", ...GPU_TEST },
+  {
+    name: "buffers read through textures give what storage reads give (f32, f16, vec4, split, constant)",
+    ...GPU_TEST,
+  },
   async () => {
     const gpu = await testGpu();
     const dtypes: DType[] = gpu.f16 ? ["f32", "f16"] : ["f32"];
@@ -184,7 +187,7 @@ Deno.test(
           const data = randomF32(n, n + +vec4);
           const x = gpu.upload(data, [3, n / 3], dtype);
           const width = vec4 ? 4 : 1;
-          for (const texture of [false, true]) {
+          for (const texture of [false, true, "constant"] as const) {
             const y = gpu.tensor([n]);
             runProgram(gpu, {
               name: "texture_read_test",
@@ -201,7 +204,11 @@ Deno.test(
             const got = await readTensor(gpu, y);
             const want = dtype === "f32" ? data : Float32Array.from(Float16Array.from(data));
             assert.deepEqual(got, want, `${dtype} vec4 ${vec4} split ${split} texture ${texture}`);
+            // A constant tensor's texture copy is made on its first read and kept with it (whole tensors only).
+            assert.equal(!!x.texture, texture === "constant" && !split);
           }
+          x.destroy();
+          assert.equal(x.texture, null);
         }
       }
     }
