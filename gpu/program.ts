@@ -13,6 +13,10 @@
  * kernel reads and writes it only through `ld_<name>(i)` / `st_<name>(i, v)` (read_write buffers have
  * both), i counting from `n0` (in vec4s where the buffer's declared type is a vec4: an f32 or f16 tensor read
  * four elements at a time, whose items and chunks then hold whole vec4s).
+ *
+ * A buffer declared `texture` is read through a texture copy of its bytes (of the run, for a split buffer;
+ * see texture.ts), bound as a `texture_2d<f32>`, through the same `ld_<name>(i)`; declared `texture: false`,
+ * it gets that accessor over the storage buffer, so that one kernel source serves both.
  */
 import type { Gpu } from "./device.ts";
 import type { BindingKind } from "./pipeline.ts";
