@@ -118,8 +118,8 @@ export class Submission {
 
   /** Copies staged bytes into the pool's texture for texture binding `slot` of a launch; returns the texture. */
   #stage(s: Staged, slot: number): GPUTexture {
-    const texels = s.from.size / s.texel, rows = textureRows(texels);
     if (s.constant?.texture) return s.constant.texture;
+    const texels = s.from.size / s.texel, rows = textureRows(texels);
     const texture = s.constant
       ? (s.constant.texture = this.#textures.create(s.format, rows))
       : this.#textures.get(s.format, rows, slot);

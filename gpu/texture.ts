@@ -6,9 +6,9 @@
  * textures (on the machine of earlier sessions, whose FMA peak was twice this one's, texel fetches had cost
  * about as much as storage vec4 loads: there the copies below are the only difference). A program declares
  * such a buffer `texture: true` (gpu/program.ts): before the launch the buffer's bytes are copied into a 2D
- * texture {@link TEXTURE_WIDTH} texels wide, element i at texel
- * (i mod width, i div width), one texel per element (r32float / r16float) or per vec4 (rgba32float /
- * rgba16float), and the kernel reads element i with `ld_<name>(i)` as it would from the buffer.
+ * texture {@link TEXTURE_WIDTH} texels wide, element i at texel (i mod width, i div width), one texel per
+ * element (r32float / r16float) or per vec4 (rgba32float / rgba16float), and the kernel reads element i with
+ * `ld_<name>(i)` as it would from the buffer.
  */
 import type { DType } from "./tensor.ts";
 
@@ -47,7 +47,8 @@ export function textureAccess(name: string, type: string): string {
  * Textures to copy buffers into, one per format, height and slot (a launch's first, second ... texture
  * binding), reused by every launch: WebGPU orders each copy after the launches recorded before it, so a
  * texture refilled for the next launch never changes under the previous one. Heights are rounded up to
- * powers of two, so that a network's layers share a few textures.
+ * powers of two, so that a network's layers share a few textures. They live as long as the device (destroying
+ * the device frees them).
  */
 export class TexturePool {
   readonly #textures = new Map<string, GPUTexture>();
@@ -74,11 +75,5 @@ export class TexturePool {
       format,
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
     });
-  }
-
-  /** Frees every texture. */
-  destroy(): void {
-    this.#textures.forEach((t) => t.destroy());
-    this.#textures.clear();
   }
 }
