@@ -1,14 +1,17 @@
 /**
  * One step ahead: a loop over GPU steps (batches) whose next step is submitted before the current step's
- * result is awaited, so that the GPU works on step k + 1 while the caller handles step k (PNG encoding,
- * statistics), and the readback's latency (Deno's WebGPU resolves a mapping at least 10 ms after it is
- * asked) is paid while the GPU is busy rather than between steps.
+ * result is handed out, so that the GPU works on step k + 1 while the caller handles step k (PNG encoding,
+ * statistics). Deno's WebGPU (2.9) blocks the calling thread in `mapAsync` (and `onSubmittedWorkDone`) until
+ * everything submitted so far has run, so a step's readback must be mapped before the next step is submitted,
+ * and the next step's readback only after the caller is done with this one (readBytes, gpu/readback.ts, maps
+ * in a later task than the one that records it).
  */
 
 /**
- * Yields `submit(step)`'s results in the order of `steps`, each step submitted one step before its result
- * is awaited: `submit` records and flushes the step's GPU work and starts its readback (e.g. returns
- * `readTensor(...).then(...)`). Stopping the iteration early waits for the step in flight.
+ * Yields `submit(step)`'s results in the order of `steps`: step k's result is awaited, then step k + 1 is
+ * submitted, then step k's result is handed out. `submit` records and flushes the step's GPU work and starts
+ * its readback (e.g. returns `readTensor(...).then(...)`). Stopping the iteration early waits for the step in
+ * flight.
  */
 export async function* oneAhead<S, R>(
   steps: Iterable<S>,
@@ -26,9 +29,9 @@ export async function* oneAhead<S, R>(
   let pending = next();
   try {
     while (pending) {
-      const current = pending;
+      const value = await pending;
       pending = next();
-      yield await current;
+      yield value;
     }
   } finally {
     if (pending) await pending.catch(() => {});

@@ -2,7 +2,8 @@
  * Per-kernel GPU timing with timestamp queries (the adapter's `timestamp-query` feature): while a
  * profiler is attached to a submission, every dispatch runs in a compute pass of its own whose start and
  * end times are written to a query set; at each flush they are resolved and read back, and the
- * durations are summed per kernel label. Used by `deno task bench` to say where the time goes.
+ * durations are summed per kernel label. The texture copies a dispatch needs before it (gpu/texture.ts) are
+ * timed between two empty passes, as `texture_copy` under the dispatch's tuning tag. Used by `deno task bench` to say where the time goes.
  */
 
 /** Total GPU time and dispatch count of one kernel. */
@@ -34,15 +35,28 @@ export class OpProfiler {
     return device.features.has("timestamp-query");
   }
 
-  /** Whether another dispatch fits before the next flush. */
+  /** Whether another dispatch, with its copies ({@link around}), fits before the next flush. */
   get full(): boolean {
-    return this.#labels.length >= CAPACITY;
+    return this.#labels.length >= CAPACITY - 1;
   }
 
   /** The timestamp writes of the next dispatch's pass: kernel `label`, tuning tag `tag`, `flops` operations. */
   next(label: string, tag?: string, flops = 0): GPUComputePassTimestampWrites {
     const i = this.#labels.push([label, tag, flops]) - 1;
     return { querySet: this.#querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  /**
+   * The timestamp writes of two empty passes, the first's beginning and the second's end, around work that
+   * runs outside compute passes (a dispatch's texture copies, gpu/texture.ts), timed as `label` under tuning
+   * tag `tag`: so that a variant's time includes the copies it needs.
+   */
+  around(label: string, tag?: string): [GPUComputePassTimestampWrites, GPUComputePassTimestampWrites] {
+    const i = this.#labels.push([label, tag, 0]) - 1;
+    return [
+      { querySet: this.#querySet, beginningOfPassWriteIndex: 2 * i },
+      { querySet: this.#querySet, endOfPassWriteIndex: 2 * i + 1 },
+    ];
   }
 
   /** Records the resolve of this submission's timestamps into `encoder`; read back after submit. */

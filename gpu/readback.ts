@@ -1,6 +1,9 @@
 /**
  * Readback: copies a tensor (or a byte range) into a mappable buffer, submits, and waits for the map.
- * Large tensors come back in pieces so that the staging buffer stays small.
+ * Large tensors come back in pieces so that the staging buffer stays small. The first piece is mapped in a
+ * later task than the one that records its copy: Deno's WebGPU blocks the thread in `mapAsync` until all
+ * submitted work has run, so the caller's synchronous work after starting a readback (the previous batch's PNG
+ * encoding, gpu/ahead.ts) runs while the GPU does, not after it.
  */
 import type { Gpu } from "./device.ts";
 import type { Tensor } from "./tensor.ts";
@@ -25,6 +28,7 @@ export async function readBytes(
       const n = Math.min(stagingSize, byteSize - done);
       gpu.submission.copy(buffer, offset + done, staging, 0, n);
       gpu.flush();
+      if (done === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       await staging.mapAsync(GPUMapMode.READ, 0, n);
       out.set(new Uint8Array(staging.getMappedRange(0, n)), done);
       staging.unmap();

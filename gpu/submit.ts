@@ -89,17 +89,23 @@ export class Submission {
       this.#temporaries.push(ub);
       entries.push({ binding: 0, resource: { buffer: ub } });
     }
+    if (this.profiler) {
+      this.#endPass();
+      if (this.profiler.full) this.flush();
+    }
+    // While profiling, the copies into textures are timed between two empty passes (gpu/profile.ts).
+    const copies = this.profiler && d.bindings.some((b) => "from" in b && !b.constant?.texture)
+      ? this.profiler.around("texture_copy", d.tag)
+      : null;
+    if (copies) this.#emptyPass(copies[0]);
     const first = d.uniforms ? 1 : 0;
     let slot = 0;
     d.bindings.forEach((b, i) => {
       const resource = "from" in b ? this.#stage(b, slot++).createView() : asBinding(b);
       entries.push({ binding: first + i, resource });
     });
+    if (copies) this.#emptyPass(copies[1]);
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    if (this.profiler) {
-      this.#endPass();
-      if (this.profiler.full) this.flush();
-    }
     const pass = this.#computePass(this.profiler?.next(d.label, d.tag, d.flops));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -157,7 +163,12 @@ export class Submission {
     if (this.#releasedBytes > RELEASE_BUDGET) this.flush();
   }
 
-  /** Submits everything recorded so far, then destroys the tensors released meanwhile. */
+  /**
+   * Submits everything recorded so far, then destroys the tensors released meanwhile and the launches' uniform
+   * buffers: at once, since WebGPU keeps a destroyed buffer alive for work already submitted. (Deno's
+   * `queue.onSubmittedWorkDone()` blocks the calling thread until the GPU is idle, 2026-12 with Deno 2.9, so
+   * waiting for it here stopped the host from recording the next work while the GPU ran.)
+   */
   flush(): void {
     this.#endPass();
     if (!this.#encoder) return;
@@ -170,17 +181,20 @@ export class Submission {
     this.#released = [];
     this.#releasedBytes = 0;
     released.forEach((t) => t.destroy());
-    const temporaries = this.#temporaries;
+    this.#temporaries.forEach((b) => b.destroy());
     this.#temporaries = [];
-    if (temporaries.length) {
-      this.device.queue.onSubmittedWorkDone().then(() => temporaries.forEach((b) => b.destroy()));
-    }
   }
 
   #computePass(timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
     this.#encoder ??= this.device.createCommandEncoder();
     this.#pass ??= this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     return this.#pass;
+  }
+
+  /** Records a compute pass without dispatches that writes `timestampWrites`. */
+  #emptyPass(timestampWrites: GPUComputePassTimestampWrites): void {
+    this.#computePass(timestampWrites);
+    this.#endPass();
   }
 
   #endPass(): void {

@@ -6,6 +6,7 @@ import { readTensor } from "../gpu/readback.ts";
 import { programSource, runProgram, uniformBytes } from "../gpu/program.ts";
 import { grid1d, main1d } from "../kernels/grid.ts";
 import type { DType } from "../gpu/tensor.ts";
+import { OpProfiler } from "../gpu/profile.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 
 Deno.test("a program declaration generates the header, bindings and uniform bytes", () => {
@@ -212,5 +213,51 @@ Deno.test(
         }
       }
     }
+  },
+);
+
+Deno.test(
+  {
+    name: "profiles time a launch's texture copies as texture_copy, under the launch's tuning tag",
+    ...GPU_TEST,
+  },
+  async () => {
+    const gpu = await testGpu();
+    if (!gpu.profilable) return console.log("  (no timestamp-query on this adapter: nothing to time)");
+    const n = 3 * 4096;
+    const x = gpu.upload(randomF32(n, 7), [n]);
+    const y = gpu.tensor([n]);
+    const profiler = new OpProfiler(gpu.device);
+    gpu.submission.profiler = profiler;
+    try {
+      for (
+        const [tag, texture] of [["copied#0", true], ["constant#1", "constant"], [
+          "constant#1",
+          "constant",
+        ]] as const
+      ) {
+        runProgram(gpu, {
+          name: "profiled_copy_test",
+          params: { total: ["u32", n] },
+          buffers: [{ name: "x", data: x, texture }, { name: "y", data: y, access: "read_write" }],
+          workgroupSize: 64,
+          tag,
+          source: `${main1d("i", "p.total")}\n  y[i] = ld_x(i) * 2.0;\n}`,
+          workgroups: grid1d(n, 64),
+        });
+      }
+      await gpu.sync();
+      await profiler.drain();
+    } finally {
+      gpu.submission.profiler = null;
+    }
+    assert.equal(profiler.totals.get("profiled_copy_test")?.count, 3);
+    // Copies before the first two launches; the constant texture, once made, is not copied again.
+    assert.equal(profiler.totals.get("texture_copy")?.count, 2);
+    assert.equal(profiler.tagged.get("copied#0")?.count, 2, "the launch and its copy");
+    assert.equal(profiler.tagged.get("constant#1")?.count, 3, "two launches, one copy");
+    for (const t of profiler.totals.values()) assert.ok(t.ms >= 0 && Number.isFinite(t.ms));
+    x.destroy();
+    y.destroy();
   },
 );
