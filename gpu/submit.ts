@@ -64,6 +64,10 @@ export class Submission {
   #released: Tensor[] = [];
   #releasedBytes = 0;
   readonly #textures: TexturePool;
+  /** Per buffer, how many recorded dispatches and copies have written it (see {@link Submission.#target}). */
+  readonly #writes = new WeakMap<GPUBuffer, number>();
+  /** Per pool texture, the bytes it holds: source buffer, range and the buffer's write count when copied. */
+  readonly #holds = new WeakMap<GPUTexture, { buffer: GPUBuffer; range: string }>();
   /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
   profiler: OpProfiler | null = null;
 
@@ -93,18 +97,27 @@ export class Submission {
       this.#endPass();
       if (this.profiler.full) this.flush();
     }
+    let slot = 0;
+    const targets = d.bindings.map((b) => "from" in b ? this.#target(b, slot++) : null);
     // While profiling, the copies into textures are timed between two empty passes (gpu/profile.ts).
-    const copies = this.profiler && d.bindings.some((b) => "from" in b && !b.constant?.texture)
+    const copies = this.profiler && targets.some((t) => t?.copy)
       ? this.profiler.around("texture_copy", d.tag)
       : null;
     if (copies) this.#emptyPass(copies[0]);
     const first = d.uniforms ? 1 : 0;
-    let slot = 0;
     d.bindings.forEach((b, i) => {
-      const resource = "from" in b ? this.#stage(b, slot++).createView() : asBinding(b);
-      entries.push({ binding: first + i, resource });
+      const target = targets[i];
+      if (target?.copy) this.#copyToTexture(b as Staged, target.texture);
+      entries.push({
+        binding: first + i,
+        resource: target ? target.texture.createView() : asBinding(b as Bindable),
+      });
     });
     if (copies) this.#emptyPass(copies[1]);
+    // What this launch writes no longer matches earlier texture copies of it.
+    d.bindings.forEach((b, i) => {
+      if (d.layout[first + i] === "storage") this.#written(asBinding(b as Bindable).buffer);
+    });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#computePass(this.profiler?.next(d.label, d.tag, d.flops));
     pass.setPipeline(pipeline);
@@ -120,15 +133,37 @@ export class Submission {
     this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
     this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.#written(dst);
   }
 
-  /** Copies staged bytes into the pool's texture for texture binding `slot` of a launch; returns the texture. */
-  #stage(s: Staged, slot: number): GPUTexture {
-    if (s.constant?.texture) return s.constant.texture;
-    const texels = s.from.size / s.texel, rows = textureRows(texels);
-    const texture = s.constant
-      ? (s.constant.texture = this.#textures.create(s.format, rows))
-      : this.#textures.get(s.format, rows, slot);
+  /** Counts a recorded write of `buffer`. */
+  #written(buffer: GPUBuffer): void {
+    this.#writes.set(buffer, (this.#writes.get(buffer) ?? 0) + 1);
+  }
+
+  /**
+   * The texture that texture binding `slot` of a launch reads staged bytes `s` from, and whether they must be
+   * copied into it first: not when it is a constant tensor's texture, nor when the pool's texture holds these
+   * bytes already and nothing recorded since has written their buffer (the branches of an Inception block all
+   * read the block's input).
+   */
+  #target(s: Staged, slot: number): { texture: GPUTexture; copy: boolean } {
+    if (s.constant?.texture) return { texture: s.constant.texture, copy: false };
+    const rows = textureRows(s.from.size / s.texel);
+    if (s.constant) {
+      return { texture: s.constant.texture = this.#textures.create(s.format, rows), copy: true };
+    }
+    const texture = this.#textures.get(s.format, rows, slot);
+    const range = `${s.from.offset} ${s.from.size} ${this.#writes.get(s.from.buffer) ?? 0}`;
+    const held = this.#holds.get(texture);
+    const copy = held?.buffer !== s.from.buffer || held.range !== range;
+    this.#holds.set(texture, { buffer: s.from.buffer, range });
+    return { texture, copy };
+  }
+
+  /** Copies staged bytes into `texture` (element i at texel (i mod width, i div width)). */
+  #copyToTexture(s: Staged, texture: GPUTexture): void {
+    const texels = s.from.size / s.texel;
     this.#endPass();
     this.#encoder ??= this.device.createCommandEncoder();
     const full = Math.floor(texels / TEXTURE_WIDTH), rest = texels - full * TEXTURE_WIDTH;
@@ -147,7 +182,6 @@ export class Submission {
         [rest, 1],
       );
     }
-    return texture;
   }
 
   /**

@@ -261,3 +261,63 @@ Deno.test(
     y.destroy();
   },
 );
+
+Deno.test(
+  {
+    name: "a texture copy serves later launches until its buffer is written (by a launch or a copy)",
+    ...GPU_TEST,
+  },
+  async () => {
+    const gpu = await testGpu();
+    const n = 4096 + 3;
+    const data = randomF32(n, 11);
+    const x = gpu.upload(data, [n]);
+    const y = gpu.tensor([n]);
+    const profiler = gpu.profilable ? new OpProfiler(gpu.device) : null;
+    gpu.submission.profiler = profiler;
+    // y = 2 x through a texture; x = x + 1 in place; a copy of y into x.
+    const double = () =>
+      runProgram(gpu, {
+        name: "texture_reuse_read",
+        params: { total: ["u32", n] },
+        buffers: [{ name: "x", data: x, texture: true }, { name: "y", data: y, access: "read_write" }],
+        workgroupSize: 64,
+        source: `${main1d("i", "p.total")}\n  y[i] = ld_x(i) * 2.0;\n}`,
+        workgroups: grid1d(n, 64),
+      });
+    const increment = () =>
+      runProgram(gpu, {
+        name: "texture_reuse_write",
+        params: { total: ["u32", n] },
+        buffers: [{ name: "x", data: x, access: "read_write" }],
+        workgroupSize: 64,
+        source: `${main1d("i", "p.total")}\n  x[i] = x[i] + 1.0;\n}`,
+        workgroups: grid1d(n, 64),
+      });
+    const expect = async (f: (v: number) => number, what: string) =>
+      assert.deepEqual(await readTensor(gpu, y), data.map(f), what);
+    try {
+      double();
+      double();
+      await expect((v) => Math.fround(v * 2), "read twice");
+      increment();
+      double();
+      await expect((v) => Math.fround(Math.fround(v + 1) * 2), "read after a launch wrote x");
+      gpu.submission.copy(y.buffer, 0, x.buffer, 0, 4 * n);
+      double();
+      await expect((v) => Math.fround(Math.fround(Math.fround(v + 1) * 2) * 2), "read after a copy into x");
+      double();
+      await gpu.sync();
+      await profiler?.drain();
+    } finally {
+      gpu.submission.profiler = null;
+    }
+    // Five reads of x, three copies: before the first read, after the launch and after the copy that wrote it.
+    if (profiler) {
+      assert.equal(profiler.totals.get("texture_reuse_read")?.count, 5);
+      assert.equal(profiler.totals.get("texture_copy")?.count, 3);
+    }
+    x.destroy();
+    y.destroy();
+  },
+);
