@@ -43,6 +43,8 @@ export class Tuner {
   /** While measuring: the round (candidate index) and the shapes met with their candidate lists. */
   #round: number | null = null;
   readonly #met = new Map<string, unknown[]>();
+  /** While confirming: per shape the candidate each launch takes (the leader, or the default 0). */
+  #confirming: Map<string, number> | null = null;
 
   constructor(summary: AdapterSummary, readonly path: () => string = tuneCachePath) {
     this.#key = adapterKey(summary);
@@ -60,6 +62,8 @@ export class Tuner {
    */
   pick<V>(family: string, shape: string, candidates: V[]): { variant: V; tag?: string } {
     const key = `${family} ${shape}`;
+    const confirmed = this.#confirming?.get(key);
+    if (confirmed !== undefined) return { variant: candidates[confirmed], tag: `${key}#${confirmed}` };
     if (this.#round !== null && (this.retune || !this.entries[key]) && candidates.length > 1) {
       this.#met.set(key, candidates);
       const i = this.#round % candidates.length;
@@ -85,18 +89,47 @@ export class Tuner {
     this.#round = round;
   }
 
-  /** Ends measuring; keeps the fastest candidate of each shape from `times` (tag -> ms) and saves. */
-  finish(times: Map<string, number>): Record<string, TuneEntry> {
+  /** Per shape met, the index of its fastest candidate in `times` (tag -> ms), where that is not the default. */
+  leaders(times: Map<string, number>): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, candidates] of this.#met) {
+      const best = fastest(key, candidates.length, times);
+      if (best > 0) out.set(key, best);
+    }
+    return out;
+  }
+
+  /**
+   * Starts (`leaders` given: each shape takes its leader when `leading`, else its default) or ends (null) a
+   * confirmation run of {@link tuneWith}.
+   */
+  confirm(leaders: Map<string, number> | null, leading = true): void {
+    // The other shapes take their usual choice, untimed.
     this.#round = null;
+    this.#confirming = leaders && new Map([...leaders].map(([key, i]) => [key, leading ? i : 0]));
+  }
+
+  /**
+   * Ends measuring; keeps the fastest candidate of each shape from `times` (tag -> ms) and saves. Where
+   * `confirmed` (tag -> ms, from runs of the leaders against the defaults) times a shape's leader and default,
+   * the leader is kept only if it beats the default there too, and those times are what the entry records.
+   */
+  finish(
+    times: Map<string, number>,
+    confirmed: Map<string, number> = new Map(),
+  ): Record<string, TuneEntry> {
+    this.#round = null;
+    this.#confirming = null;
     const won: Record<string, TuneEntry> = {};
     for (const [key, candidates] of this.#met) {
-      let best = -1, bestMs = Infinity;
-      candidates.forEach((_, i) => {
-        const ms = times.get(`${key}#${i}`);
-        if (ms !== undefined && ms < bestMs) [best, bestMs] = [i, ms];
-      });
-      const defaultMs = times.get(`${key}#0`);
-      if (best >= 0 && defaultMs !== undefined) {
+      let best = fastest(key, candidates.length, times);
+      const again = [confirmed.get(`${key}#${best}`), confirmed.get(`${key}#0`)];
+      const pair = again.every((ms) => ms !== undefined) ? again as number[] : null;
+      if (pair && pair[0] >= pair[1]) best = 0;
+      const [bestMs, defaultMs] = pair
+        ? [Math.min(...pair), pair[1]]
+        : [times.get(`${key}#${best}`), times.get(`${key}#0`)];
+      if (best >= 0 && bestMs !== undefined && defaultMs !== undefined) {
         won[key] = { variant: candidates[best], ms: round3(bestMs), default_ms: round3(defaultMs) };
       }
     }
@@ -108,6 +141,16 @@ export class Tuner {
     this.#entries = entries;
     return won;
   }
+}
+
+/** The index of the least time among the tags `<key>#0` .. `<key>#<n - 1>` in `times`; -1 if none is timed. */
+function fastest(key: string, n: number, times: Map<string, number>): number {
+  let best = -1, bestMs = Infinity;
+  for (let i = 0; i < n; i++) {
+    const ms = times.get(`${key}#${i}`);
+    if (ms !== undefined && ms < bestMs) [best, bestMs] = [i, ms];
+  }
+  return best;
 }
 
 function round3(v: number): number {

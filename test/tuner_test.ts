@@ -35,6 +35,29 @@ Deno.test("the tuner answers defaults, then cached winners, and the defaults aga
   assert.equal(tuner.rounds, 3);
   const won = tuner.finish(new Map([["k shape A#0", 5], ["k shape A#1", 2], ["k shape A#2", 3]]));
   assert.deepEqual(won, { "k shape A": { variant: { t: 2 }, ms: 2, default_ms: 5 } });
+  // A leader that loses the confirmation runs against the default is not kept; one that wins them is, with the
+  // confirmation's times.
+  tuner.beginRound(2);
+  const shapes = ["shape B", "shape C"];
+  for (const shape of shapes) tuner.pick("k", shape, candidates);
+  const times = new Map(
+    shapes.flatMap((shape) => [[`k ${shape}#0`, 5], [`k ${shape}#1`, 9], [`k ${shape}#2`, 3]]),
+  );
+  const leaders = tuner.leaders(times);
+  assert.deepEqual([...leaders], [["k shape B", 2], ["k shape C", 2]]);
+  tuner.confirm(leaders, true);
+  assert.deepEqual(tuner.pick("k", "shape B", candidates), { variant: { t: 3 }, tag: "k shape B#2" });
+  assert.deepEqual(tuner.pick("k", "shape D", candidates), { variant: { t: 1 } }, "untimed while confirming");
+  tuner.confirm(leaders, false);
+  assert.deepEqual(tuner.pick("k", "shape B", candidates), { variant: { t: 1 }, tag: "k shape B#0" });
+  const confirmed = new Map([["k shape B#2", 6], ["k shape B#0", 4], ["k shape C#2", 2.5], [
+    "k shape C#0",
+    4.5,
+  ]]);
+  assert.deepEqual(tuner.finish(times, confirmed), {
+    "k shape B": { variant: { t: 1 }, ms: 4, default_ms: 4 },
+    "k shape C": { variant: { t: 3 }, ms: 2.5, default_ms: 4.5 },
+  });
   // A new tuner (a later run) reads the cache file; another adapter does not see it.
   assert.deepEqual(new Tuner(SUMMARY, path).pick("k", "shape A", candidates), { variant: { t: 2 } });
   const other = new Tuner({ ...SUMMARY, description: "another adapter" }, path);
