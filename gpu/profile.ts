@@ -3,7 +3,8 @@
  * profiler is attached to a submission, every dispatch runs in a compute pass of its own whose start and
  * end times are written to a query set; at each flush they are resolved and read back, and the
  * durations are summed per kernel label. The texture copies a dispatch needs before it (gpu/texture.ts) are
- * timed between two empty passes, as `texture_copy` under the dispatch's tuning tag. Used by `deno task bench` to say where the time goes.
+ * timed between two empty passes, as `texture_copy` under the dispatch's tuning tag. Used by `deno task bench`
+ * to say where the time goes.
  */
 
 /** Total GPU time and dispatch count of one kernel. */

@@ -108,16 +108,12 @@ export class Submission {
     d.bindings.forEach((b, i) => {
       const target = targets[i];
       if (target?.copy) this.#copyToTexture(b as Staged, target.texture);
-      entries.push({
-        binding: first + i,
-        resource: target ? target.texture.createView() : asBinding(b as Bindable),
-      });
+      const resource = target ? target.texture.createView() : asBinding(b as Bindable);
+      // What this launch writes no longer matches earlier texture copies of it.
+      if (d.layout[first + i] === "storage") this.#written((resource as GPUBufferBinding).buffer);
+      entries.push({ binding: first + i, resource });
     });
     if (copies) this.#emptyPass(copies[1]);
-    // What this launch writes no longer matches earlier texture copies of it.
-    d.bindings.forEach((b, i) => {
-      if (d.layout[first + i] === "storage") this.#written(asBinding(b as Bindable).buffer);
-    });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#computePass(this.profiler?.next(d.label, d.tag, d.flops));
     pass.setPipeline(pipeline);
