@@ -10,6 +10,7 @@ import {
   fillingFirst,
   fitRun,
   halfRun,
+  MIN_FILL_WG,
   packConvWeight,
 } from "../kernels/conv_gemm.ts";
 import { winogradKernel } from "../kernels/winograd.ts";
@@ -20,11 +21,14 @@ import { readTensor } from "../gpu/readback.ts";
 /**
  * Every tile the tuner may pick for a kernel, on software and on hardware adapters, each once: a tile that
  * software adapters read through textures and hardware ones from storage buffers runs in the form of the
- * adapter under test (the two sum alike; "texture and storage reads agree bit for bit" compares them).
+ * adapter under test (the two sum alike; "texture and storage reads agree bit for bit" compares them); and
+ * the software default with the smallest workgroup {@link fillingFirst} gives it.
  */
 function everyVariant(kh: number, kw: number, stride: number, half = false, software = true): ConvVariant[] {
+  const soft = convCandidates(kh, kw, true, stride, true, half);
   const all = [
-    ...convCandidates(kh, kw, true, stride, true, half),
+    ...soft,
+    fillingFirst(soft, () => 1, 4)[0],
     ...convCandidates(kh, kw, false, stride, true, half),
   ];
   const key = ({ tex: _, ...t }: ConvVariant) => JSON.stringify(t);
@@ -266,23 +270,25 @@ Deno.test(
   },
 );
 
-Deno.test("fillingFirst promotes the first tile that gives every core work, else keeps the order", () => {
+Deno.test("fillingFirst shrinks the default's workgroup until every core has work, keeping its tile", () => {
   const tiles = convCandidates(1, 1);
   // 17x17 pixels, 768 -> 192 channels, batch 1, as one row of 289 pixels.
   const invocations = (t: { v: number; rn: number }) => Math.ceil(289 / t.rn) * Math.ceil(192 / (4 * t.v));
-  const ordered = fillingFirst(tiles, invocations, 4);
-  assert.ok(invocations(ordered[0]) >= 4 * ordered[0].wg, JSON.stringify(ordered[0]));
   assert.ok(invocations(tiles[0]) < 4 * tiles[0].wg, "the big default tile would leave cores idle here");
-  assert.deepEqual(new Set(ordered), new Set(tiles));
-  const first = tiles.findIndex((t) => invocations(t) >= 4 * t.wg);
-  assert.deepEqual(ordered.slice(1, first + 1), tiles.slice(0, first));
+  const ordered = fillingFirst(tiles, invocations, 4);
+  const { wg, ...tile } = ordered[0], { wg: wg0, ...tile0 } = tiles[0];
+  assert.deepEqual(tile, tile0);
+  assert.ok(wg < wg0 && wg >= MIN_FILL_WG && invocations(ordered[0]) >= 4 * wg, `wg ${wg}`);
+  assert.ok(invocations(ordered[0]) < 4 * 2 * wg, "the largest workgroup that fills");
+  assert.deepEqual(ordered.slice(1), tiles);
+  // A launch that fills its workgroups keeps the order; a tiny one gets the smallest workgroup.
   assert.deepEqual(fillingFirst(tiles, () => 1e9, 4), tiles);
-  assert.deepEqual(fillingFirst(tiles, () => 1, 4), tiles);
-  // A Winograd default is never swapped for a direct tile (whose sums differ in the last bits): the images
-  // must not depend on the batch size.
+  assert.equal(fillingFirst(tiles, () => 1, 4)[0].wg, MIN_FILL_WG);
+  // A Winograd default stays Winograd (direct tiles' sums differ in the last bits): the images must not
+  // depend on the batch size.
   const square = convCandidates(3, 3);
   assert.equal(square[0].algo, "winograd");
-  assert.deepEqual(fillingFirst(square, (t) => t.algo ? 1 : 1e9, 4), square);
+  assert.equal(fillingFirst(square, () => 1, 4)[0].algo, "winograd");
 });
 
 Deno.test(
