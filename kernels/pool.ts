@@ -2,7 +2,8 @@
  * Pooling over NCHW tensors: square windows with stride and zero-free padding, either the maximum or
  * the average of the in-bounds samples only (PyTorch's count_include_pad=False, which the FID Inception
  * blocks use), and the global average over all pixels. Window pools may write into a channel slice
- * of a larger output, like convGemm, so that they can form one branch of a concatenation.
+ * of a larger output, like convGemm, so that they can form one branch of a concatenation, and may end in a
+ * per-channel bias and ReLU (the epilogue of a 1x1 convolution run before the pool, see models/inception.ts).
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -20,9 +21,10 @@ const RUN = 8;
  * A k x k window pool with stride s, unrolled: each invocation computes RUN consecutive outputs of a row,
  * loading the (RUN - 1) * s + k input values of each of its k rows once and sharing them between the
  * overlapping windows (3.75 loads per output for 3x3 stride 1 instead of 9). Out-of-bounds samples are left
- * out (the identity of the reduction), and the average divides by the in-bounds count.
+ * out (the identity of the reduction), and the average divides by the in-bounds count. With `epilogue`,
+ * y = max(pool + b[channel], 0).
  */
-function windowSource(mode: "avg" | "max", k: number, s: number): string {
+function windowSource(mode: "avg" | "max", k: number, s: number, epilogue: boolean): string {
   const init = mode === "max" ? "-3.4028235e38" : "0.0";
   const op = (a: string, v: string) => mode === "max" ? `max(${a}, ${v})` : `${a} + ${v}`;
   const R = (RUN - 1) * s + k, rs = range(R), js = range(RUN);
@@ -46,7 +48,8 @@ ${
   );
   const stores = js.map((j) => {
     const cols = range(k).map((dx) => `select(0u, 1u, c${j * s + dx})`).join(" + ");
-    const value = mode === "max" ? `a${j}` : `a${j} / f32(rows * (${cols}))`;
+    const pooled = mode === "max" ? `a${j}` : `a${j} / f32(rows * (${cols}))`;
+    const value = epilogue ? `max(${pooled} + b, 0.0)` : pooled;
     return `  if (ox0 + ${j}u < p.ow) { y[yb + ${j}u] = ${value}; }`;
   });
   return /* wgsl */ `
@@ -63,6 +66,7 @@ ${js.map((j) => `  var a${j} = ${init};`).join("\n")}
   var rows = 0u;
 ${rows.join("\n")}
   let yb = ((img * p.cTotal + p.cOffset + ch) * p.oh + oy) * p.ow + ox0;
+${epilogue ? "  let b = bias[ch];" : ""}
 ${stores.join("\n")}
 }`;
 }
@@ -79,7 +83,7 @@ export interface PoolParams {
 
 /**
  * Max or average (of in-bounds samples only) pooling of x [N, C, H, W]; writes into `into` or returns
- * a new [N, C, OH, OW] tensor.
+ * a new [N, C, OH, OW] tensor. With `bias` [C], each output becomes max(pool + bias[channel], 0).
  */
 export function pool2d(
   gpu: Gpu,
@@ -87,6 +91,7 @@ export function pool2d(
   mode: "avg" | "max",
   { k, stride, pad }: PoolParams,
   into?: { out: Tensor; cOffset: number },
+  bias?: Tensor,
 ): Tensor {
   const [n, c, h, w] = x.shape;
   const oh = convOutSize(h, k, stride, pad), ow = convOutSize(w, k, stride, pad);
@@ -96,9 +101,10 @@ export function pool2d(
   if (on !== n || ooh !== oh || oow !== ow || cOffset + c > cTotal) {
     throw new Error(`pool2d: output [${out.shape}] cannot hold ${c} channels of ${oh}x${ow} at ${cOffset}`);
   }
+  if (bias && bias.size !== c) throw new Error(`pool2d: bias [${bias.shape}] for ${c} channels`);
   const groups = Math.ceil(ow / RUN);
   runProgram(gpu, {
-    name: `${mode}_pool2d_${k}x${k}_s${stride}`,
+    name: `${mode}_pool2d_${k}x${k}_s${stride}${bias ? "_bias_relu" : ""}`,
     params: {
       n: ["u32", n],
       c: ["u32", c],
@@ -111,13 +117,13 @@ export function pool2d(
       cTotal: ["u32", cTotal],
       cOffset: ["u32", cOffset],
     },
-    buffers: [{ name: "x", data: x, texture: gpu.textureReads }, {
-      name: "y",
-      data: out,
-      access: "read_write",
-    }],
+    buffers: [
+      { name: "x", data: x, texture: gpu.textureReads },
+      { name: "y", data: out, access: "read_write" },
+      ...bias ? [{ name: "bias", data: bias }] : [],
+    ],
     workgroupSize: WG,
-    source: windowSource(mode, k, stride),
+    source: windowSource(mode, k, stride, !!bias),
     workgroups: grid1d(n * c * oh * groups, WG, gpu.maxWorkgroups),
   });
   return out;

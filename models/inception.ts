@@ -1,7 +1,8 @@
 /**
  * The FID Inception-v3 network on the GPU: uint8 images -> preprocessing of one of the three FID
  * implementations -> the blocks of `inception_arch.ts` (folded conv + ReLU, pools, concatenation by
- * channel slices) -> 2048-d pool3 features and 1008 logits.
+ * channel slices; an average pool before a 1x1 convolution runs after it) -> 2048-d pool3 features and
+ * 1008 logits.
  *
  * Preprocessing presets (x: uint8 values as float, resized to 299x299 per channel):
  * - "stylegan3": NVIDIA's detector (StyleGAN2-ADA/StyleGAN3 calc_metrics): TF1-style bilinear resize
@@ -17,6 +18,7 @@ import { matmul } from "../kernels/matmul.ts";
 import { imagesToNCHW, type ResamplePost, resize, type ResizeMethod } from "../kernels/resize.ts";
 import {
   BLOCKS,
+  type ConvOp,
   convOps,
   FEATURE_DIM,
   INPUT_SIZE,
@@ -24,6 +26,7 @@ import {
   type Op,
   outSize,
   type Path,
+  type PoolOp,
 } from "./inception_arch.ts";
 import type { InceptionWeights } from "./inception_weights.ts";
 
@@ -183,8 +186,34 @@ export class Inception {
     return pool2d(this.gpu, x, op.kind, op, out);
   }
 
+  /**
+   * An average pool followed by a 1x1 convolution (the pool branches of the FID blocks), run in the other
+   * order: the convolution without its bias, then the pool with the bias and ReLU. Both are linear and act on
+   * different axes (the pool on pixels, with weights that depend only on the position; the convolution on
+   * channels), so relu(conv(avgpool(x)) + b) = relu(avgpool(conv(x)) + b) up to rounding, and the pool then
+   * runs over the convolution's 32-192 output channels instead of its 192-1280 input channels.
+   */
+  #convThenPool(pool: PoolOp, op: ConvOp, x: Tensor, out: Tensor, cOffset: number): number {
+    const [n, , h, w] = x.shape;
+    const g = this.#convs.get(op.name)!;
+    const z = convGemm(this.gpu, x, g.weight, {
+      padH: 0,
+      padW: 0,
+      into: { out: this.#alloc([n, op.cout, h, w]), cOffset: 0 },
+    });
+    pool2d(this.gpu, z, "avg", pool, { out, cOffset }, g.bias);
+    return op.cout;
+  }
+
   /** Runs a path on x, writing its output channels into out from cOffset; returns the channels written. */
   #path(p: Path, x: Tensor, out: Tensor, cOffset: number): number {
+    const [pool, conv] = p.ops;
+    if (
+      !p.split && p.ops.length === 2 && pool.kind === "avg" && conv.kind === "conv" && conv.kh === 1 &&
+      conv.kw === 1 && conv.stride === 1 && conv.padH === 0 && conv.padW === 0
+    ) {
+      return this.#convThenPool(pool, conv, x, out, cOffset);
+    }
     let cur = x;
     p.ops.forEach((op, i) => {
       const last = i === p.ops.length - 1 && !p.split;

@@ -185,34 +185,44 @@ Deno.test({ name: "convGemm and pool2d write channel slices of a shared output",
   assertClose(got, expected, { abs: 1e-5 });
 });
 
-Deno.test({ name: "pools match float64 (average excludes padding)", ...GPU_TEST }, async () => {
-  const gpu = await testGpu();
-  // Rows of 9 and 23 outputs: runs of 8 with a partial last one.
-  for (const [shape, seed] of [[[1, 3, 25, 23], 6], [[2, 5, 11, 9], 5]] as [number[], number][]) {
-    const x = randomF32(shape.reduce((a, b) => a * b), seed);
-    const xt = gpu.upload(x, shape);
-    for (const mode of ["avg", "max"] as const) {
-      for (const [k, stride, pad] of [[3, 1, 1], [3, 2, 0], [2, 2, 1], [3, 2, 1]]) {
-        const ref = pool2dRef(x, shape, mode, k, stride, pad);
-        const got = pool2d(gpu, xt, mode, { k, stride, pad });
-        assert.deepEqual(got.shape, ref.shape);
-        assertClose(
-          await readTensor(gpu, got),
-          ref.data,
-          { abs: 1e-6 },
-          `${mode} ${shape} ${k} ${stride} ${pad}`,
-        );
+Deno.test(
+  { name: "pools match float64 (average excludes padding), also with bias and ReLU", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    // Rows of 9 and 23 outputs: runs of 8 with a partial last one.
+    for (const [shape, seed] of [[[1, 3, 25, 23], 6], [[2, 5, 11, 9], 5]] as [number[], number][]) {
+      const x = randomF32(shape.reduce((a, b) => a * b), seed);
+      const xt = gpu.upload(x, shape);
+      for (const mode of ["avg", "max"] as const) {
+        for (const [k, stride, pad] of [[3, 1, 1], [3, 2, 0], [2, 2, 1], [3, 2, 1]]) {
+          const ref = pool2dRef(x, shape, mode, k, stride, pad);
+          const got = pool2d(gpu, xt, mode, { k, stride, pad });
+          assert.deepEqual(got.shape, ref.shape);
+          assertClose(
+            await readTensor(gpu, got),
+            ref.data,
+            { abs: 1e-6 },
+            `${mode} ${shape} ${k} ${stride} ${pad}`,
+          );
+          // With a bias and ReLU: max(pool + b[channel], 0).
+          const b = randomF32(shape[1], seed + 100);
+          const plane = ref.data.length / (shape[0] * shape[1]);
+          const biased = ref.data.map((v, i) => Math.max(v + b[Math.floor(i / plane) % shape[1]], 0));
+          const withBias = pool2d(gpu, xt, mode, { k, stride, pad }, undefined, gpu.upload(b, [shape[1]]));
+          assertClose(await readTensor(gpu, withBias), biased, { abs: 1e-6 }, `${mode} bias relu`);
+          assert.ok(biased.some((v) => v === 0) && biased.some((v) => v > 0), "the ReLU clips some outputs");
+        }
       }
     }
-  }
-  const shape = [2, 5, 11, 9];
-  const x = randomF32(shape.reduce((a, b) => a * b), 5);
-  const xt = gpu.upload(x, shape);
-  const g = await readTensor(gpu, globalAvgPool(gpu, xt));
-  const gref = new Float64Array(10);
-  for (let p = 0; p < 10; p++) for (let j = 0; j < 99; j++) gref[p] += x[p * 99 + j] / 99;
-  assertClose(g, gref, { abs: 1e-6 });
-});
+    const shape = [2, 5, 11, 9];
+    const x = randomF32(shape.reduce((a, b) => a * b), 5);
+    const xt = gpu.upload(x, shape);
+    const g = await readTensor(gpu, globalAvgPool(gpu, xt));
+    const gref = new Float64Array(10);
+    for (let p = 0; p < 10; p++) for (let j = 0; j < 99; j++) gref[p] += x[p * 99 + j] / 99;
+    assertClose(g, gref, { abs: 1e-6 });
+  },
+);
 
 Deno.test(
   { name: "convGemm epilogue: noise, bias, leaky ReLU, gain, clamp and accumulation", ...GPU_TEST },
