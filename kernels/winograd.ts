@@ -328,11 +328,16 @@ function productSource(t: WinogradTile, points: number): string {
   const fmas = range(V).map((v) =>
     range(t.rn).map((j) => `a${v}_${j} = fma(w${v}, vec4f(x${j >> 2}[${j & 3}]), a${v}_${j});`).join(" ")
   );
+  // M is written four tiles at a time: a vec4 store costs llvmpipe one loop over the lanes, as a scalar does.
   const stores = range(V).flatMap((v) =>
     range(4).map((e) =>
       `  if (ob * 4u + ${4 * v + e}u < p.cout) {
-    let mb = ((n * ${points}u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * p.tpad + g * ${t.rn}u;
-${range(t.rn).map((j) => `    m[mb + ${j}u] = a${v}_${j}[${e}];`).join("\n")}
+    let mb = ((n * ${points}u + ab) * p.cout + ob * 4u + ${4 * v + e}u) * (p.tpad / 4u) + g * ${Q}u;
+${
+        range(Q).map((q) =>
+          `    m4[mb + ${q}u] = vec4f(${range(4).map((k) => `a${v}_${4 * q + k}[${e}]`).join(", ")});`
+        ).join("\n")
+      }
   }`
     )
   );
@@ -449,7 +454,7 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       buffers: [
         { name: "u4", data: u, type: "vec4f", texture: tex },
         { name: "wt", data: l.weight, type: "vec4f", texture: tex && "constant" },
-        { name: "m", data: mt, access: "read_write" },
+        { name: "m4", data: mt, type: "vec4f", access: "read_write" },
       ],
       workgroupSize: tile.wg,
       tag: l.tag,
