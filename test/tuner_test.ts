@@ -104,10 +104,13 @@ Deno.test(
       const won = await tuneWith(gpu, run, { reps: 1 });
       const key = "conv_gemm 3x3 s1 5->6 9x11 n2 f32";
       assert.deepEqual(Object.keys(won), [key]);
-      // A candidate's tile; on software adapters the default may come with a smaller workgroup (fillingFirst).
-      const { wg, ...tile } = won[key].variant as ConvVariant;
-      assert.ok(wg >= MIN_FILL_WG, `wg ${wg}`);
-      assert.ok(convCandidates().some(({ wg: _, ...c }) => JSON.stringify(c) === JSON.stringify(tile)));
+      // A candidate, or (software adapters, fillingFirst) the default's tile with a smaller workgroup.
+      const winner = won[key].variant as ConvVariant,
+        { wg, ...tile } = winner,
+        { wg: wg0, ...tile0 } = convCandidates(3, 3, true, 1, false)[0]; // 5 -> 6 channels: narrow, a direct default
+      const candidate = convCandidates().some((c) => JSON.stringify(c) === JSON.stringify(winner));
+      const shrunk = JSON.stringify(tile) === JSON.stringify(tile0) && wg < wg0 && wg >= MIN_FILL_WG;
+      assert.ok(candidate || shrunk, JSON.stringify(winner));
       assert.ok(won[key].ms <= won[key].default_ms);
       assert.deepEqual(await tuneWith(gpu, run, { reps: 1 }), {}, "a second measurement reuses the cache");
       // The tuned choice computes the same convolution.
