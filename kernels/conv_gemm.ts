@@ -31,7 +31,7 @@ import {
   winogradScheme,
   WinogradWeights,
 } from "./winograd.ts";
-import { memoized, range } from "./unroll.ts";
+import { memoized, range, shiftedRead } from "./unroll.ts";
 import { convTiled, TILED_WG, tiledInvocations } from "./conv_tiled.ts";
 import { cast } from "./elementwise.ts";
 
@@ -287,23 +287,15 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
       for (const r of rs) taps.push(`      let x${r} = xq${r >> 2}[${r & 3}];`);
     }
     if (quad === "shifted") {
-      // The line's flat start e (negative only before a run's first value, where every value is padding), its
-      // offset xm within a vec4 and the first vec4 xb.
-      taps.push(
-        `      let e = i32(xc) + (${at}) * i32(p.w) + ix0;`,
-        `      let xm = u32(e & 3);`,
-        `      let xb = (e - i32(xm)) / 4;`,
+      // The line's flat start (negative only before a run's first value, where every value is padding).
+      const line = shiftedRead(
+        (i) => toHalf(`ld_x(${i})${sc}`, "vec4h"),
+        `i32(xc) + (${at}) * i32(p.w) + ix0`,
+        R,
+        "x",
       );
-      for (let q = 0; q <= (R + 2) >> 2; q++) {
-        taps.push(`      let xq${q} = ${toHalf(`ld_x(u32(max(xb + ${q}, 0)))${sc}`, "vec4h")};`);
-      }
-      const v = (k: number) => `xq${k >> 2}[${k & 3}]`;
-      for (const r of rs) {
-        const pick = `select(select(select(${v(r)}, ${v(r + 1)}, xm == 1u), ${v(r + 2)}, xm == 2u), ${
-          v(r + 3)
-        }, xm == 3u)`;
-        taps.push(`      let x${r} = select(0.0, ${pick}, ok && lok${r});`);
-      }
+      taps.push(...line.code.map((c) => `      ${c}`));
+      for (const r of rs) taps.push(`      let x${r} = select(0.0, ${line.value(r)}, ok && lok${r});`);
     }
     for (const r of quad ? [] : rs) {
       const [iy, ix] = down ? [`${along} + ${r}`, at] : [at, `${along} + ${r}`];

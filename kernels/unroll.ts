@@ -39,3 +39,27 @@ export function memoized<A extends unknown[]>(f: (...args: A) => string): (...ar
     return source;
   };
 }
+
+/**
+ * WGSL that reads `count` consecutive values of a flat array through `fetch(i)`, the WGSL of its vec4 i (an
+ * index expression in u32), starting at value `start` (an i32 expression, negative only where the values read
+ * are discarded): the floor((count + 2) / 4) + 1 vec4s that cover them (`code`, names prefixed by `id`), and
+ * value r of the run (`value(r)`), picked from them by the start's offset within a vec4 with three selects.
+ */
+export function shiftedRead(
+  fetch: (i: string) => string,
+  start: string,
+  count: number,
+  id: string,
+): { code: string[]; value: (r: number) => string } {
+  const code = [
+    `let ${id}e = ${start};`,
+    `let ${id}m = u32(${id}e & 3);`,
+    `let ${id}b = (${id}e - i32(${id}m)) / 4;`,
+    ...range(((count + 2) >> 2) + 1).map((q) => `let ${id}q${q} = ${fetch(`u32(max(${id}b + ${q}, 0))`)};`),
+  ];
+  const at = (k: number) => `${id}q${k >> 2}[${k & 3}]`;
+  const pick = (v: string, k: number, m: number) => `select(${v}, ${at(k)}, ${id}m == ${m}u)`;
+  const value = (r: number) => pick(pick(pick(at(r), r + 1, 1), r + 2, 2), r + 3, 3);
+  return { code, value };
+}

@@ -39,7 +39,7 @@ import {
   type Shape,
   tileSums,
 } from "./conv_epilogue.ts";
-import { linearCombination, memoized, range } from "./unroll.ts";
+import { linearCombination, memoized, range, shiftedRead } from "./unroll.ts";
 
 /** A one-dimensional algorithm F(m, r): A^T [m, a], G [a, r], B^T [a, a] (a = m + r - 1 points), float64. */
 export interface Winograd1d {
@@ -289,17 +289,39 @@ function transformEntry(ch: string, channels: string): string {
   if (n < p.s0 || n >= p.s0 + p.sc) { return; }`;
 }
 
-function inputSource(scale: boolean, kh: number, kw: number): string {
-  const { y, x, points } = winogradScheme(kh, kw)!, ax = x.bt.length;
+/**
+ * The input transform. With `quad` (tile rows of at least 4 values, each sample's input a multiple of 4 values,
+ * bound as vec4s), each tile row is read as the vec4s that cover it ({@link shiftedRead}: 2 fetches instead of
+ * 4 for 3x3 and 1x3 kernels, 3 instead of 8 for 1x7), else one value at a time; the same values either way.
+ */
+function inputSource(scale: boolean, kh: number, kw: number, quad: boolean): string {
+  const { y, x, points } = winogradScheme(kh, kw)!, ax = x.bt.length, ay = y.bt.length;
+  const sc = scale ? " * sc" : "";
   // Four consecutive tiles per invocation, so that U is written with vec4 stores.
   const tiles = range(4).map((k) => {
     const d = range(points).map((e) => `d${k}_${e}`);
-    const loads = range(points).map((e) => {
-      const i = Math.floor(e / ax), j = e % ax;
-      const [y, x] = [`iy${k} + ${i}`, `ix${k} + ${j}`];
-      return `  let d${k}_${e} = select(0.0, ld_x(xc + u32(max(${y}, 0)) * p.w + u32(max(${x}, 0))), ` +
-        `${y} >= 0 && ${y} < i32(p.h) && ${x} >= 0 && ${x} < i32(p.w))${scale ? " * sc" : ""};`;
-    });
+    const inside = (i: number, j: number) =>
+      `iy${k} + ${i} >= 0 && iy${k} + ${i} < i32(p.h) && ix${k} + ${j} >= 0 && ix${k} + ${j} < i32(p.w)`;
+    const loads = quad
+      ? range(ay).flatMap((i) => {
+        const row = shiftedRead(
+          (q) => `ld_x(${q})`,
+          `i32(xc) + (iy${k} + ${i}) * i32(p.w) + ix${k}`,
+          ax,
+          `r${k}_${i}`,
+        );
+        return [
+          ...row.code.map((c) => `  ${c}`),
+          ...range(ax).map((j) =>
+            `  let d${k}_${i * ax + j} = select(0.0, ${row.value(j)}, ${inside(i, j)})${sc};`
+          ),
+        ];
+      })
+      : range(points).map((e) => {
+        const i = Math.floor(e / ax), j = e % ax;
+        return `  let d${k}_${e} = select(0.0, ld_x(xc + u32(max(iy${k} + ${i}, 0)) * p.w + u32(max(ix${k} + ${j}, 0))), ` +
+          `${inside(i, j)})${sc};`;
+      });
     const { code, out } = sandwich(y.bt, x.bt, d, `u${k}`);
     return { loads, code: code.map((c) => `  ${c}`), out };
   });
@@ -413,6 +435,8 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   const blocks = Math.ceil(l.cout / (4 * tile.v)), groups = tpad / tile.rn;
   const u32 = (v: number) => ["u32", v] as const;
   const filler = l.weight, tex = !!tile.tex;
+  // Tile rows of 4 or more values read as vec4s where every sample's input holds a multiple of 4 (inputSource).
+  const quad = k.x.bt.length >= 4 && (l.cin * h * w) % 4 === 0;
   // Chunks of samples through U and M; the transforms' launches skip the samples of other chunks.
   for (let s0 = 0; s0 < n; s0 += chunk) {
     const sc = Math.min(chunk, n - s0);
@@ -431,13 +455,13 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
         padW: ["i32", l.padW],
       },
       buffers: [
-        { name: "x", data: l.x, split: true, texture: tex },
+        { name: "x", data: l.x, split: true, texture: tex, type: quad ? "vec4" : undefined },
         { name: "scale", data: l.scale ?? filler },
         { name: "u4", data: u, type: "vec4f", access: "read_write" },
       ],
       workgroupSize: 64,
       tag: l.tag,
-      source: launchSources.input(s.scale, s.kh, s.kw),
+      source: launchSources.input(s.scale, s.kh, s.kw, quad),
       workgroups: (count) => grid1d(count * l.cin * (tpad / 4), 64, gpu.maxWorkgroups),
     });
     runProgram(gpu, {

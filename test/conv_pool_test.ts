@@ -57,6 +57,10 @@ const CASES = [
   // 3x3 stride 1 (Winograd variants too): odd output sizes, and StyleGAN3's full padding.
   [2, 6, 13, 9, 37, 3, 3, 1, 1, 1],
   [1, 5, 7, 10, 33, 3, 3, 1, 2, 2],
+  // ... and inputs of a multiple of 4 values per sample, whose Winograd input transforms read rows as vec4s
+  // (9-pixel rows: each row starts at another offset within a vec4); 1x7 likewise.
+  [2, 4, 11, 9, 37, 3, 3, 1, 1, 1],
+  [1, 4, 9, 11, 67, 1, 7, 1, 0, 3],
 ] as const;
 
 Deno.test(
