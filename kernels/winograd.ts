@@ -126,32 +126,54 @@ export function winogradScheme(kh: number, kw: number): WinogradScheme | null {
   return schemes.get(key)!;
 }
 
-/** Gy g Gx^T of a kh x kw kernel g (row-major), in float64: the ay x ax transformed kernel (row-major). */
-export function winogradKernel(g: ArrayLike<number>, kh = 3, kw = 3): Float64Array {
+/**
+ * The weight transform of kh x kw kernels: a function that writes Gy g Gx^T of the kernel g at `w[at...]`
+ * (row-major) into `out` (the ay x ax transformed kernel, row-major), in float64, separably (Gy g first, then
+ * times Gx^T), without allocating: the transform of a whole network's weights takes well under a second.
+ */
+function kernelTransform(
+  kh: number,
+  kw: number,
+): (w: ArrayLike<number>, at: number, out: Float64Array) => void {
   const { y, x } = winogradScheme(kh, kw)!;
   const ay = y.g.length, ax = x.g.length;
-  const out = new Float64Array(ay * ax);
-  for (let a = 0; a < ay; a++) {
-    for (let b = 0; b < ax; b++) {
-      let v = 0;
-      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) v += y.g[a][i] * g[i * kw + j] * x.g[b][j];
-      out[a * ax + b] = v;
+  const gy = Float64Array.from(y.g.flat()), gx = Float64Array.from(x.g.flat()), t = new Float64Array(ay * kw);
+  return (w, at, out) => {
+    for (let a = 0; a < ay; a++) {
+      for (let j = 0; j < kw; j++) {
+        let s = 0;
+        for (let i = 0; i < kh; i++) s += gy[a * kh + i] * w[at + i * kw + j];
+        t[a * kw + j] = s;
+      }
     }
-  }
+    for (let a = 0; a < ay; a++) {
+      for (let b = 0; b < ax; b++) {
+        let s = 0;
+        for (let j = 0; j < kw; j++) s += t[a * kw + j] * gx[b * kw + j];
+        out[a * ax + b] = s;
+      }
+    }
+  };
+}
+
+/** Gy g Gx^T of a kh x kw kernel g (row-major), in float64: the ay x ax transformed kernel (row-major). */
+export function winogradKernel(g: ArrayLike<number>, kh = 3, kw = 3): Float64Array {
+  const out = new Float64Array(winogradScheme(kh, kw)!.points);
+  kernelTransform(kh, kw)(g, 0, out);
   return out;
 }
 
 /**
  * A weight of `shape` [cout, cin, kh, kw] (row-major) as W'[ab, c, o] ([points * cin, cpad]), output channels
- * padded with zeros to `cpad` (a multiple of 32).
+ * padded with zeros to `cpad` (a multiple of 32): {@link winogradKernel} of each kernel, rounded to float32.
  */
 export function winogradWeights(w: Float32Array, shape: readonly number[], cpad: number): Float32Array {
   const [cout, cin, kh, kw] = shape;
-  const np = winogradScheme(kh, kw)!.points, taps = kh * kw;
-  const packed = new Float32Array(np * cin * cpad);
-  for (let o = 0; o < cout; o++) {
-    for (let c = 0; c < cin; c++) {
-      const t = winogradKernel(w.subarray((o * cin + c) * taps, (o * cin + c + 1) * taps), kh, kw);
+  const np = winogradScheme(kh, kw)!.points, taps = kh * kw, transform = kernelTransform(kh, kw);
+  const packed = new Float32Array(np * cin * cpad), t = new Float64Array(np);
+  for (let c = 0; c < cin; c++) {
+    for (let o = 0; o < cout; o++) {
+      transform(w, (o * cin + c) * taps, t);
       for (let ab = 0; ab < np; ab++) packed[(ab * cin + c) * cpad + o] = t[ab];
     }
   }
@@ -161,7 +183,7 @@ export function winogradWeights(w: Float32Array, shape: readonly number[], cpad:
 /**
  * The Winograd transform of a weight on the GPU, made on the first launch that needs it, so that loading a
  * network where Winograd is not chosen (or a stride-2 layer, where it cannot be) pays neither for the transform
- * (~0.3 s per 512 x 512 3x3 layer) nor for its memory.
+ * (~0.1 s per 512 x 512 3x3 layer) nor for its memory.
  */
 export class WinogradWeights {
   #made: Tensor | null = null;

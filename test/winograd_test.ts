@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { winograd1d, winogradKernel, winogradScheme } from "../kernels/winograd.ts";
+import { winograd1d, winogradKernel, winogradScheme, winogradWeights } from "../kernels/winograd.ts";
 import { randomF32 } from "./reference.ts";
 
 /** y = A^T ((G g) . (B^T d)) of a one-dimensional algorithm, in float64. */
@@ -48,4 +48,38 @@ Deno.test("winogradKernel: a 1x7 kernel's transform is G g (one row of the separ
     Array.from(winogradKernel(g, 1, 7)),
     x.g.map((row) => row.reduce((s, c, k) => s + c * g[k], 0)),
   );
+});
+
+Deno.test("winogradWeights packs every kernel's winogradKernel as W'[ab, c, o], rounded, zero-padded", () => {
+  for (const [cout, cin, kh, kw] of [[5, 3, 3, 3], [33, 2, 1, 7], [3, 4, 7, 1], [2, 5, 3, 1]]) {
+    const taps = kh * kw, cpad = Math.ceil(cout / 32) * 32, np = winogradScheme(kh, kw)!.points;
+    const w = randomF32(cout * cin * taps, cout + cin);
+    const packed = winogradWeights(w, [cout, cin, kh, kw], cpad);
+    assert.equal(packed.length, np * cin * cpad);
+    for (let o = 0; o < cpad; o++) {
+      for (let c = 0; c < cin; c++) {
+        const t = o < cout
+          ? winogradKernel(w.subarray((o * cin + c) * taps, (o * cin + c + 1) * taps), kh, kw)
+          : null;
+        for (let ab = 0; ab < np; ab++) {
+          assert.equal(
+            packed[(ab * cin + c) * cpad + o],
+            t ? Math.fround(t[ab]) : 0,
+            `${[cout, cin, kh, kw]} o${o} c${c}`,
+          );
+        }
+      }
+    }
+  }
+});
+
+Deno.test("winogradKernel: a 3x3 kernel's transform is the double sum Gy[a][i] g[i][j] Gx[b][j]", () => {
+  const g = randomF32(9, 11), { y, x } = winogradScheme(3, 3)!, got = winogradKernel(g);
+  for (let a = 0; a < 4; a++) {
+    for (let b = 0; b < 4; b++) {
+      let want = 0;
+      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) want += y.g[a][i] * g[i * 3 + j] * x.g[b][j];
+      assert.ok(Math.abs(got[a * 4 + b] - want) < 1e-12, `${a} ${b}: ${got[a * 4 + b]} vs ${want}`);
+    }
+  }
 });
