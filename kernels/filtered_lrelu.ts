@@ -845,26 +845,31 @@ export function filteredLrelu(
   const { variant: v, tag } = opts.variant
     ? { variant: opts.variant, tag: undefined }
     : gpu.tuner.pick("filtered_lrelu", key, filteredLreluCandidates(gpu, x.shape, fu, fd, opts));
-  if (v.kind === "tiled") tiled(gpu, x, bias, fu, fd, opts, y, v.tile, tag);
-  else streamed(gpu, x, bias, fu, fd, opts, y, v, tag);
+  const call = { gpu, x, bias, fu, fd, opts, y, tag };
+  if (v.kind === "tiled") tiled(call, v.tile);
+  else streamed(call, v);
   return y;
 }
 
-function kernelName(opts: FilteredLreluOptions, fu: FirFilter, fd: FirFilter, kind: string): string {
+/** One filtered leaky ReLU: its input, bias, filters and options, its output, and its tuning tag. */
+interface Call {
+  gpu: Gpu;
+  x: Tensor;
+  bias: Tensor;
+  fu: FirFilter;
+  fd: FirFilter;
+  opts: FilteredLreluOptions;
+  y: Tensor;
+  tag: string | undefined;
+}
+
+/** The name of a launch of `kind` (the pipeline label). */
+function kernelName({ opts, fu, fd }: Call, kind: string): string {
   return `filtered_lrelu_up${opts.up}_down${opts.down}${fu.full || fd.full ? "_radial" : ""}_${kind}`;
 }
 
-function tiled(
-  gpu: Gpu,
-  x: Tensor,
-  bias: Tensor,
-  fu: FirFilter,
-  fd: FirFilter,
-  opts: FilteredLreluOptions,
-  y: Tensor,
-  tile: number,
-  tag: string | undefined,
-): void {
+function tiled(call: Call, tile: number): void {
+  const { gpu, x, fu, fd, opts, y, tag } = call;
   const [n, c, h, w] = x.shape;
   const [, , ho, wo] = y.shape;
   const { up, down } = opts;
@@ -874,7 +879,7 @@ function tiled(
   const tiles = tilesX * Math.ceil(ho / tile);
   runProgram(gpu, {
     tag,
-    name: kernelName(opts, fu, fd, "tiled"),
+    name: kernelName(call, "tiled"),
     items: n,
     params: {
       c: ["u32", c],
@@ -888,7 +893,7 @@ function tiled(
       ...activation(opts),
       ...outScale(opts),
     },
-    buffers: inputToOutput(gpu, x, bias, fu, fd, y),
+    buffers: inputToOutput(call),
     workgroupSize: 256,
     source: tiledSource(l, up, down, fu, fd, opts.clamp !== null),
     workgroups: (count) => [tiles, c, count],
@@ -904,14 +909,7 @@ function activation(opts: FilteredLreluOptions): Record<string, Param> {
  * The buffers of a launch that reads the input (through a texture on software adapters) and writes the output:
  * x, bias, the filters, y.
  */
-function inputToOutput(
-  gpu: Gpu,
-  x: Tensor,
-  bias: Tensor,
-  fu: FirFilter,
-  fd: FirFilter,
-  y: Tensor,
-): BufferDecl[] {
+function inputToOutput({ gpu, x, bias, fu, fd, y }: Call): BufferDecl[] {
   return [
     { name: "x", data: x, split: true, texture: gpu.textureReads },
     { name: "bias", data: bias },
@@ -958,17 +956,8 @@ function streamGeometry(
 }
 
 /** The "separable" and "fulldown" variants: x-up, then y-up with the activation, then the down filter. */
-function streamed(
-  gpu: Gpu,
-  x: Tensor,
-  bias: Tensor,
-  fu: FirFilter,
-  fd: FirFilter,
-  opts: FilteredLreluOptions,
-  y: Tensor,
-  v: StreamedVariant,
-  tag: string | undefined,
-): void {
+function streamed(call: Call, v: StreamedVariant): void {
+  const { gpu, x, bias, fu, fd, opts, y, tag } = call;
   const [n, c, h, w] = x.shape;
   const [, , ho, wo] = y.shape;
   const { up, down } = opts;
@@ -987,7 +976,7 @@ function streamed(
   if (v.kind === "onepass") {
     runProgram(gpu, {
       ...base,
-      name: kernelName(opts, fu, fd, "onepass"),
+      name: kernelName(call, "onepass"),
       params: {
         c: ["u32", c],
         h: ["i32", h],
@@ -996,7 +985,7 @@ function streamed(
         ...activation(opts),
         ...outScale(opts),
       },
-      buffers: inputToOutput(gpu, x, bias, fu, fd, y),
+      buffers: inputToOutput(call),
       source: fusedDown(up, ku, py, down, kd, qx, clamp, fd.full, { q: px, kminY: py.kmin }),
       workgroups: grid(c * bx),
     });
@@ -1007,7 +996,7 @@ function streamed(
   const z = v.kind === "fused" ? h1 : gpu.tensor(zShape);
   runProgram(gpu, {
     ...base,
-    name: kernelName(opts, fu, fd, `${v.kind}_xup`),
+    name: kernelName(call, `${v.kind}_xup`),
     params: {
       c: ["u32", c],
       h: ["i32", h],
@@ -1034,7 +1023,7 @@ function streamed(
   if (v.kind === "separable") {
     runProgram(gpu, {
       ...base,
-      name: kernelName(opts, fu, fd, `${v.kind}_yup_xdown`),
+      name: kernelName(call, `${v.kind}_yup_xdown`),
       params: { ...common, wo: ["u32", wo], ...activation(opts) },
       buffers: [
         { name: "h1", data: h1, split: true, texture: gpu.textureReads },
@@ -1047,7 +1036,7 @@ function streamed(
     });
     runProgram(gpu, {
       ...base,
-      name: kernelName(opts, fu, fd, `${v.kind}_ydown`),
+      name: kernelName(call, `${v.kind}_ydown`),
       params: {
         c: ["u32", c],
         ho: ["u32", ho],
@@ -1066,7 +1055,7 @@ function streamed(
   } else if (v.kind === "fused") {
     runProgram(gpu, {
       ...base,
-      name: kernelName(opts, fu, fd, `${v.kind}_down`),
+      name: kernelName(call, `${v.kind}_down`),
       params: { ...common, ...output, ...activation(opts), ...outScale(opts) },
       buffers: [
         { name: "h1", data: h1, split: true, texture: gpu.textureReads },
@@ -1080,7 +1069,7 @@ function streamed(
   } else {
     runProgram(gpu, {
       ...base,
-      name: kernelName(opts, fu, fd, `${v.kind}_yup`),
+      name: kernelName(call, `${v.kind}_yup`),
       params: { ...common, zw: ["u32", zw], ...activation(opts) },
       buffers: [
         { name: "h1", data: h1, split: true, texture: gpu.textureReads },
@@ -1093,7 +1082,7 @@ function streamed(
     const stream = v.kind === "fullstream";
     runProgram(gpu, {
       ...base,
-      name: kernelName(opts, fu, fd, `${v.kind}_down`),
+      name: kernelName(call, `${v.kind}_down`),
       params: {
         c: ["u32", c],
         ho: ["u32", ho],
