@@ -28,7 +28,7 @@ console.log(`adapter: ${gpu.summary.description}  deno ${Deno.version.deno}`);
 const sd = fixtureStateDict();
 const net = Inception.create(gpu, fromPytorchFid((k) => sd.get(k)));
 const bytes = Uint8Array.from({ length: batch * 256 * 256 * 3 }, (_, i) => (i * 31) % 256);
-const ms = await timeIt(async () => {
+const { median: ms } = await timeIt(async () => {
   const out = net.forward(preprocess(gpu, bytes, batch, 256, 256, 3, "stylegan3"));
   await readTensor(gpu, out.pool3);
 }, reps);

@@ -10,7 +10,8 @@
  *   declares its arithmetic;
  * - the Inception pass of `sg3 fid` at 299x299 from uint8 images (line `inception-299`);
  * - with --eq, the three EQ metrics per sample on the generator.
- * With --json every measurement is one JSON line with at least {what, batch, ms_per_image}.
+ * With --json every measurement is one JSON line with at least {what, batch, ms_per_image} (the median over
+ * the reps; the timed lines also give min_ms_per_image and max_ms_per_image).
  * The official bar on one H100 (PyTorch + custom CUDA kernels, batches of 8): stylegan3-t-1024 7.63 ms/image,
  * stylegan3-r-1024 15.9 ms/image. On a software adapter the defaults shrink to the embedded default network
  * (128x128, cbase 4096, cmax 128, batch 1) so that the run ends in minutes.
@@ -71,13 +72,16 @@ emit({ what: "fma-peak", gflops: +peak.toFixed(1), batch: 1, ms_per_image: 0 });
 
 /** Times `run` (ms per call, median), then profiles one more call per kernel family. */
 async function measure(what: string, batch: number, run: () => Promise<void>, unit = "ms_per_image") {
-  const ms = await timeIt(run, reps);
-  // Every line has ms_per_image (per sample for the EQ metrics, which also name it ms_per_sample).
+  const t = await timeIt(run, reps), ms = t.median;
+  // Every line has ms_per_image (per sample for the EQ metrics, which also name it ms_per_sample): the median
+  // over the reps, with the fastest and slowest beside it (this machine's spread).
   emit({
     what,
     batch,
     ms_per_image: ms / batch,
     [unit]: ms / batch,
+    min_ms_per_image: t.min / batch,
+    max_ms_per_image: t.max / batch,
     precision: values.fp16 ? "fp16" : "fp32",
   });
   if (!gpu.profilable) return;
