@@ -224,6 +224,7 @@ export {
   type FeatureSums,
   type Stats,
 } from "./metrics/feature_stats.ts";
+export { GramPool, gramWorkers } from "./metrics/gram_pool.ts";
 export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
 export {
   inceptionScore,

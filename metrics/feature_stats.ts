@@ -7,6 +7,7 @@
  * Accumulations of disjoint parts (shards) combine exactly into the whole's (see {@link FeatureStats.merge}).
  */
 import { rowDots } from "./linalg.ts";
+import type { GramPool } from "./gram_pool.ts";
 
 /** Covariance normalisation: 1/N (StyleGAN3) or 1/(N-1) (pytorch-fid, clean-fid). */
 export type CovarianceConvention = "biased" | "unbiased";
@@ -41,7 +42,7 @@ export interface FeatureSums {
 /** Accumulates feature statistics; optionally keeps the vectors (for KID and the Inception Score). */
 export class FeatureStats {
   readonly #sum: Float64Array;
-  /** Upper triangle of sum(y y^T). */
+  /** Upper triangle of sum(y y^T), in shared memory (for {@link FeatureStats.addOn}). */
   readonly #gram: Float64Array;
   #shift: Float64Array | null = null;
   #count = 0;
@@ -55,7 +56,7 @@ export class FeatureStats {
     readonly keep = false,
   ) {
     this.#sum = new Float64Array(dim);
-    this.#gram = new Float64Array(dim * dim);
+    this.#gram = new Float64Array(new SharedArrayBuffer(dim * dim * 8));
   }
 
   /** Number of vectors added. */
@@ -65,14 +66,37 @@ export class FeatureStats {
 
   /** Adds n vectors (row-major n x dim). */
   add(x: ArrayLike<number>, n: number): void {
+    const yt = this.#center(x, n);
+    if (!yt) return;
+    rowDots(yt, yt, n, this.dim, this.dim, this.#gram, { upper: true });
+    this.#count += n;
+  }
+
+  /**
+   * {@link FeatureStats.add} with the Gram update spread over `pool`'s workers: the same sums, bit for bit.
+   * The accumulator must not be used again until the promise resolves.
+   */
+  async addOn(pool: GramPool, x: ArrayLike<number>, n: number): Promise<void> {
+    const yt = this.#center(x, n, true);
+    if (!yt) return;
+    await pool.addGram(yt, n, this.dim, this.#gram);
+    this.#count += n;
+  }
+
+  /**
+   * Takes n vectors in (shift, kept copies, sum(y)) and returns them transposed and shifted, yt[j * n + b] =
+   * x[b, j] - shift[j], so that the Gram entries are contiguous dot products (in shared memory when `shared`);
+   * null when n = 0.
+   */
+  #center(x: ArrayLike<number>, n: number, shared = false): Float64Array | null {
     const d = this.dim;
     if (x.length < n * d) throw new Error(`FeatureStats.add: ${x.length} values for ${n} x ${d}`);
-    if (n === 0) return;
+    if (n === 0) return null;
     this.#shift ??= Float64Array.from({ length: d }, (_, j) => x[j]);
     if (this.keep) this.#kept.push(Float32Array.from({ length: n * d }, (_, i) => x[i]));
-    // Transposed, shifted batch: yt[j * n + b] = x[b, j] - shift[j], so that the Gram entries are
-    // contiguous dot products.
-    const yt = new Float64Array(d * n);
+    const yt: Float64Array = shared
+      ? new Float64Array(new SharedArrayBuffer(d * n * 8))
+      : new Float64Array(d * n);
     const shift = this.#shift;
     for (let b = 0; b < n; b++) {
       for (let j = 0; j < d; j++) {
@@ -81,8 +105,7 @@ export class FeatureStats {
         this.#sum[j] += v;
       }
     }
-    rowDots(yt, yt, n, d, d, this.#gram, { upper: true });
-    this.#count += n;
+    return yt;
   }
 
   /** The sums so far (views of the accumulator's arrays; null shift before the first vector). */

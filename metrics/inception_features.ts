@@ -17,6 +17,7 @@ import type { Generator } from "../models/generator.ts";
 import { RandomState } from "../models/latents.ts";
 import { UserError } from "../errors.ts";
 import { FeatureStats } from "./feature_stats.ts";
+import { GramPool, gramWorkers } from "./gram_pool.ts";
 import type { IndexRange } from "./shard.ts";
 
 /** What to collect from a pass. */
@@ -36,7 +37,16 @@ export interface FeatureOptions {
    * the whole run's images at those indices (the same dataset items, latents and labels).
    */
   range?: IndexRange;
+  /**
+   * Workers for the statistics' Gram updates (metrics/gram_pool.ts; the same sums as on the main thread);
+   * default {@link gramWorkers} for passes of at least {@link POOL_MIN_IMAGES} images; 0 keeps them on the
+   * main thread.
+   */
+  gramWorkers?: number;
 }
+
+/** Passes shorter than this update their statistics on the main thread by default (starting workers costs ~0.1 s). */
+export const POOL_MIN_IMAGES = 256;
 
 /** Features of a pass: statistics (and kept vectors) plus the logits when asked. */
 export interface FeatureResult {
@@ -75,11 +85,18 @@ async function run(
     return Promise.all([features, logitsOf]).then(([f, l]) => ({ start, n, features: f, logits: l }))
       .finally(() => x.destroy());
   };
-  // The GPU runs the next batch while the CPU accumulates this one's statistics.
-  for await (const batch of oneAhead(batchStarts(0, count, opts.batch), submit)) {
-    if (logits) logits.set(batch.logits!, batch.start * LOGIT_DIM);
-    stats.add(batch.features, batch.n);
-    opts.onBatch?.(batch.n);
+  const workers = opts.gramWorkers ?? (count >= POOL_MIN_IMAGES ? gramWorkers() : 0);
+  const pool = workers > 0 ? new GramPool(workers) : null;
+  try {
+    // The GPU runs the next batch while the CPU accumulates this one's statistics.
+    for await (const batch of oneAhead(batchStarts(0, count, opts.batch), submit)) {
+      if (logits) logits.set(batch.logits!, batch.start * LOGIT_DIM);
+      if (pool) await stats.addOn(pool, batch.features, batch.n);
+      else stats.add(batch.features, batch.n);
+      opts.onBatch?.(batch.n);
+    }
+  } finally {
+    pool?.close();
   }
   return { stats, logits };
 }

@@ -94,12 +94,17 @@ export function congruence(f: PivotedCholesky, b: Float64Array): Float64Array {
 
 const CHUNK = 256, BLOCK = 32;
 
+/** The row blocks of {@link rowDots}: a row range given to it starts at a multiple of this. */
+export const ROW_BLOCK = BLOCK;
+
 /**
  * out[a, b] += sum_{k >= start} P[a, k] Q[b, k] for row-major P (na x len) and Q (nb x len): products of
  * rows, blocked so that the rows in use stay in cache and tiled 2 x 4 in registers. `start(a0, b0)`
  * gives a lower bound of the first non-zero k for a tile beginning at rows a0, b0 (the terms before it
  * must be zero); `upper` skips tiles entirely below the diagonal (entries with b < a are then
- * unspecified).
+ * unspecified); `rows` [a0, a1) limits the work to those rows of P and out (a0 a multiple of
+ * {@link ROW_BLOCK}), each entry summed exactly as in the whole call, so that disjoint row ranges can run in
+ * parallel (metrics/gram_pool.ts) and give the same bits.
  */
 export function rowDots(
   p: Float64Array,
@@ -108,13 +113,15 @@ export function rowDots(
   na: number,
   nb: number,
   out: Float64Array,
-  opts: { upper?: boolean; start?: (a0: number, b0: number) => number } = {},
+  opts: { upper?: boolean; start?: (a0: number, b0: number) => number; rows?: [number, number] } = {},
 ): void {
   const upper = opts.upper ?? false;
+  const [a0, a1] = opts.rows ?? [0, na];
+  if (a0 % BLOCK !== 0) throw new Error(`rowDots: rows start at ${a0}, not a multiple of ${BLOCK}`);
   for (let k0 = 0; k0 < len; k0 += CHUNK) {
     const k1 = Math.min(len, k0 + CHUNK);
-    for (let ab = 0; ab < na; ab += BLOCK) {
-      const aEnd = Math.min(na, ab + BLOCK);
+    for (let ab = a0; ab < a1; ab += BLOCK) {
+      const aEnd = Math.min(a1, ab + BLOCK);
       for (let bb = upper ? ab - (ab % BLOCK) : 0; bb < nb; bb += BLOCK) {
         const bEnd = Math.min(nb, bb + BLOCK);
         for (let a = ab; a < aEnd; a += 2) {
