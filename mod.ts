@@ -224,7 +224,9 @@ export {
   type FeatureSums,
   type Stats,
 } from "./metrics/feature_stats.ts";
-export { GramPool, gramWorkers } from "./metrics/gram_pool.ts";
+export { GramPool } from "./metrics/gram_pool.ts";
+export { helperThreads } from "./formats/threads.ts";
+export { PngWriter } from "./formats/png_pool.ts";
 export { frechetDistance, PRESET_COVARIANCE, readStats, writeStats } from "./metrics/fid.ts";
 export {
   inceptionScore,

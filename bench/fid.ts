@@ -9,7 +9,8 @@ import { readTensor } from "../gpu/readback.ts";
 import { Inception, preprocess } from "../models/inception.ts";
 import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
 import { FeatureStats } from "../metrics/feature_stats.ts";
-import { GramPool, gramWorkers } from "../metrics/gram_pool.ts";
+import { GramPool } from "../metrics/gram_pool.ts";
+import { helperThreads } from "../formats/threads.ts";
 import { frechetDistance } from "../metrics/fid.ts";
 import { timeIt } from "./time.ts";
 
@@ -51,7 +52,7 @@ console.log(
   `statistics: ${(n / ((performance.now() - t0) / 1000)).toFixed(0)} images/s at d=${d} (float64, one core)`,
 );
 // The feature pass's workers (metrics/gram_pool.ts): as many as it would start here, at least 2 to show them.
-const workers = Math.max(2, gramWorkers()), pool = new GramPool(workers), pooled = new FeatureStats(d);
+const workers = Math.max(2, helperThreads()), pool = new GramPool(workers), pooled = new FeatureStats(d);
 await pooled.addOn(pool, x.subarray(0, 64 * d), 64);
 t0 = performance.now();
 for (let i = 64; i < n; i += 64) await pooled.addOn(pool, x.subarray(i * d, (i + 64) * d), 64);

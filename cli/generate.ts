@@ -5,7 +5,8 @@ import { statSync } from "node:fs";
 import { UserError } from "../errors.ts";
 import { generateImages, type GenerateRequest } from "../models/generate.ts";
 import { readLatents } from "../models/latents.ts";
-import { writePng } from "../formats/png.ts";
+import { PngWriter } from "../formats/png_pool.ts";
+import { helperThreads } from "../formats/threads.ts";
 import { parsePair, parseRangeList } from "./args.ts";
 import { EMBEDDED, NETWORK_OPTS, type NetworkPlan, planNetwork } from "./network.ts";
 import { batchOption, FP16_OPT, GPU_OPTS, QUIET_OPT, SHARD_OPT } from "./common_options.ts";
@@ -130,10 +131,17 @@ export async function run(args: string[]): Promise<number> {
     console.error(`network: ${chosen.label}; ${gpu.summary.description}${part}`);
   }
   const progress = new Progress("generate", total, "img", v.quiet);
-  for await (const { name, image } of generateImages(gpu, gen, req)) {
-    writePng(join(p.outdir, `${name}.png`), image);
-    progress.tick();
+  // PNGs are encoded on worker threads where the machine has cores to spare (formats/png_pool.ts).
+  const writer = new PngWriter(helperThreads(), () => progress.tick());
+  try {
+    for await (const { name, image } of generateImages(gpu, gen, req)) {
+      await writer.write(join(p.outdir, `${name}.png`), image);
+    }
+  } catch (e) {
+    await writer.close().catch(() => {});
+    throw e;
   }
+  await writer.close();
   progress.finish();
   if (!v.quiet) console.error(`wrote ${total} image${total === 1 ? "" : "s"} to ${p.outdir}`);
   gen.destroy();

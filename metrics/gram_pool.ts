@@ -8,11 +8,6 @@
 import { ROW_BLOCK } from "./linalg.ts";
 import type { GramJob } from "./gram_worker.ts";
 
-/** Workers for a machine with `cores` logical cores: none below 4 (the GPU driver and the host need them). */
-export function gramWorkers(cores = navigator.hardwareConcurrency ?? 1): number {
-  return cores >= 4 ? Math.min(8, cores - 1) : 0;
-}
-
 /**
  * Row bands [a0, a1) of the upper triangle of a d x d matrix for `parts` workers, each starting at a multiple
  * of ROW_BLOCK and holding about the same number of entries (row a holds d - a).

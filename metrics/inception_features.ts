@@ -17,7 +17,8 @@ import type { Generator } from "../models/generator.ts";
 import { RandomState } from "../models/latents.ts";
 import { UserError } from "../errors.ts";
 import { FeatureStats } from "./feature_stats.ts";
-import { GramPool, gramWorkers } from "./gram_pool.ts";
+import { GramPool } from "./gram_pool.ts";
+import { helperThreads } from "../formats/threads.ts";
 import type { IndexRange } from "./shard.ts";
 
 /** What to collect from a pass. */
@@ -39,7 +40,7 @@ export interface FeatureOptions {
   range?: IndexRange;
   /**
    * Workers for the statistics' Gram updates (metrics/gram_pool.ts; the same sums as on the main thread);
-   * default {@link gramWorkers} for passes of at least {@link POOL_MIN_IMAGES} images; 0 keeps them on the
+   * default {@link helperThreads} for passes of at least {@link POOL_MIN_IMAGES} images; 0 keeps them on the
    * main thread.
    */
   gramWorkers?: number;
@@ -85,7 +86,7 @@ async function run(
     return Promise.all([features, logitsOf]).then(([f, l]) => ({ start, n, features: f, logits: l }))
       .finally(() => x.destroy());
   };
-  const workers = opts.gramWorkers ?? (count >= POOL_MIN_IMAGES ? gramWorkers() : 0);
+  const workers = opts.gramWorkers ?? (count >= POOL_MIN_IMAGES ? helperThreads() : 0);
   const pool = workers > 0 ? new GramPool(workers) : null;
   try {
     // The GPU runs the next batch while the CPU accumulates this one's statistics.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FeatureStats } from "../metrics/feature_stats.ts";
-import { GramPool, gramWorkers, triangleBands } from "../metrics/gram_pool.ts";
+import { GramPool, triangleBands } from "../metrics/gram_pool.ts";
 import { ROW_BLOCK } from "../metrics/linalg.ts";
 import { join } from "node:path";
 import { datasetFeatures } from "../metrics/inception_features.ts";
@@ -27,9 +27,6 @@ Deno.test("triangleBands: row bands from 0 to d, starting on row blocks, of abou
       for (const a of area) assert.ok(Math.abs(a - total / parts) < 0.05 * total, `${parts}: band area ${a}`);
     }
   }
-  assert.equal(gramWorkers(2), 0);
-  assert.equal(gramWorkers(4), 3);
-  assert.equal(gramWorkers(64), 8);
 });
 
 Deno.test("FeatureStats.addOn: the workers' sums equal the main thread's bit for bit", async () => {
