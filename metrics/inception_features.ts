@@ -18,6 +18,8 @@ import { RandomState } from "../models/latents.ts";
 import { UserError } from "../errors.ts";
 import { FeatureStats } from "./feature_stats.ts";
 import { GramPool } from "./gram_pool.ts";
+import { DatasetReader } from "../formats/dataset_pool.ts";
+import type { Image8 } from "../formats/png.ts";
 import { helperThreads } from "../formats/threads.ts";
 import type { IndexRange } from "./shard.ts";
 
@@ -39,14 +41,15 @@ export interface FeatureOptions {
    */
   range?: IndexRange;
   /**
-   * Workers for the statistics' Gram updates (metrics/gram_pool.ts; the same sums as on the main thread);
-   * default {@link helperThreads} for passes of at least {@link POOL_MIN_IMAGES} images; 0 keeps them on the
-   * main thread.
+   * Worker threads that decode a folder's or zip's images (formats/dataset_pool.ts) and sum the statistics'
+   * Gram updates (metrics/gram_pool.ts), with the same results as the main thread; default
+   * {@link helperThreads} for passes of at least {@link POOL_MIN_IMAGES} images; 0 keeps the work on the main
+   * thread.
    */
-  gramWorkers?: number;
+  threads?: number;
 }
 
-/** Passes shorter than this update their statistics on the main thread by default (starting workers costs ~0.1 s). */
+/** Passes shorter than this keep their host work on the main thread by default (starting workers costs ~0.1 s). */
 export const POOL_MIN_IMAGES = 256;
 
 /** Features of a pass: statistics (and kept vectors) plus the logits when asked. */
@@ -66,27 +69,34 @@ function span(total: number, opts: FeatureOptions): [number, number] {
   return [first, end - first];
 }
 
+/** The worker threads of a pass of `count` images (see {@link FeatureOptions.threads}). */
+function threadsFor(count: number, opts: FeatureOptions): number {
+  return opts.threads ?? (count >= POOL_MIN_IMAGES ? helperThreads() : 0);
+}
+
 /** Runs `count` images through the network; `input(start, n)` makes the images start..start+n of the pass. */
 async function run(
   inception: Inception,
   count: number,
   opts: FeatureOptions,
-  input: (start: number, n: number) => Tensor,
+  input: (start: number, n: number) => Tensor | Promise<Tensor>,
 ): Promise<FeatureResult> {
   const gpu = inception.gpu;
   const stats = new FeatureStats(FEATURE_DIM, opts.keepFeatures ?? false);
   const logits = opts.logits ? new Float32Array(count * LOGIT_DIM) : null;
   // Inception.forward frees the previous batch's outputs: their readbacks are recorded before it runs again.
-  const submit = (start: number) => {
+  const submit = async (start: number) => {
     const n = Math.min(opts.batch, count - start);
-    const x = input(start, n);
+    const made = input(start, n);
+    // Synchronous inputs are recorded at once, before the previous batch is handed out (gpu/ahead.ts).
+    const x = made instanceof Promise ? await made : made;
     const out = inception.forward(x, { logits: opts.logits, outputBias: false });
     const features = readTensor(gpu, out.pool3);
     const logitsOf = out.logits ? readTensor(gpu, out.logits) : null;
     return Promise.all([features, logitsOf]).then(([f, l]) => ({ start, n, features: f, logits: l }))
       .finally(() => x.destroy());
   };
-  const workers = opts.gramWorkers ?? (count >= POOL_MIN_IMAGES ? helperThreads() : 0);
+  const workers = threadsFor(count, opts);
   const pool = workers > 0 ? new GramPool(workers) : null;
   try {
     // The GPU runs the next batch while the CPU accumulates this one's statistics.
@@ -141,9 +151,18 @@ export function datasetFeatures(
 ): Promise<FeatureResult> {
   const gpu: Gpu = inception.gpu;
   const [first, count] = span(data.count, opts);
-  return run(inception, count, opts, (start, n) => {
-    const images = Array.from({ length: n }, (_, i) => data.item(first + start + i));
-    const runs: Tensor[] = [];
+  // A folder's or zip's images are decoded on workers, the next batch's while the GPU runs this one's.
+  const threads = data.files.length ? threadsFor(count, opts) : 0;
+  const reader = threads > 0 ? new DatasetReader(data, threads) : null;
+  const prefetched = new Map<number, Promise<Image8[]>>();
+  const fetch = (start: number) => {
+    const items = reader!.items(first + start, Math.min(opts.batch, count - start));
+    items.catch(() => {}); // observed when its batch awaits it
+    prefetched.set(start, items);
+  };
+  // The batch's input tensor from its decoded images.
+  const tensor = (images: Image8[]) => {
+    const n = images.length, runs: Tensor[] = [];
     for (let i = 0; i < n;) {
       const { height: h, width: w } = images[i];
       const fit = Math.max(1, Math.floor(gpu.maxBinding / (3 * h * w * 4)));
@@ -163,7 +182,16 @@ export function datasetFeatures(
     }
     gpu.release(...runs);
     return x;
+  };
+  const result = run(inception, count, opts, (start, n) => {
+    if (!reader) return tensor(Array.from({ length: n }, (_, i) => data.item(first + start + i)));
+    if (!prefetched.has(start)) fetch(start);
+    const mine = prefetched.get(start)!;
+    prefetched.delete(start);
+    if (start + n < count) fetch(start + n);
+    return mine.then(tensor);
   });
+  return reader ? result.finally(() => reader.close()) : result;
 }
 
 /** Generator sampling: seeded latents, truncation, and labels drawn from a dataset for conditional nets. */

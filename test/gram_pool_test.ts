@@ -5,7 +5,7 @@ import { ROW_BLOCK } from "../metrics/linalg.ts";
 import { join } from "node:path";
 import { datasetFeatures } from "../metrics/inception_features.ts";
 import { Dataset } from "../formats/dataset.ts";
-import { formatNpy } from "../formats/npy.ts";
+import { encodePng } from "../formats/png.ts";
 import { Inception } from "../models/inception.ts";
 import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
 import { randomF32 } from "./reference.ts";
@@ -58,27 +58,30 @@ Deno.test("FeatureStats.addOn: the workers' sums equal the main thread's bit for
   }
 });
 
-Deno.test(
-  { name: "datasetFeatures: statistics with gram workers equal those without", ...GPU_TEST },
-  async () => {
-    const dir = Deno.makeTempDirSync();
-    const n = 5, h = 21, w = 19;
-    const pixels = Uint8Array.from({ length: n * h * w * 3 }, (_, i) => (i * 37 + (i >> 7)) % 256);
-    Deno.writeFileSync(join(dir, "a.npy"), formatNpy({ shape: [n, h, w, 3], dtype: "|u1", data: pixels }));
-    const gpu = await testGpu();
-    const sd = fixtureStateDict();
-    const inception = Inception.create(gpu, fromPytorchFid((k) => sd.get(k)));
-    const data = Dataset.open(join(dir, "a.npy"));
-    try {
-      const pass = (gramWorkers: number) =>
-        datasetFeatures(inception, data, { preset: "stylegan3", batch: 2, gramWorkers });
-      const [main, pooled] = [await pass(0), await pass(2)];
-      assert.equal(pooled.stats.count, n);
-      assert.deepEqual(pooled.stats.stats("biased"), main.stats.stats("biased"));
-    } finally {
-      data.close();
-      inception.destroy();
-      Deno.removeSync(dir, { recursive: true });
-    }
-  },
-);
+Deno.test({
+  name: "datasetFeatures: worker threads (decoding, statistics) give the same statistics",
+  ...GPU_TEST,
+}, async () => {
+  const dir = Deno.makeTempDirSync();
+  // A folder of PNGs of three sizes (each resized alone), so that the workers decode real files.
+  const sizes = [[21, 19], [21, 19], [8, 13], [21, 19], [30, 7]];
+  sizes.forEach(([h, w], k) => {
+    const data = Uint8Array.from({ length: h * w * 3 }, (_, i) => (i * 37 + k * 11 + (i >> 7)) % 256);
+    Deno.writeFileSync(join(dir, `${k}.png`), encodePng({ width: w, height: h, channels: 3, data }));
+  });
+  const gpu = await testGpu();
+  const sd = fixtureStateDict();
+  const inception = Inception.create(gpu, fromPytorchFid((k) => sd.get(k)));
+  const data = Dataset.open(dir, { mirror: true });
+  try {
+    const pass = (threads: number) =>
+      datasetFeatures(inception, data, { preset: "stylegan3", batch: 3, threads });
+    const [main, pooled] = [await pass(0), await pass(2)];
+    assert.equal(pooled.stats.count, 2 * sizes.length);
+    assert.deepEqual(pooled.stats.stats("biased"), main.stats.stats("biased"));
+  } finally {
+    data.close();
+    inception.destroy();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
