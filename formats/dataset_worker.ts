@@ -1,41 +1,23 @@
 /**
  * The worker of {@link DatasetReader} (formats/dataset_pool.ts): opens the dataset itself, then decodes one
- * item per message.
+ * item per job.
  */
-import { UserError } from "../errors.ts";
 import { Dataset, type DatasetOptions } from "./dataset.ts";
 import type { Image8 } from "./png.ts";
+import { serve } from "./worker_pool.ts";
 
-/** A request: open the dataset, or decode item `index` (answered with `id`). */
-export type DatasetJob = { open: { path: string; opts: DatasetOptions } } | { id: number; index: number };
-
-/**
- * An answer: the item, or why it could not be read (`user`: a {@link UserError}, one line for the user); or
- * `ready`, posted once the worker listens (messages sent while its modules still load would be lost).
- */
-export type DatasetResult =
-  | { id: number; image: Image8 }
-  | { id: number; error: string; user: boolean }
-  | { ready: true };
+/** A job: open the dataset, or decode item `index`. */
+export type DatasetJob = { open: { path: string; opts: DatasetOptions } } | { index: number };
 
 let data: Dataset | null = null;
-// deno-lint-ignore no-explicit-any
-const scope = self as any;
-scope.onmessage = (e: MessageEvent<DatasetJob>) => {
-  const job = e.data;
+serve((job: DatasetJob): { value: Image8 | null; transfer?: Transferable[] } => {
   if ("open" in job) {
     try {
       data = Dataset.open(job.open.path, job.open.opts);
     } catch { /* reported by the first item asked for */ }
-    return;
+    return { value: null };
   }
-  try {
-    if (!data) throw new Error("the dataset could not be opened in a worker");
-    const image = data.item(job.index);
-    scope.postMessage({ id: job.id, image } satisfies DatasetResult, [image.data.buffer]);
-  } catch (err) {
-    const user = err instanceof UserError;
-    scope.postMessage({ id: job.id, error: (err as Error).message, user } satisfies DatasetResult);
-  }
-};
-scope.postMessage({ ready: true } satisfies DatasetResult);
+  if (!data) throw new Error("the dataset could not be opened in a worker");
+  const image = data.item(job.index);
+  return { value: image, transfer: [image.data.buffer as ArrayBuffer] };
+});

@@ -1,23 +1,8 @@
-/** The worker of {@link PngWriter} (formats/png_pool.ts): encodes one image per message as PNG bytes. */
+/** The worker of {@link PngWriter} (formats/png_pool.ts): encodes one image per job as PNG bytes. */
 import { encodePng, type Image8 } from "./png.ts";
+import { serve } from "./worker_pool.ts";
 
-/** A request: an image to encode, with the id its answer carries. */
-export interface PngJob {
-  id: number;
-  image: Image8;
-}
-
-/** An answer: the PNG bytes, or why they could not be made. */
-export type PngResult = { id: number; bytes: Uint8Array } | { id: number; error: string };
-
-// deno-lint-ignore no-explicit-any
-const scope = self as any;
-scope.onmessage = (e: MessageEvent<PngJob>) => {
-  const { id, image } = e.data;
-  try {
-    const bytes = encodePng(image);
-    scope.postMessage({ id, bytes } satisfies PngResult, [bytes.buffer]);
-  } catch (err) {
-    scope.postMessage({ id, error: (err as Error).message } satisfies PngResult);
-  }
-};
+serve((image: Image8) => {
+  const bytes = encodePng(image);
+  return { value: bytes, transfer: [bytes.buffer as ArrayBuffer] };
+});

@@ -7,6 +7,7 @@
  */
 import { ROW_BLOCK } from "./linalg.ts";
 import type { GramJob } from "./gram_worker.ts";
+import { WorkerPool } from "../formats/worker_pool.ts";
 
 /**
  * Row bands [a0, a1) of the upper triangle of a d x d matrix for `parts` workers, each starting at a multiple
@@ -29,14 +30,11 @@ export function triangleBands(d: number, parts: number): [number, number][] {
 
 /** A pool of workers that add Y Y^T into a shared Gram matrix; {@link GramPool.close} ends them. */
 export class GramPool {
-  readonly #workers: Worker[];
+  readonly #pool: WorkerPool<GramJob, [number, number]>;
 
   /** Starts `size` workers (at least 1). */
-  constructor(readonly size: number) {
-    this.#workers = Array.from(
-      { length: Math.max(1, size) },
-      () => new Worker(new URL("./gram_worker.ts", import.meta.url), { type: "module" }),
-    );
+  constructor(size: number) {
+    this.#pool = new WorkerPool(new URL("./gram_worker.ts", import.meta.url), size, "gram worker");
   }
 
   /**
@@ -47,29 +45,16 @@ export class GramPool {
     if (!(y.buffer instanceof SharedArrayBuffer) || !(gram.buffer instanceof SharedArrayBuffer)) {
       throw new Error("GramPool.addGram: Y and the Gram matrix must be shared");
     }
-    const bands = triangleBands(d, this.#workers.length);
-    await Promise.all(bands.map((rows, i) =>
-      new Promise<void>((resolve, reject) => {
-        const w = this.#workers[i];
-        w.onmessage = () => resolve();
-        w.onerror = (e) => {
-          e.preventDefault();
-          reject(new Error(`gram worker: ${e.message}`));
-        };
-        const job: GramJob = {
-          y: y.buffer as SharedArrayBuffer,
-          gram: gram.buffer as SharedArrayBuffer,
-          n,
-          d,
-          rows,
-        };
-        w.postMessage(job);
-      })
-    ));
+    const [ys, gs] = [y.buffer as SharedArrayBuffer, gram.buffer as SharedArrayBuffer];
+    await Promise.all(
+      triangleBands(d, this.#pool.size).map((rows, worker) =>
+        this.#pool.call({ y: ys, gram: gs, n, d, rows }, { worker })
+      ),
+    );
   }
 
   /** Ends the workers. */
   close(): void {
-    for (const w of this.#workers) w.terminate();
+    this.#pool.close();
   }
 }

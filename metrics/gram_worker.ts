@@ -3,6 +3,7 @@
  * Y Y^T into a shared Gram matrix, with {@link rowDots} exactly as one call over all rows would.
  */
 import { rowDots } from "./linalg.ts";
+import { serve } from "../formats/worker_pool.ts";
 
 /** One job: Y (d x n, row-major, shared) and the d x d Gram matrix (shared) to add rows a0..a1 into. */
 export interface GramJob {
@@ -13,11 +14,9 @@ export interface GramJob {
   rows: [number, number];
 }
 
-// deno-lint-ignore no-explicit-any
-const scope = self as any;
-scope.onmessage = (e: MessageEvent<GramJob>) => {
-  const { y, gram, n, d, rows } = e.data;
+serve((job: GramJob) => {
+  const { y, gram, n, d, rows } = job;
   const yt = new Float64Array(y, 0, d * n);
   rowDots(yt, yt, n, d, d, new Float64Array(gram), { upper: true, rows });
-  scope.postMessage(rows);
-};
+  return { value: rows };
+});
