@@ -5,6 +5,7 @@
 import { GateFailure, UserError, type UserErrorOption } from "../errors.ts";
 import { discardPendingTemps } from "../formats/atomic.ts";
 import { printable } from "../formats/printable.ts";
+import { helperThreads } from "../formats/threads.ts";
 import { installDefaultInterrupt } from "./interrupt.ts";
 
 /** How each option a library error concerns becomes advice: [prefix, suffix] around the message. */
@@ -66,6 +67,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   try {
+    helperThreads(); // a bad SG3_THREADS is refused before any work, whether or not this run starts workers
     return await command.run(rest);
   } catch (e) {
     // One line each, whatever a file name or file content put into the message.

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { encodePng, type Image8 } from "../formats/png.ts";
 import { PngWriter } from "../formats/png_pool.ts";
 import { helperThreads } from "../formats/threads.ts";
+import { UserError } from "../errors.ts";
 import { sg3Command, TINY_NET } from "./cli.ts";
 
 const image = (w: number, h: number, c: number, seed: number): Image8 => ({
@@ -90,6 +91,17 @@ Deno.test("sg3 generate writes the same PNGs with SG3_THREADS=2 (worker encoding
   }
 });
 
+Deno.test("sg3 refuses an SG3_THREADS that is not a whole number with one line and exit code 2", async () => {
+  const out = await sg3Command(["info"], { env: { SG3_THREADS: "two" } }).output();
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) =>
+    !l.includes("XDG_RUNTIME")
+  );
+  assert.equal(out.code, 2);
+  assert.deepEqual(err, [
+    'sg3 info: SG3_THREADS must be a whole number of worker threads from 0 (none) to 64, not "two"',
+  ]);
+});
+
 Deno.test("helperThreads: SG3_THREADS overrides the core count rule", () => {
   const before = Deno.env.get("SG3_THREADS");
   try {
@@ -97,8 +109,15 @@ Deno.test("helperThreads: SG3_THREADS overrides the core count rule", () => {
     assert.deepEqual([1, 2, 3, 4, 16, 64].map((c) => helperThreads(c)), [0, 0, 0, 3, 8, 8]);
     Deno.env.set("SG3_THREADS", "5");
     assert.equal(helperThreads(2), 5);
-    Deno.env.set("SG3_THREADS", "x");
+    Deno.env.set("SG3_THREADS", "");
     assert.equal(helperThreads(16), 8);
+    for (const bad of ["x", "1.5", "-1", "65", "2 threads"]) {
+      Deno.env.set("SG3_THREADS", bad);
+      assert.throws(
+        () => helperThreads(16),
+        (e: Error) => e instanceof UserError && e.message.includes("SG3_THREADS"),
+      );
+    }
   } finally {
     if (before === undefined) Deno.env.delete("SG3_THREADS");
     else Deno.env.set("SG3_THREADS", before);
