@@ -72,7 +72,13 @@ emit({ what: "fma-peak", gflops: +peak.toFixed(1), batch: 1, ms_per_image: 0 });
 
 /** Times `run` (ms per call, median), then profiles one more call per kernel family. */
 async function measure(what: string, batch: number, run: () => Promise<void>, unit = "ms_per_image") {
-  const t = await timeIt(run, reps), ms = t.median;
+  let submissions = 0; // command buffers submitted by the last call
+  const counted = async () => {
+    const before = gpu.submission.submitted;
+    await run();
+    submissions = gpu.submission.submitted - before;
+  };
+  const t = await timeIt(counted, reps), ms = t.median;
   // Every line has ms_per_image (per sample for the EQ metrics, which also name it ms_per_sample): the median
   // over the reps, with the fastest and slowest beside it (this machine's spread).
   emit({
@@ -82,6 +88,7 @@ async function measure(what: string, batch: number, run: () => Promise<void>, un
     [unit]: ms / batch,
     min_ms_per_image: t.min / batch,
     max_ms_per_image: t.max / batch,
+    submissions,
     precision: values.fp16 ? "fp16" : "fp32",
   });
   if (!gpu.profilable) return;
@@ -127,8 +134,7 @@ for (const cfg of values.cfg.split(",")) {
       const ws = gen.mapping(z, batch);
       const img = gen.synthesis(ws);
       await readBytes(gpu, img.buffer, 0, 4);
-      ws.destroy();
-      img.destroy();
+      gpu.release(ws, img);
     });
   }
   if (values.eq && gen.hasInputTransform) {

@@ -110,6 +110,8 @@ export class Gpu {
     }
     const gpu = new Gpu(adapter, device, summarizeAdapter(adapter));
     gpu.tuner.mode = options.tune ?? "on";
+    // Deno reads SG3_DEBUG_POISON; in a browser (the viewer's page) there is no environment.
+    gpu.submission.poison = (globalThis as { Deno?: typeof Deno }).Deno?.env.get("SG3_DEBUG_POISON") === "1";
     gpu.accurateSin = await sinIsAccurate(device);
     return gpu;
   }
@@ -172,7 +174,10 @@ export class Gpu {
     return this.device.limits.maxComputeWorkgroupsPerDimension;
   }
 
-  /** Allocates an uninitialised (zero-filled by WebGPU) tensor. */
+  /**
+   * Allocates a tensor with undefined contents (a released tensor's buffer of the same byte size when one is
+   * free, gpu/buffer_pool.ts): the kernel that produces it must write every element, or use {@link Gpu.zeros}.
+   */
   tensor(shape: readonly number[], dtype: DType = "f32"): Tensor {
     if (dtype === "f16" && !this.f16) {
       throw new UserError("this adapter has no shader-f16 support for float16 tensors", "fp16");
@@ -184,7 +189,14 @@ export class Gpu {
           `maxBufferSize ${this.maxBuffer}; use a smaller batch`,
       );
     }
-    return new Tensor(this.device.createBuffer({ size: bytes, usage: STORAGE }), shape, dtype);
+    return new Tensor(this.submission.allocate(bytes, STORAGE), shape, dtype);
+  }
+
+  /** Allocates a tensor of zeros (cleared in order with the recorded work). */
+  zeros(shape: readonly number[], dtype: DType = "f32"): Tensor {
+    const t = this.tensor(shape, dtype);
+    this.submission.clear(t.buffer);
+    return t;
   }
 
   /** Creates a tensor holding `data` (converted to `dtype`). */
@@ -198,7 +210,10 @@ export class Gpu {
     return t;
   }
 
-  /** Writes host data into a buffer at a byte offset (padding the byte count to 4). */
+  /**
+   * Writes host data into a buffer at a byte offset (padding the byte count to 4), in order with the work
+   * recorded so far.
+   */
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     let padded = bytes;
@@ -206,11 +221,7 @@ export class Gpu {
       padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
       padded.set(bytes);
     }
-    // writeBuffer copies through a staging area; write in pieces to bound its size.
-    const piece = 64 << 20;
-    for (let i = 0; i < padded.byteLength; i += piece) {
-      this.device.queue.writeBuffer(buffer, offset + i, padded, i, Math.min(piece, padded.byteLength - i));
-    }
+    this.submission.write(buffer, offset, padded);
   }
 
   /** Records a kernel launch (see {@link Dispatch}); it runs at the next flush or readback. */
@@ -219,8 +230,8 @@ export class Gpu {
   }
 
   /**
-   * Frees tensors (nulls skipped) the caller is done with, once the work recorded so far that uses them is
-   * submitted: at once when nothing is recorded, else at the next flush (see Submission.release).
+   * Hands tensors (nulls skipped) the caller is done with to the next allocations of their sizes, after the
+   * work recorded so far (see Submission.release); the caller must not use them again.
    */
   release(...tensors: (Tensor | null | undefined)[]): void {
     for (const t of tensors) if (t) this.submission.release(t);

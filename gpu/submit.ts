@@ -7,6 +7,7 @@ import type { BufferRange, Tensor } from "./tensor.ts";
 import type { BindingKind, PipelineCache } from "./pipeline.ts";
 import type { OpProfiler } from "./profile.ts";
 import { TEXTURE_WIDTH, TexturePool, textureRows } from "./texture.ts";
+import { BufferPool } from "./buffer_pool.ts";
 
 /** Something bindable as a storage buffer: a tensor (whole), a raw buffer (whole), or a byte range. */
 export type Bindable = Tensor | GPUBuffer | BufferRange;
@@ -49,8 +50,20 @@ export interface Dispatch {
 /** Dispatches recorded per submission before an automatic flush (keeps command buffers bounded). */
 const MAX_PENDING = 512;
 
-/** Bytes of released tensors that may wait for the next flush before one is forced. */
-const RELEASE_BUDGET = 64 << 20;
+/**
+ * Host milliseconds of recording after which the work recorded so far is submitted once without waiting for
+ * the readback (see {@link Submission.dispatch}).
+ */
+const EARLY_FLUSH_MS = 100;
+
+/** Bytes of released tensors' buffers kept for reuse (gpu/buffer_pool.ts). */
+const POOL_BUDGET = 256 << 20;
+
+/**
+ * The 32-bit pattern that poisoned buffers are filled with: a float32 NaN, and as two float16 values two NaNs
+ * (see {@link Submission.poison}).
+ */
+export const POISON = 0x7fc07e00;
 
 /** Bytes of every uniform buffer at least (64 parameters). */
 const UNIFORM_MIN = 256;
@@ -60,16 +73,34 @@ export class Submission {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
-  #temporaries: GPUBuffer[] = [];
-  #released: Tensor[] = [];
-  #releasedBytes = 0;
+  /** When the first command of the current recording was recorded (performance.now()). */
+  #since = 0;
+  /** Whether the current batch of work was already submitted early (see {@link Submission.dispatch}). */
+  #early = false;
+  /** Buffers and textures to destroy after the next submission (recorded work may still use them). */
+  #doomed: (GPUBuffer | GPUTexture)[] = [];
+  readonly #pool = new BufferPool(POOL_BUDGET);
+  /**
+   * Buffers that host writes must follow in order with the recorded work ({@link Submission.write}): released
+   * since the last submission (recorded work may still read their previous contents), or cleared or written by
+   * recorded commands.
+   */
+  #ordered = new Set<GPUBuffer>();
+  #poisonBytes = new Uint8Array(0);
   readonly #textures: TexturePool;
   /** Per buffer, how many recorded dispatches and copies have written it (see {@link Submission.#target}). */
   readonly #writes = new WeakMap<GPUBuffer, number>();
   /** Per pool texture, the bytes it holds: source buffer, range and the buffer's write count when copied. */
   readonly #holds = new WeakMap<GPUTexture, { buffer: GPUBuffer; range: string }>();
+  /** How many command buffers {@link Submission.flush} has submitted (`deno task bench` shows it per call). */
+  submitted = 0;
   /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
   profiler: OpProfiler | null = null;
+  /**
+   * When set, every buffer {@link Submission.allocate} hands out is first filled with {@link POISON} (NaNs), so
+   * that a kernel reading memory it did not write shows (`SG3_DEBUG_POISON=1`; the tests).
+   */
+  poison = false;
 
   constructor(readonly device: GPUDevice, readonly pipelines: PipelineCache) {
     this.#textures = new TexturePool(device);
@@ -90,7 +121,7 @@ export class Submission {
       });
       new Uint8Array(ub.getMappedRange()).set(new Uint8Array(d.uniforms));
       ub.unmap();
-      this.#temporaries.push(ub);
+      this.#doomed.push(ub);
       entries.push({ binding: 0, resource: { buffer: ub } });
     }
     if (this.profiler) {
@@ -122,12 +153,19 @@ export class Submission {
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.#endPass();
     if (++this.#pending >= MAX_PENDING) this.flush();
+    else if (!this.#early && performance.now() - this.#since > EARLY_FLUSH_MS) {
+      // Recording is slow when a run starts (pipelines compile, Winograd weights transform): let the GPU start
+      // on what is recorded. Once only until the next explicit flush: a submission waits for the previous one
+      // on some drivers (llvmpipe), which would hold the host back.
+      this.#submit();
+      this.#early = true;
+    }
   }
 
   /** Records a buffer-to-buffer copy (ends the current compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
     this.#endPass();
-    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder ??= this.#newEncoder();
     this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
     this.#written(dst);
   }
@@ -161,7 +199,7 @@ export class Submission {
   #copyToTexture(s: Staged, texture: GPUTexture): void {
     const texels = s.from.size / s.texel;
     this.#endPass();
-    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder ??= this.#newEncoder();
     const full = Math.floor(texels / TEXTURE_WIDTH), rest = texels - full * TEXTURE_WIDTH;
     const bytesPerRow = TEXTURE_WIDTH * s.texel;
     if (full) {
@@ -181,42 +219,111 @@ export class Submission {
   }
 
   /**
-   * Destroys `t` once the work recorded so far is submitted (WebGPU keeps a destroyed buffer alive for
-   * submitted work, but refuses to submit work that uses one): at once when nothing is recorded, else right
-   * after the next flush, which comes at once when released tensors of more than RELEASE_BUDGET bytes wait.
-   * So freeing intermediates costs no submission of its own.
+   * A storage buffer of `size` bytes (a multiple of 4) with `usage`: a released one of that size when the pool
+   * has one, else a new one. Its contents are undefined (poisoned when {@link Submission.poison} is set): the
+   * caller writes it, with kernels or {@link Submission.write}, or clears it ({@link Submission.clear}).
    */
-  release(t: Tensor): void {
-    if (!this.#encoder) return t.destroy();
-    this.#released.push(t);
-    this.#releasedBytes += t.byteSize;
-    if (this.#releasedBytes > RELEASE_BUDGET) this.flush();
+  allocate(size: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    const buffer = this.#pool.take(size) ?? this.device.createBuffer({ size, usage });
+    if (this.poison) this.#fillPoison(buffer);
+    return buffer;
   }
 
   /**
-   * Submits everything recorded so far, then destroys the tensors released meanwhile and the launches' uniform
-   * buffers: at once, since WebGPU keeps a destroyed buffer alive for work already submitted. (Deno's
-   * `queue.onSubmittedWorkDone()` blocks the calling thread until the GPU is idle, 2026-12 with Deno 2.9, so
-   * waiting for it here stopped the host from recording the next work while the GPU ran.)
+   * Hands `t`'s buffer to the pool for the next tensor of its size (and destroys what the pool drops and `t`'s
+   * texture copy, after the work recorded so far is submitted, since WebGPU refuses to submit work that uses a
+   * destroyed buffer). The next owner's work is recorded after `t`'s last use, so no submission is needed.
+   */
+  release(t: Tensor): void {
+    if (this.#encoder) this.#ordered.add(t.buffer);
+    this.#discard(...this.#pool.put(t.buffer));
+    if (t.texture) this.#discard(t.texture);
+    t.texture = null;
+  }
+
+  /**
+   * Writes host bytes into `buffer` at `offset` (4-byte multiples) in order with the recorded work: with the
+   * queue's `writeBuffer` (which runs before anything not yet submitted) unless recorded work involves the
+   * buffer (it was released and reused or cleared since the last submission, or written so); then as a copy
+   * from a staging buffer recorded here.
+   */
+  write(buffer: GPUBuffer, offset: number, data: Uint8Array<ArrayBuffer>): void {
+    if (!this.#ordered.has(buffer)) {
+      // writeBuffer copies through a staging area; write in pieces to bound its size.
+      const piece = 64 << 20;
+      for (let i = 0; i < data.byteLength; i += piece) {
+        this.device.queue.writeBuffer(buffer, offset + i, data, i, Math.min(piece, data.byteLength - i));
+      }
+      return;
+    }
+    const staging = this.device.createBuffer({
+      size: data.byteLength,
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(staging.getMappedRange()).set(data);
+    staging.unmap();
+    this.copy(staging, 0, buffer, offset, data.byteLength);
+    this.#doomed.push(staging);
+  }
+
+  /** Records filling `buffer` with zeros. */
+  clear(buffer: GPUBuffer): void {
+    this.#endPass();
+    this.#encoder ??= this.#newEncoder();
+    this.#encoder.clearBuffer(buffer);
+    this.#written(buffer);
+    this.#ordered.add(buffer);
+  }
+
+  /** Fills `buffer` with {@link POISON}, in order with the recorded work (see {@link Submission.write}). */
+  #fillPoison(buffer: GPUBuffer): void {
+    if (this.#poisonBytes.byteLength < buffer.size) {
+      this.#poisonBytes = new Uint8Array(new Uint32Array(buffer.size / 4).fill(POISON).buffer);
+    }
+    this.write(buffer, 0, this.#poisonBytes.subarray(0, buffer.size));
+  }
+
+  /** Destroys buffers or textures once the work recorded so far is submitted (at once when none is). */
+  #discard(...resources: (GPUBuffer | GPUTexture)[]): void {
+    if (this.#encoder) this.#doomed.push(...resources);
+    else resources.forEach((r) => r.destroy());
+  }
+
+  /**
+   * Submits everything recorded so far, then destroys what was discarded meanwhile (the launches' uniform
+   * buffers among them): at once, since WebGPU keeps a destroyed buffer alive for work already submitted.
+   * (Deno's `queue.onSubmittedWorkDone()` blocks the calling thread until the GPU is idle, 2026-12 with Deno
+   * 2.9, so waiting for it here stopped the host from recording the next work while the GPU ran.) The next
+   * recording may again be submitted once early.
    */
   flush(): void {
+    this.#submit();
+    this.#early = false;
+  }
+
+  #submit(): void {
     this.#endPass();
     if (!this.#encoder) return;
     const afterSubmit = this.profiler?.resolve(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
+    this.submitted++;
     afterSubmit?.();
     this.#encoder = null;
     this.#pending = 0;
-    const released = this.#released;
-    this.#released = [];
-    this.#releasedBytes = 0;
-    released.forEach((t) => t.destroy());
-    this.#temporaries.forEach((b) => b.destroy());
-    this.#temporaries = [];
+    this.#ordered.clear();
+    const doomed = this.#doomed;
+    this.#doomed = [];
+    doomed.forEach((r) => r.destroy());
+  }
+
+  #newEncoder(): GPUCommandEncoder {
+    this.#since = performance.now();
+    return this.device.createCommandEncoder();
   }
 
   #computePass(timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
-    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder ??= this.#newEncoder();
     this.#pass ??= this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     return this.#pass;
   }

@@ -61,7 +61,7 @@ export async function maskedSquaredError(
     workgroups: grid1d(rows, WG, gpu.maxWorkgroups),
   });
   const partial = await readTensor(gpu, out);
-  out.destroy();
+  gpu.release(out);
   const sums = new Float64Array(2 * n);
   for (let r = 0; r < rows; r++) {
     const s = Math.floor(r / (c * h));

@@ -300,7 +300,7 @@ export async function evaluateBatch(
     });
     out[metric] = sums;
   }
-  for (const t of temps) t.destroy();
+  gpu.release(...temps);
   return out;
 }
 

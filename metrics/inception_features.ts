@@ -94,7 +94,7 @@ async function run(
     const features = readTensor(gpu, out.pool3);
     const logitsOf = out.logits ? readTensor(gpu, out.logits) : null;
     return Promise.all([features, logitsOf]).then(([f, l]) => ({ start, n, features: f, logits: l }))
-      .finally(() => x.destroy());
+      .finally(() => gpu.release(x));
   };
   const workers = threadsFor(count, opts);
   const pool = workers > 0 ? new GramPool(workers) : null;

@@ -124,10 +124,9 @@ export async function* generateImages(
       noiseSeeds: req.seeds?.slice(start, start + n),
     });
     const shape = img.shape;
-    return readTensor(gpu, img).then((data) => ({ start, n, data, shape })).finally(() => {
-      ws.destroy();
-      img.destroy();
-    });
+    return readTensor(gpu, img).then((data) => ({ start, n, data, shape })).finally(() =>
+      gpu.release(ws, img)
+    );
   };
   // The next batch runs on the GPU while the caller encodes this one's images.
   for await (const { start, n, data, shape } of oneAhead(batchStarts(first, end, batch), submit)) {

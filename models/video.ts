@@ -128,7 +128,7 @@ export async function mapToHost(
     const m = Math.min(batch, n - s);
     const ws = gen.mapping(z.subarray(s * gen.zDim, (s + m) * gen.zDim), m, mapOpts(gen, m, opts));
     out.set(await readTensor(gpu, ws), s * per);
-    ws.destroy();
+    gpu.release(ws);
   }
   return out;
 }
@@ -185,10 +185,9 @@ export async function* renderFrames(gpu: Gpu, gen: Generator, spec: VideoSpec): 
     }
     const img = gen.synthesis(ws, { transforms });
     const shape = img.shape;
-    return readTensor(gpu, img).then((data) => ({ start, n, data, shape })).finally(() => {
-      ws.destroy();
-      img.destroy();
-    });
+    return readTensor(gpu, img).then((data) => ({ start, n, data, shape })).finally(() =>
+      gpu.release(ws, img)
+    );
   };
   for await (const { start, n, data, shape } of oneAhead(batchStarts(first, end, perFrame), submit)) {
     for (let i = 0; i < n; i++) {

@@ -1,0 +1,68 @@
+/**
+ * Released storage buffers kept for reuse, by byte size. A network's forward pass allocates and releases the
+ * same sizes layer after layer and batch after batch; handing a released buffer to the next tensor of its size
+ * saves creating it (and WebGPU's zero-filling of every new buffer) and lets intermediates be freed without
+ * submitting the work recorded so far. Reuse within one submission is safe because WebGPU runs the commands of
+ * a queue in order: the next owner's writes are recorded after the previous owner's last use.
+ */
+
+/** Free buffers by size, the oldest dropped first when they hold more than `budget` bytes. */
+export class BufferPool {
+  /** Free buffers of each byte size, most recently released last. */
+  readonly #bySize = new Map<number, GPUBuffer[]>();
+  /** Every free buffer, in the order released (for dropping the oldest). */
+  readonly #order = new Set<GPUBuffer>();
+  #bytes = 0;
+
+  /** Keeps at most `budget` bytes of free buffers. */
+  constructor(readonly budget: number) {}
+
+  /** Bytes of the free buffers held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** A free buffer of exactly `size` bytes (the most recently released one), taken out of the pool, if any. */
+  take(size: number): GPUBuffer | undefined {
+    const buffer = this.#bySize.get(size)?.pop();
+    if (buffer) {
+      this.#order.delete(buffer);
+      this.#bytes -= size;
+    }
+    return buffer;
+  }
+
+  /**
+   * Adds a released buffer; returns the buffers dropped to stay within the budget, oldest first (the caller
+   * destroys them once no recorded work uses them). A buffer larger than the whole budget is dropped at once;
+   * one already free is not added twice.
+   */
+  put(buffer: GPUBuffer): GPUBuffer[] {
+    if (this.#order.has(buffer)) return [];
+    if (buffer.size > this.budget) return [buffer];
+    const list = this.#bySize.get(buffer.size);
+    if (list) list.push(buffer);
+    else this.#bySize.set(buffer.size, [buffer]);
+    this.#order.add(buffer);
+    this.#bytes += buffer.size;
+    const dropped: GPUBuffer[] = [];
+    for (const old of this.#order) {
+      if (this.#bytes <= this.budget) break;
+      this.#order.delete(old);
+      const same = this.#bySize.get(old.size)!;
+      same.splice(same.indexOf(old), 1);
+      this.#bytes -= old.size;
+      dropped.push(old);
+    }
+    return dropped;
+  }
+
+  /** Empties the pool; returns every buffer it held. */
+  drain(): GPUBuffer[] {
+    const all = [...this.#order];
+    this.#order.clear();
+    this.#bySize.clear();
+    this.#bytes = 0;
+    return all;
+  }
+}
