@@ -120,7 +120,7 @@ async function measure(what: string, batch: number, run: () => Promise<void>, un
   }
 }
 
-for (const cfg of values.cfg.split(",")) {
+for (const cfg of values.cfg.split(",").filter(Boolean)) { // --cfg "": Inception only
   if (cfg !== "stylegan3-t" && cfg !== "stylegan3-r" && cfg !== "stylegan2") {
     throw new Error(`--cfg: unknown ${cfg}`);
   }

@@ -88,7 +88,7 @@ export class Submission {
   #ordered = new Set<GPUBuffer>();
   #poisonBytes = new Uint8Array(0);
   readonly #textures: TexturePool;
-  /** Per buffer, how many recorded dispatches and copies have written it (see {@link Submission.#target}). */
+  /** Per buffer, how many recorded dispatches and copies, host writes and new owners have written it (see {@link Submission.#target}). */
   readonly #writes = new WeakMap<GPUBuffer, number>();
   /** Per pool texture, the bytes it holds: source buffer, range and the buffer's write count when copied. */
   readonly #holds = new WeakMap<GPUTexture, { buffer: GPUBuffer; range: string }>();
@@ -170,7 +170,7 @@ export class Submission {
     this.#written(dst);
   }
 
-  /** Counts a recorded write of `buffer`. */
+  /** Counts a write of `buffer` (recorded, or from the host) or a change of its owner. */
   #written(buffer: GPUBuffer): void {
     this.#writes.set(buffer, (this.#writes.get(buffer) ?? 0) + 1);
   }
@@ -224,7 +224,10 @@ export class Submission {
    * caller writes it, with kernels or {@link Submission.write}, or clears it ({@link Submission.clear}).
    */
   allocate(size: number, usage: GPUBufferUsageFlags): GPUBuffer {
-    const buffer = this.#pool.take(size) ?? this.device.createBuffer({ size, usage });
+    const reused = this.#pool.take(size);
+    // A new owner: texture copies of the previous owner's contents must not serve it.
+    if (reused) this.#written(reused);
+    const buffer = reused ?? this.device.createBuffer({ size, usage });
     if (this.poison) this.#fillPoison(buffer);
     return buffer;
   }
@@ -248,6 +251,7 @@ export class Submission {
    * from a staging buffer recorded here.
    */
   write(buffer: GPUBuffer, offset: number, data: Uint8Array<ArrayBuffer>): void {
+    this.#written(buffer); // texture copies of the buffer's earlier contents no longer match
     if (!this.#ordered.has(buffer)) {
       // writeBuffer copies through a staging area; write in pieces to bound its size.
       const piece = 64 << 20;

@@ -3,6 +3,8 @@ import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby } from "../kernels/elementwise.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { BufferPool } from "../gpu/buffer_pool.ts";
+import { pool2d } from "../kernels/pool.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 import { POISON } from "../gpu/submit.ts";
 import { assertClose, randomF32 } from "./reference.ts";
 import { randomNetwork } from "../models/random_init.ts";
@@ -110,5 +112,24 @@ Deno.test(
       assert.ok(first.out.every(Number.isFinite));
       gen.destroy();
     }
+  },
+);
+
+Deno.test(
+  { name: "a reused buffer written from the host is not read through a stale texture copy", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    const shape = [1, 3, 9, 7], n = 3 * 9 * 7;
+    const max3 = (t: Tensor) => pool2d(gpu, t, "max", { k: 3, stride: 1, pad: 1 });
+    const a = gpu.upload(randomF32(n, 11), shape);
+    const fromA = max3(a);
+    await readTensor(gpu, fromA);
+    gpu.release(a);
+    const values = randomF32(n, 12);
+    const c = gpu.upload(values, shape); // a's buffer, written with writeBuffer
+    assert.equal(c.buffer, a.buffer);
+    const fresh = gpu.upload(values, shape);
+    assert.deepEqual(await readTensor(gpu, max3(c)), await readTensor(gpu, max3(fresh)));
+    gpu.release(c, fresh, fromA);
   },
 );
