@@ -97,8 +97,9 @@ export class Submission {
   /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
   profiler: OpProfiler | null = null;
   /**
-   * When set, every buffer {@link Submission.allocate} hands out is first filled with {@link POISON} (NaNs), so
-   * that a kernel reading memory it did not write shows (`SG3_DEBUG_POISON=1`; the tests).
+   * When set, every buffer {@link Submission.allocate} hands out and every released tensor's buffer is filled
+   * with {@link POISON} (NaNs, in order with the recorded work), so that a kernel reading memory it did not
+   * write, or work recorded with a tensor after its release, shows (`SG3_DEBUG_POISON=1`; the tests).
    */
   poison = false;
 
@@ -239,6 +240,7 @@ export class Submission {
    */
   release(t: Tensor): void {
     if (this.#encoder) this.#ordered.add(t.buffer);
+    if (this.poison) this.#fillPoison(t.buffer); // a later read of t shows as NaNs
     this.#discard(...this.#pool.put(t.buffer));
     if (t.texture) this.#discard(t.texture);
     t.texture = null;

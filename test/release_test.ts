@@ -63,7 +63,7 @@ Deno.test(
 
 Deno.test(
   {
-    name: "poisoned allocations read as NaN until written; zeros are zeros even in a reused buffer",
+    name: "poisoned allocations and releases read as NaN; zeros are zeros even in a reused buffer",
     ...GPU_TEST,
   },
   async () => {
@@ -77,7 +77,13 @@ Deno.test(
       const z = gpu.zeros([7]);
       assert.equal(z.buffer, t.buffer);
       assert.deepEqual([...await readTensor(gpu, z)], Array(7).fill(0));
+      // Released, a tensor's buffer is poisoned in order: what reads it afterwards sees NaNs.
+      const y = axpby(gpu, 1, z, 1, z);
       gpu.release(z);
+      const late = readTensor(gpu, z);
+      assert.deepEqual([...await readTensor(gpu, y)], Array(7).fill(0));
+      assert.ok((await late).every(Number.isNaN));
+      gpu.release(y);
     } finally {
       gpu.submission.poison = false;
     }
