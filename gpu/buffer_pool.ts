@@ -6,6 +6,17 @@
  * a queue in order: the next owner's writes are recorded after the previous owner's last use.
  */
 
+/**
+ * The buffer size that serves a tensor of `bytes` bytes: rounded up to 1, 1.25, 1.5 or 1.75 times a power of
+ * two (at most 25% more; at least 16 bytes; a multiple of 4), so that a released buffer also serves the next
+ * tensors of similar size, not only of equal size, and a forward pass reuses its own released buffers.
+ */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 16) return 16;
+  const step = Math.max(4, 2 ** Math.floor(Math.log2(bytes)) / 4);
+  return Math.ceil(bytes / step) * step;
+}
+
 /** Free buffers by size, the oldest dropped first when they hold more than `budget` bytes. */
 export class BufferPool {
   /** Free buffers of each byte size, most recently released last. */

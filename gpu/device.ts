@@ -9,6 +9,7 @@ import { PipelineCache } from "./pipeline.ts";
 import { type TuneMode, Tuner } from "./tuner.ts";
 import { sinIsAccurate } from "./sin_probe.ts";
 import { type Dispatch, Submission } from "./submit.ts";
+import { sizeClass } from "./buffer_pool.ts";
 import { type DType, dtypeBytes, numel, Tensor } from "./tensor.ts";
 
 /** Options for opening the GPU. */
@@ -175,7 +176,7 @@ export class Gpu {
   }
 
   /**
-   * Allocates a tensor with undefined contents (a released tensor's buffer of the same byte size when one is
+   * Allocates a tensor with undefined contents (a released tensor's buffer of the same size class when one is
    * free, gpu/buffer_pool.ts): the kernel that produces it must write every element, or use {@link Gpu.zeros}.
    */
   tensor(shape: readonly number[], dtype: DType = "f32"): Tensor {
@@ -189,7 +190,12 @@ export class Gpu {
           `maxBufferSize ${this.maxBuffer}; use a smaller batch`,
       );
     }
-    return new Tensor(this.submission.allocate(bytes, STORAGE), shape, dtype);
+    // Its buffer may be larger (a size class, gpu/buffer_pool.ts); bindings cover the tensor's bytes only.
+    return new Tensor(
+      this.submission.allocate(Math.min(sizeClass(bytes), this.maxBuffer), STORAGE),
+      shape,
+      dtype,
+    );
   }
 
   /** Allocates a tensor of zeros (cleared in order with the recorded work). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby } from "../kernels/elementwise.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { BufferPool } from "../gpu/buffer_pool.ts";
+import { BufferPool, sizeClass } from "../gpu/buffer_pool.ts";
 import { pool2d } from "../kernels/pool.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { POISON } from "../gpu/submit.ts";
@@ -34,6 +34,17 @@ Deno.test("BufferPool: takes the latest buffer of a size, drops the oldest past 
   assert.equal(pool.bytes, 0);
 });
 
+Deno.test("sizeClass: at most 25% above the bytes asked for, a multiple of 4, never smaller, monotonic", () => {
+  let last = 0;
+  for (let b = 1; b < 1 << 21; b += 1 + Math.floor(b / 97)) {
+    const c = sizeClass(b);
+    assert.ok(c >= b && c % 4 === 0 && c >= last, `${b} -> ${c}`);
+    assert.ok(b <= 16 ? c === 16 : c <= 1.25 * b + 4, `${b} -> ${c}`);
+    last = c;
+  }
+  assert.deepEqual([4000, 4096, 4097, 5120, 5121].map(sizeClass), [4096, 4096, 5120, 5120, 6144]);
+});
+
 Deno.test(
   {
     name: "a released tensor's buffer serves the next tensor of its size, in order with recorded work",
@@ -57,7 +68,12 @@ Deno.test(
     assertClose(await readTensor(gpu, y), sum, { abs: 1e-6 });
     assertClose(await readTensor(gpu, c), Float64Array.from(sum, (v) => 2 * v), { abs: 1e-5 });
     assertClose(await readTensor(gpu, d), Float64Array.from(cv), { abs: 0 });
-    gpu.release(c, d, y);
+    // A tensor of a similar size (the same size class) takes a released buffer too; it reads only its own bytes.
+    gpu.release(c);
+    const e = gpu.upload(randomF32(n + 9, 4), [n + 9]);
+    assert.equal(e.buffer, c.buffer);
+    assert.deepEqual(await readTensor(gpu, e), randomF32(n + 9, 4));
+    gpu.release(d, e, y);
   },
 );
 
