@@ -1,7 +1,7 @@
 import { UserError } from "../errors.ts";
 
 /** The most worker threads `SG3_THREADS` may ask for. */
-export const MAX_THREADS = 64;
+const MAX_THREADS = 64;
 
 /**
  * How many worker threads a host-side job (PNG encoding, dataset decoding, feature statistics) may start:

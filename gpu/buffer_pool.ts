@@ -1,7 +1,7 @@
 /**
- * Released storage buffers kept for reuse, by byte size. A network's forward pass allocates and releases the
- * same sizes layer after layer and batch after batch; handing a released buffer to the next tensor of its size
- * saves creating it (and WebGPU's zero-filling of every new buffer) and lets intermediates be freed without
+ * Released storage buffers kept for reuse, by byte size (tensors ask for size classes, {@link sizeClass}). A
+ * network's forward pass allocates and releases similar sizes layer after layer and the same ones batch after
+ * batch; handing a released buffer to the next tensor of its size class saves creating it (and WebGPU's zero-filling of every new buffer) and lets intermediates be freed without
  * submitting the work recorded so far. Reuse within one submission is safe because WebGPU runs the commands of
  * a queue in order: the next owner's writes are recorded after the previous owner's last use.
  */
@@ -66,14 +66,5 @@ export class BufferPool {
       dropped.push(old);
     }
     return dropped;
-  }
-
-  /** Empties the pool; returns every buffer it held. */
-  drain(): GPUBuffer[] {
-    const all = [...this.#order];
-    this.#order.clear();
-    this.#bySize.clear();
-    this.#bytes = 0;
-    return all;
   }
 }

@@ -170,9 +170,7 @@ export class Submission {
 
   /** Records a buffer-to-buffer copy (ends the current compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
-    this.#endPass();
-    this.#encoder ??= this.#newEncoder();
-    this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.#outsidePass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
     this.#written(dst);
   }
 
@@ -204,19 +202,18 @@ export class Submission {
   /** Copies staged bytes into `texture` (element i at texel (i mod width, i div width)). */
   #copyToTexture(s: Staged, texture: GPUTexture): void {
     const texels = s.from.size / s.texel;
-    this.#endPass();
-    this.#encoder ??= this.#newEncoder();
+    const encoder = this.#outsidePass();
     const full = Math.floor(texels / TEXTURE_WIDTH), rest = texels - full * TEXTURE_WIDTH;
     const bytesPerRow = TEXTURE_WIDTH * s.texel;
     if (full) {
-      this.#encoder.copyBufferToTexture(
+      encoder.copyBufferToTexture(
         { buffer: s.from.buffer, offset: s.from.offset, bytesPerRow },
         { texture },
         [TEXTURE_WIDTH, full],
       );
     }
     if (rest) {
-      this.#encoder.copyBufferToTexture(
+      encoder.copyBufferToTexture(
         { buffer: s.from.buffer, offset: s.from.offset + full * bytesPerRow, bytesPerRow },
         { texture, origin: [0, full] },
         [rest, 1],
@@ -280,9 +277,7 @@ export class Submission {
 
   /** Records filling `buffer` with zeros. */
   clear(buffer: GPUBuffer): void {
-    this.#endPass();
-    this.#encoder ??= this.#newEncoder();
-    this.#encoder.clearBuffer(buffer);
+    this.#outsidePass().clearBuffer(buffer);
     this.#written(buffer);
     this.#ordered.add(buffer);
   }
@@ -326,6 +321,12 @@ export class Submission {
     const doomed = this.#doomed;
     this.#doomed = [];
     doomed.forEach((r) => r.destroy());
+  }
+
+  /** The command encoder, with no compute pass open (for copies and clears). */
+  #outsidePass(): GPUCommandEncoder {
+    this.#endPass();
+    return this.#encoder ??= this.#newEncoder();
   }
 
   #newEncoder(): GPUCommandEncoder {
