@@ -9,7 +9,9 @@
  *   per kernel family (timestamp queries), with GFLOP/s and the share of the FMA peak where the kernel
  *   declares its arithmetic;
  * - the Inception pass of `sg3 fid` at 299x299 from uint8 images (line `inception-299`);
- * - with --eq, the three EQ metrics per sample on the generator.
+ * - with --eq, the three EQ metrics per sample on the generator;
+ * - per call, `record_ms`: the host time spent recording its launches (median), which the GPU waits for
+ *   unless the next batch is recorded while this one runs (gpu/ahead.ts).
  * With --json every measurement is one JSON line with at least {what, batch, ms_per_image} (the median over
  * the reps; the timed lines also give min_ms_per_image and max_ms_per_image).
  * The official bar on one H100 (PyTorch + custom CUDA kernels, batches of 8): stylegan3-t-1024 7.63 ms/image,
@@ -73,12 +75,16 @@ emit({ what: "fma-peak", gflops: +peak.toFixed(1), batch: 1, ms_per_image: 0 });
 /** Times `run` (ms per call, median), then profiles one more call per kernel family. */
 async function measure(what: string, batch: number, run: () => Promise<void>, unit = "ms_per_image") {
   let submissions = 0; // command buffers submitted by the last call
+  const recording: number[] = []; // host ms per call until its first await: recording the launches
   const counted = async () => {
-    const before = gpu.submission.submitted;
-    await run();
+    const before = gpu.submission.submitted, start = performance.now();
+    const done = run();
+    recording.push(performance.now() - start);
+    await done;
     submissions = gpu.submission.submitted - before;
   };
   const t = await timeIt(counted, reps), ms = t.median;
+  const record = recording.slice(-reps).sort((a, b) => a - b)[Math.floor(reps / 2)];
   // Every line has ms_per_image (per sample for the EQ metrics, which also name it ms_per_sample): the median
   // over the reps, with the fastest and slowest beside it (this machine's spread).
   emit({
@@ -89,6 +95,7 @@ async function measure(what: string, batch: number, run: () => Promise<void>, un
     min_ms_per_image: t.min / batch,
     max_ms_per_image: t.max / batch,
     submissions,
+    record_ms: record,
     precision: values.fp16 ? "fp16" : "fp32",
   });
   if (!gpu.profilable) return;

@@ -1,17 +1,19 @@
 /**
- * One step ahead: a loop over GPU steps (batches) whose next step is submitted before the current step's
- * result is handed out, so that the GPU works on step k + 1 while the caller handles step k (PNG encoding,
- * statistics). Deno's WebGPU (2.9) blocks the calling thread in `mapAsync` (and `onSubmittedWorkDone`) until
- * everything submitted so far has run, so a step's readback must be mapped before the next step is submitted,
- * and the next step's readback only after the caller is done with this one (readBytes, gpu/readback.ts, maps
- * in a later task than the one that records it).
+ * One step ahead: a loop over GPU steps (batches) whose next step is recorded while the GPU runs the current one
+ * and submitted before the current step's result is handed out, so that the GPU works on step k + 1 while the
+ * caller handles step k (PNG encoding, statistics), and the host's recording of a step (tens of milliseconds
+ * for a network's hundreds of launches) no longer leaves the GPU idle between steps. Deno's WebGPU (2.9) blocks
+ * the calling thread in `mapAsync` (and `onSubmittedWorkDone`) until everything submitted so far has run, so
+ * a step's work is submitted only once the previous step's readback has made its map request (readBytes,
+ * gpu/readback.ts), and the next step's readback maps only after the caller is done with this one (readBytes
+ * maps in a later task than the one that records it).
  */
 
 /**
- * Yields `submit(step)`'s results in the order of `steps`: step k's result is awaited, then step k + 1 is
- * submitted, then step k's result is handed out. `submit` records and flushes the step's GPU work and starts
- * its readback (e.g. returns `readTensor(...).then(...)`). Stopping the iteration early waits for the step in
- * flight.
+ * Yields `submit(step)`'s results in the order of `steps`: step k + 1 is recorded (`submit` called), then step
+ * k's result is awaited and handed out; step k + 1's work goes to the GPU when step k's readback maps. `submit`
+ * records the step's GPU work and starts its readback (e.g. returns `readTensor(...).then(...)`). Stopping the
+ * iteration early waits for the steps in flight.
  */
 export async function* oneAhead<S, R>(
   steps: Iterable<S>,
@@ -26,15 +28,17 @@ export async function* oneAhead<S, R>(
     result.catch(() => {});
     return result;
   };
-  let pending = next();
+  let pending = next(), ahead: Promise<R> | null = null;
   try {
     while (pending) {
+      ahead = next();
       const value = await pending;
-      pending = next();
+      pending = ahead;
+      ahead = null;
       yield value;
     }
   } finally {
-    if (pending) await pending.catch(() => {});
+    for (const step of [pending, ahead]) if (step) await step.catch(() => {});
   }
 }
 

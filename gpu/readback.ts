@@ -3,12 +3,17 @@
  * Large tensors come back in pieces so that the staging buffer stays small. The first piece is mapped in a
  * later task than the one that records its copy: Deno's WebGPU blocks the thread in `mapAsync` until all
  * submitted work has run, so the caller's synchronous work after starting a readback (the previous batch's PNG
- * encoding, gpu/ahead.ts) runs while the GPU does, not after it.
+ * encoding, gpu/ahead.ts) runs while the GPU does, not after it. For the same reason a readback started while
+ * an earlier one has not yet made its map request submits its work only once that request is made: the next
+ * batch can be recorded while the GPU runs this one (gpu/ahead.ts) without this one's map waiting for it.
  */
 import type { Gpu } from "./device.ts";
 import type { Tensor } from "./tensor.ts";
 
 const PIECE = 64 << 20;
+
+/** Per GPU, the latest readback whose first map request is not yet made: it resolves when it is. */
+const unmapped = new WeakMap<Gpu, Promise<void>>();
 
 /** Reads `byteSize` bytes of `buffer` from `offset` (both multiples of 4). */
 export async function readBytes(
@@ -23,17 +28,30 @@ export async function readBytes(
     size: stagingSize,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
+  const earlier = unmapped.get(gpu);
+  let requested = () => {};
+  const mine = new Promise<void>((resolve) => requested = resolve);
+  unmapped.set(gpu, mine);
+  // Lets the next readback submit; called once, when the first map request is made (or on failure).
+  const release = () => {
+    requested();
+    if (unmapped.get(gpu) === mine) unmapped.delete(gpu);
+  };
   try {
     for (let done = 0; done < byteSize; done += stagingSize) {
       const n = Math.min(stagingSize, byteSize - done);
       gpu.submission.copy(buffer, offset + done, staging, 0, n);
+      if (done === 0 && earlier) await earlier;
       gpu.flush();
       if (done === 0) await new Promise((resolve) => setTimeout(resolve, 0));
-      await staging.mapAsync(GPUMapMode.READ, 0, n);
+      const map = staging.mapAsync(GPUMapMode.READ, 0, n);
+      release();
+      await map;
       out.set(new Uint8Array(staging.getMappedRange(0, n)), done);
       staging.unmap();
     }
   } finally {
+    release();
     staging.destroy();
   }
   gpu.throwIfFailed();

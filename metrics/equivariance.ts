@@ -358,7 +358,8 @@ export async function computeEquivariance(
   >;
   if (opts.stop?.()) return { sums, samples: 0, stopped: true };
   let done = 0;
-  // One batch in flight (gpu/ahead.ts): the next batch is recorded and submitted before this one's sums are read.
+  // One batch in flight (gpu/ahead.ts): the next batch is recorded while this one runs and submitted before
+  // this one's sums are handed out.
   const batches = oneAhead(batchStarts(0, count, opts.batch), (start) => {
     const samples = Array.from({ length: Math.min(opts.batch, count - start) }, (_, i) => source(start + i));
     return evaluateBatch(gpu, gen, samples, opts.metrics).then((batch) => ({ samples, batch }));

@@ -7,26 +7,33 @@ Deno.test("batchStarts: the first index of each batch, the last one short", () =
   assert.deepEqual(batchStarts(5, 5, 2), []);
 });
 
-Deno.test("oneAhead: results in order; each step submitted after the previous one's result came back and before it is handed out", async () => {
+Deno.test("oneAhead: results in order; each step recorded before the previous one's result came back and submitted before it is handed out", async () => {
   const log: string[] = [];
+  // A GPU queue: step k's readback resolves 5 ms after step k - 1's.
+  let queue = Promise.resolve();
   const submit = (k: number) => {
     log.push(`submit ${k}`);
-    return new Promise<number>((resolve) =>
-      setTimeout(() => {
-        log.push(`read ${k}`);
-        resolve(k * 10);
-      }, 5 * (3 - k))
+    const done = queue.then(() =>
+      new Promise<number>((resolve) =>
+        setTimeout(() => {
+          log.push(`read ${k}`);
+          resolve(k * 10);
+        }, 5)
+      )
     );
+    queue = done.then(() => {});
+    return done;
   };
   for await (const r of oneAhead([0, 1, 2], submit)) log.push(`got ${r}`);
-  // Deno maps a readback only once all submitted work has run: step 1 may not be in flight while step 0 is read.
+  // Step k + 1 is recorded while step k runs (readBytes submits it once step k's map request is made), and
+  // step k + 2 only once step k is handed out.
   assert.deepEqual(log, [
     "submit 0",
-    "read 0",
     "submit 1",
+    "read 0",
     "got 0",
-    "read 1",
     "submit 2",
+    "read 1",
     "got 10",
     "read 2",
     "got 20",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby, cast } from "../kernels/elementwise.ts";
 import { matmul, matmulCandidates } from "../kernels/matmul.ts";
-import { readTensor } from "../gpu/readback.ts";
+import { readBytes, readTensor } from "../gpu/readback.ts";
 import { programSource, runProgram, uniformBytes } from "../gpu/program.ts";
 import { grid1d, main1d } from "../kernels/grid.ts";
 import type { DType } from "../gpu/tensor.ts";
@@ -319,5 +319,33 @@ Deno.test(
     }
     x.destroy();
     y.destroy();
+  },
+);
+
+Deno.test(
+  {
+    name:
+      "a readback started before the previous one has made its map request submits only after that request",
+    ...GPU_TEST,
+  },
+  async () => {
+    const gpu = await testGpu();
+    const a = gpu.upload(Float32Array.of(1, 2, 3, 4), [4]), b = gpu.upload(Float32Array.of(5, 6, 7, 8), [4]);
+    gpu.flush();
+    const before = gpu.submission.submitted;
+    const first = readBytes(gpu, a.buffer, 0, 16);
+    assert.equal(gpu.submission.submitted, before + 1, "the first readback submits at once");
+    // The next step's work, recorded while the first one runs.
+    const c = axpby(gpu, 2, a, 1, b);
+    const second = readTensor(gpu, c);
+    assert.equal(
+      gpu.submission.submitted,
+      before + 1,
+      "the second readback waits for the first's map request",
+    );
+    assert.deepEqual([...new Float32Array((await first).buffer)], [1, 2, 3, 4]);
+    assert.equal(gpu.submission.submitted, before + 2, "submitted once the first readback mapped");
+    assert.deepEqual([...await second], [7, 10, 13, 16]);
+    gpu.release(a, b, c);
   },
 );
