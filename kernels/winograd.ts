@@ -24,7 +24,8 @@
  *
  * Larger tiles are not offered: F(4x4, 3x3) needs 2.25 multiplies per output instead of 4 (stylegan3-t-128's
  * products took 230 ms instead of 394 on llvmpipe) but is 6-25x less accurate in float32 (with the points
- * 0, +-1, 2, -1/2 and 0, +-1, +-2; F(3x3, 3x3) no better), beyond the tolerances every variant must meet.
+ * 0, +-1, 2, -1/2 and 0, +-1, +-2; 8x with the best set simulated, 0, +-1, 1/2, -2, see bench/HISTORY.md;
+ * F(3x3, 3x3) no better), beyond the tolerances every variant must meet.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
