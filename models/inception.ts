@@ -106,10 +106,11 @@ export class Inception {
   readonly #convs = new Map<string, GpuConv>();
   readonly #fcWeight: Tensor;
   readonly #fcBias: Tensor;
-  /** Intermediate tensors, reused in allocation order by the next forward pass of the same shape. */
-  readonly #arena: Tensor[] = [];
-  #next = 0;
-  /** The previous forward pass's outputs, freed by the next one. */
+  /**
+   * The previous forward pass's outputs (and the blocks it kept), freed by the next one. Intermediates are
+   * handed to `gpu.release` after their last use, so their buffers serve the pass's later tensors and the next
+   * pass (gpu/buffer_pool.ts).
+   */
   #outputs: Tensor[] = [];
 
   private constructor(readonly gpu: Gpu, weights: InceptionWeights) {
@@ -130,8 +131,9 @@ export class Inception {
   }
 
   /**
-   * Bytes of intermediate activations per image at 299x299 (for choosing a batch size), and the
-   * largest single activation (which must fit one storage binding).
+   * Bytes of intermediate activations per image at 299x299 (for choosing a batch size): their sum, an upper
+   * bound on what a pass holds at once (intermediates are released after their last use), and the largest
+   * single activation (which must fit one storage binding).
    */
   static activationBytes(): { total: number; largest: number } {
     let size = INPUT_SIZE, cin = 3, total = 0, largest = 0;
@@ -156,19 +158,7 @@ export class Inception {
     return { total, largest };
   }
 
-  #alloc(shape: number[]): Tensor {
-    const old = this.#arena[this.#next];
-    if (old && old.shape.length === shape.length && old.shape.every((d, i) => d === shape[i])) {
-      this.#next++;
-      return old;
-    }
-    this.gpu.release(old);
-    const t = this.gpu.tensor(shape);
-    this.#arena[this.#next++] = t;
-    return t;
-  }
-
-  /** Applies one op; the result goes into `into` (a channel slice) or a fresh arena tensor. */
+  /** Applies one op; the result goes into `into` (a channel slice) or a new tensor. */
   #op(op: Op, x: Tensor, into?: { out: Tensor; cOffset: number }): Tensor {
     const [n, c, h] = x.shape;
     if (op.kind === "conv") {
@@ -176,13 +166,13 @@ export class Inception {
       const { kh, kw, stride, padH, padW } = op;
       const out = into ??
         {
-          out: this.#alloc([n, op.cout, outSize(h, kh, stride, padH), outSize(h, kw, stride, padW)]),
+          out: this.gpu.tensor([n, op.cout, outSize(h, kh, stride, padH), outSize(h, kw, stride, padW)]),
           cOffset: 0,
         };
       return convGemm(this.gpu, x, g.weight, { stride, padH, padW, bias: g.bias, act: "relu", into: out });
     }
     const s = outSize(h, op.k, op.stride, op.pad);
-    const out = into ?? { out: this.#alloc([n, c, s, s]), cOffset: 0 };
+    const out = into ?? { out: this.gpu.tensor([n, c, s, s]), cOffset: 0 };
     return pool2d(this.gpu, x, op.kind, op, out);
   }
 
@@ -199,9 +189,10 @@ export class Inception {
     const z = convGemm(this.gpu, x, g.weight, {
       padH: 0,
       padW: 0,
-      into: { out: this.#alloc([n, op.cout, h, w]), cOffset: 0 },
+      into: { out: this.gpu.tensor([n, op.cout, h, w]), cOffset: 0 },
     });
     pool2d(this.gpu, z, "avg", pool, { out, cOffset }, g.bias);
+    this.gpu.release(z);
     return op.cout;
   }
 
@@ -217,11 +208,14 @@ export class Inception {
     let cur = x;
     p.ops.forEach((op, i) => {
       const last = i === p.ops.length - 1 && !p.split;
-      cur = this.#op(op, cur, last ? { out, cOffset } : undefined);
+      const next = this.#op(op, cur, last ? { out, cOffset } : undefined);
+      if (cur !== x) this.gpu.release(cur);
+      cur = next;
     });
     if (!p.split) return opChannels(p.ops[p.ops.length - 1], x.shape[1]);
     let written = 0;
     for (const q of p.split) written += this.#path(q, cur, out, cOffset + written);
+    if (cur !== x) this.gpu.release(cur);
     return written;
   }
 
@@ -234,7 +228,6 @@ export class Inception {
     x: Tensor,
     opts: { logits?: boolean; outputBias?: boolean; keep?: number[] } = {},
   ): InceptionOutputs {
-    this.#next = 0;
     this.gpu.release(...this.#outputs);
     const blocks = new Map<number, Tensor>();
     let cur = x;
@@ -242,20 +235,22 @@ export class Inception {
       const [n, c, h] = cur.shape;
       const channels = block.paths.reduce((s, p) => s + pathChannels(p, c), 0);
       const size = pathSize(block.paths[0], h);
-      const out = this.#alloc([n, channels, size, size]);
+      const out = this.gpu.tensor([n, channels, size, size]);
       let offset = 0;
       for (const p of block.paths) offset += this.#path(p, cur, out, offset);
       if (opts.keep?.includes(bi)) blocks.set(bi, out);
+      if (cur !== x && !blocks.has(bi - 1)) this.gpu.release(cur);
       cur = out;
     });
     const pool3 = globalAvgPool(this.gpu, cur);
+    if (!blocks.has(BLOCKS.length - 1)) this.gpu.release(cur);
     const logits = opts.logits
       ? matmul(this.gpu, pool3, this.#fcWeight, {
         transB: true,
         bias: opts.outputBias === false ? undefined : this.#fcBias,
       })
       : undefined;
-    this.#outputs = logits ? [pool3, logits] : [pool3];
+    this.#outputs = [pool3, ...logits ? [logits] : [], ...blocks.values()];
     return { pool3, logits, blocks };
   }
 
@@ -268,6 +263,6 @@ export class Inception {
     }
     this.#fcWeight.destroy();
     this.#fcBias.destroy();
-    for (const t of [...this.#arena, ...this.#outputs]) t.destroy();
+    for (const t of this.#outputs) t.destroy();
   }
 }
