@@ -75,13 +75,15 @@ emit({ what: "fma-peak", gflops: +peak.toFixed(1), batch: 1, ms_per_image: 0 });
 /** Times `run` (ms per call, median), then profiles one more call per kernel family. */
 async function measure(what: string, batch: number, run: () => Promise<void>, unit = "ms_per_image") {
   let submissions = 0; // command buffers submitted by the last call
+  let created = 0; // buffers created by the last call
   const recording: number[] = []; // host ms per call until its first await: recording the launches
   const counted = async () => {
-    const before = gpu.submission.submitted, start = performance.now();
+    const before = gpu.submission.submitted, made = gpu.submission.created, start = performance.now();
     const done = run();
     recording.push(performance.now() - start);
     await done;
     submissions = gpu.submission.submitted - before;
+    created = gpu.submission.created - made;
   };
   const t = await timeIt(counted, reps), ms = t.median;
   const record = recording.slice(-reps).sort((a, b) => a - b)[Math.floor(reps / 2)];
@@ -95,6 +97,7 @@ async function measure(what: string, batch: number, run: () => Promise<void>, un
     min_ms_per_image: t.min / batch,
     max_ms_per_image: t.max / batch,
     submissions,
+    new_buffers: created,
     record_ms: record,
     precision: values.fp16 ? "fp16" : "fp32",
   });
@@ -167,8 +170,10 @@ if (!values["no-inception"]) {
   for (const batch of batches) {
     const bytes = Uint8Array.from({ length: batch * 299 * 299 * 3 }, (_, i) => (i * 31) % 256);
     await measure("inception-299", batch, async () => {
-      const out = net.forward(preprocess(gpu, bytes, batch, 299, 299, 3, "stylegan3"));
+      const x = preprocess(gpu, bytes, batch, 299, 299, 3, "stylegan3");
+      const out = net.forward(x);
       await readBytes(gpu, out.pool3.buffer, 0, 4);
+      gpu.release(x);
     });
   }
   net.destroy();

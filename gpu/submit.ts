@@ -57,10 +57,10 @@ const MAX_PENDING = 512;
 const EARLY_FLUSH_MS = 100;
 
 /**
- * Bytes of released tensors' buffers kept for reuse (gpu/buffer_pool.ts). Batches release and take buffers in
- * the same order, so a pool smaller than a batch's buffers (the oldest dropped first) serves almost none of the
- * next batch's: with 256 MiB, stylegan3-t-128 at batch 4 still made 48 buffers (667 MiB) per batch on llvmpipe,
- * with 1 GiB none at batch 4 or 8.
+ * Bytes of released tensors' buffers kept for reuse at least (gpu/buffer_pool.ts; more for networks that hold
+ * more at once). Batches release and take buffers in the same order, so a pool smaller than a batch's buffers
+ * (the oldest dropped first) serves almost none of the next batch's: with 256 MiB, stylegan3-t-128 at batch 4
+ * still made 48 buffers (667 MiB) per batch on llvmpipe, with 1 GiB none at batch 4 or 8.
  */
 const POOL_BUDGET = 1 << 30;
 
@@ -99,6 +99,8 @@ export class Submission {
   readonly #holds = new WeakMap<GPUTexture, { buffer: GPUBuffer; range: string }>();
   /** How many command buffers {@link Submission.flush} has submitted (`deno task bench` shows it per call). */
   submitted = 0;
+  /** How many buffers {@link Submission.allocate} has created rather than reused (`deno task bench`: per call). */
+  created = 0;
   /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
   profiler: OpProfiler | null = null;
   /**
@@ -231,6 +233,8 @@ export class Submission {
     // A new owner: texture copies of the previous owner's contents must not serve it.
     if (reused) this.#written(reused);
     const buffer = reused ?? this.device.createBuffer({ size, usage });
+    if (!reused) this.created++;
+    this.#pool.lend(buffer);
     if (this.poison) this.#fillPoison(buffer);
     return buffer;
   }

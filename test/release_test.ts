@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby } from "../kernels/elementwise.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { BufferPool, sizeClass } from "../gpu/buffer_pool.ts";
+import { BufferPool, LIVE_FACTOR, sizeClass } from "../gpu/buffer_pool.ts";
 import { pool2d } from "../kernels/pool.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { POISON } from "../gpu/submit.ts";
@@ -32,6 +32,28 @@ Deno.test("BufferPool: takes the latest buffer of a size, drops the oldest past 
   assert.deepEqual(pool.put(huge), [huge], "larger than the whole budget: dropped at once");
   assert.equal(pool.take(16), c);
   assert.equal(pool.bytes, 0);
+});
+
+Deno.test("BufferPool: keeps up to twice the most bytes lent out at once, when that exceeds its floor", () => {
+  const pool = new BufferPool(100);
+  assert.equal(pool.budget, 100);
+  const a = fake(80, "a"), b = fake(80, "b"), c = fake(80, "c");
+  for (const x of [a, b, c]) pool.lend(x);
+  assert.equal(pool.budget, 2 * 240, "240 bytes lent at once");
+  assert.deepEqual(pool.put(a), []);
+  assert.deepEqual(pool.put(b), []);
+  assert.deepEqual(pool.put(c), [], "240 free bytes are within the budget, though above the floor");
+  assert.equal(pool.bytes, 240);
+  // Lent again one at a time: the peak, not the bytes lent now, sets the budget.
+  assert.equal(pool.take(80), c);
+  pool.lend(c);
+  const big = fake(300, "big");
+  pool.lend(big);
+  assert.equal(pool.budget, 2 * 380);
+  assert.deepEqual(pool.put(big), [], "460 free bytes");
+  assert.deepEqual(pool.put(fake(400, "d")), [a, b], "860 free bytes: the oldest go until 760 hold");
+  assert.equal(pool.bytes, 700);
+  assert.equal(LIVE_FACTOR, 2);
 });
 
 Deno.test("sizeClass: at most 25% above the bytes asked for, a multiple of 4, never smaller, monotonic", () => {
