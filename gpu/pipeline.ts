@@ -21,6 +21,7 @@ const BUFFER_TYPE: Record<Exclude<BindingKind, "texture">, GPUBufferBindingType>
 export class PipelineCache {
   readonly #pipelines = new Map<string, GPUComputePipeline>();
   readonly #layouts = new Map<string, GPUPipelineLayout>();
+  readonly #groupLayouts = new Map<string, GPUBindGroupLayout>();
 
   constructor(readonly device: GPUDevice) {}
 
@@ -40,11 +41,12 @@ export class PipelineCache {
     return pipeline;
   }
 
-  #layout(kinds: BindingKind[]): GPUPipelineLayout {
+  /** The bind group layout of bindings of `kinds` (the one of every pipeline with those bindings). */
+  bindGroupLayout(kinds: BindingKind[]): GPUBindGroupLayout {
     const key = kinds.join(",");
-    let layout = this.#layouts.get(key);
+    let layout = this.#groupLayouts.get(key);
     if (!layout) {
-      const bindGroupLayout = this.device.createBindGroupLayout({
+      layout = this.device.createBindGroupLayout({
         entries: kinds.map((kind, binding) => ({
           binding,
           visibility: GPUShaderStage.COMPUTE,
@@ -53,7 +55,16 @@ export class PipelineCache {
             : { buffer: { type: BUFFER_TYPE[kind] } },
         })),
       });
-      layout = this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
+      this.#groupLayouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  #layout(kinds: BindingKind[]): GPUPipelineLayout {
+    const key = kinds.join(",");
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.bindGroupLayout(kinds)] });
       this.#layouts.set(key, layout);
     }
     return layout;

@@ -70,6 +70,9 @@ const POOL_BUDGET = 1 << 30;
  */
 export const POISON = 0x7fc07e00;
 
+/** Entries kept in each of the uniform-buffer and bind-group caches before they start over. */
+const CACHE_LIMIT = 4096;
+
 /** Bytes of every uniform buffer at least (64 parameters). */
 const UNIFORM_MIN = 256;
 
@@ -85,6 +88,12 @@ export class Submission {
   /** Buffers and textures to destroy after the next submission (recorded work may still use them). */
   #doomed: (GPUBuffer | GPUTexture)[] = [];
   readonly #pool = new BufferPool(POOL_BUDGET);
+  /** Uniform buffers by contents, bind groups by resources, views by texture (see {@link Submission.#bindGroup}). */
+  readonly #uniforms = new Map<string, GPUBuffer>();
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
+  readonly #views = new WeakMap<GPUTexture, GPUTextureView>();
+  readonly #ids = new WeakMap<object, number>();
+  #nextId = 0;
   /**
    * Buffers that host writes must follow in order with the recorded work ({@link Submission.write}): released
    * since the last submission (recorded work may still read their previous contents), or cleared or written by
@@ -118,20 +127,7 @@ export class Submission {
   dispatch(d: Dispatch): void {
     const pipeline = this.pipelines.get(d.label, d.code, d.layout);
     const entries: GPUBindGroupEntry[] = [];
-    if (d.uniforms) {
-      // At least UNIFORM_MIN bytes: pipelines that share a bind group layout (same binding kinds) may be
-      // checked against another's uniform struct size (seen with wgpu: "bound with size 32 where the
-      // shader expects 40"), so every uniform binding is larger than any struct sg3 declares.
-      const ub = this.device.createBuffer({
-        size: Math.max(UNIFORM_MIN, d.uniforms.byteLength),
-        usage: GPUBufferUsage.UNIFORM,
-        mappedAtCreation: true,
-      });
-      new Uint8Array(ub.getMappedRange()).set(new Uint8Array(d.uniforms));
-      ub.unmap();
-      this.#doomed.push(ub);
-      entries.push({ binding: 0, resource: { buffer: ub } });
-    }
+    if (d.uniforms) entries.push({ binding: 0, resource: { buffer: this.#uniform(d.uniforms) } });
     if (this.profiler) {
       this.#endPass();
       if (this.profiler.full) this.flush();
@@ -147,13 +143,13 @@ export class Submission {
     d.bindings.forEach((b, i) => {
       const target = targets[i];
       if (target?.copy) this.#copyToTexture(b as Staged, target.texture);
-      const resource = target ? target.texture.createView() : asBinding(b as Bindable);
+      const resource = target ? this.#view(target.texture) : asBinding(b as Bindable);
       // What this launch writes no longer matches earlier texture copies of it.
       if (d.layout[first + i] === "storage") this.#written((resource as GPUBufferBinding).buffer);
       entries.push({ binding: first + i, resource });
     });
     if (copies) this.#emptyPass(copies[1]);
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.#bindGroup(d.layout, entries);
     const pass = this.#computePass(this.profiler?.next(d.label, d.tag, d.flops));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -168,6 +164,69 @@ export class Submission {
       this.#submit();
       this.#early = true;
     }
+  }
+
+  /**
+   * The uniform buffer holding `bytes`, made once per distinct contents and kept (never written again): a
+   * network's launches repeat their parameters batch after batch, so creating a buffer per launch was host
+   * time spent again for every batch. Past {@link CACHE_LIMIT} buffers the cache starts over.
+   */
+  #uniform(bytes: ArrayBuffer): GPUBuffer {
+    const key = new Uint32Array(bytes).join(",");
+    let buffer = this.#uniforms.get(key);
+    if (!buffer) {
+      if (this.#uniforms.size >= CACHE_LIMIT) {
+        this.#discard(...this.#uniforms.values());
+        this.#uniforms.clear();
+      }
+      // At least UNIFORM_MIN bytes: pipelines that share a bind group layout (same binding kinds) may be
+      // checked against another's uniform struct size (seen with wgpu: "bound with size 32 where the
+      // shader expects 40"), so every uniform binding is larger than any struct sg3 declares.
+      buffer = this.device.createBuffer({
+        size: Math.max(UNIFORM_MIN, bytes.byteLength),
+        usage: GPUBufferUsage.UNIFORM,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
+      buffer.unmap();
+      this.#uniforms.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  /** The (one) view of a pool or constant texture. */
+  #view(texture: GPUTexture): GPUTextureView {
+    let view = this.#views.get(texture);
+    if (!view) this.#views.set(texture, view = texture.createView());
+    return view;
+  }
+
+  /**
+   * The bind group of `entries` for bindings of kinds `kinds`, made once per distinct resources: the buffer
+   * pool hands a network's launches the same buffers batch after batch, and {@link Submission.#uniform} the
+   * same uniform buffers, so a batch after the first makes none (`createBindGroup` took about a quarter of
+   * the host time of recording an Inception batch). A buffer is never bound again once destroyed, so entries
+   * holding one are never hit again; past {@link CACHE_LIMIT} entries the cache starts over.
+   */
+  #bindGroup(kinds: BindingKind[], entries: GPUBindGroupEntry[]): GPUBindGroup {
+    const key = kinds.join(",") + "|" +
+      entries.map(({ resource: r }) =>
+        "buffer" in r ? `${this.#id(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}` : `${this.#id(r)}`
+      ).join(",");
+    let group = this.#bindGroups.get(key);
+    if (!group) {
+      if (this.#bindGroups.size >= CACHE_LIMIT) this.#bindGroups.clear();
+      group = this.device.createBindGroup({ layout: this.pipelines.bindGroupLayout(kinds), entries });
+      this.#bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  /** A number naming a buffer or texture view for cache keys (never reused). */
+  #id(o: object): number {
+    let id = this.#ids.get(o);
+    if (id === undefined) this.#ids.set(o, id = this.#nextId++);
+    return id;
   }
 
   /** Records a buffer-to-buffer copy (ends the current compute pass). */
