@@ -21,10 +21,17 @@ export function sizeClass(bytes: number): number {
 export const LIVE_FACTOR = 2;
 
 /**
+ * Lends per window over which the peak is taken: the budget follows the larger peak of this window and the
+ * last, so that a network run long ago (a viewer that switched networks) no longer sets it. A batch of
+ * stylegan3-t-128 or Inception lends 100-200 buffers.
+ */
+export const PEAK_WINDOW = 4096;
+
+/**
  * Free buffers by size, the oldest dropped first when they hold more than the budget: `floor` bytes, or
- * {@link LIVE_FACTOR} times the most bytes lent out at once so far, if more. A network's pass needs more
- * distinct buffers than it holds at once (its tensors come in many size classes), so that a pool of only the
- * peak live bytes would still drop buffers the next batch takes again: on llvmpipe (2026-12-03, floor 0)
+ * {@link LIVE_FACTOR} times the most bytes lent out at once lately ({@link PEAK_WINDOW}), if more. A
+ * network's pass needs more distinct buffers than it holds at once (its tensors come in many size classes), so
+ * that a pool of only the peak live bytes would still drop buffers the next batch takes again: on llvmpipe (2026-12-03, floor 0)
  * stylegan3-t-128 at batch 8 created 48 buffers per warm batch with a budget of its peak live bytes, 38 with
  * 1.5 times it, 7 with twice it; Inception none. The floor covers every network at the sizes llvmpipe runs; the
  * peak term lets large networks on GPUs keep their largest tensors (stylegan3-t-1024's largest activation holds
@@ -38,22 +45,34 @@ export class BufferPool {
   /** Every free buffer, in the order released (for dropping the oldest). */
   readonly #order = new Set<GPUBuffer>();
   #bytes = 0;
-  /** Bytes lent out ({@link BufferPool.lend}) and not put back. */
+  /** Bytes lent out ({@link BufferPool.lend}) and neither put back nor forgotten. */
   #live = 0;
+  /** The most bytes live at once during this window of {@link PEAK_WINDOW} lends, and during the last one. */
   #peak = 0;
+  #lastPeak = 0;
+  #lends = 0;
 
   /** Keeps at least `floor` bytes of free buffers. */
   constructor(readonly floor: number) {}
 
   /** The most bytes of free buffers kept now. */
   get budget(): number {
-    return Math.max(this.floor, LIVE_FACTOR * this.#peak);
+    return Math.max(this.floor, LIVE_FACTOR * Math.max(this.#peak, this.#lastPeak));
   }
 
   /** Counts `buffer` (taken from the pool or new) as handed out to a tensor. */
   lend(buffer: GPUBuffer): void {
     this.#live += buffer.size;
     this.#peak = Math.max(this.#peak, this.#live);
+    if (++this.#lends % PEAK_WINDOW === 0) {
+      this.#lastPeak = this.#peak;
+      this.#peak = this.#live;
+    }
+  }
+
+  /** Counts a lent buffer as gone for good (destroyed with its tensor, not put back). */
+  forget(buffer: GPUBuffer): void {
+    this.#live = Math.max(0, this.#live - buffer.size);
   }
 
   /** Bytes of the free buffers held. */

@@ -191,11 +191,8 @@ export class Gpu {
       );
     }
     // Its buffer may be larger (a size class, gpu/buffer_pool.ts); bindings cover the tensor's bytes only.
-    return new Tensor(
-      this.submission.allocate(Math.min(sizeClass(bytes), this.maxBuffer), STORAGE),
-      shape,
-      dtype,
-    );
+    const buffer = this.submission.allocate(Math.min(sizeClass(bytes), this.maxBuffer), STORAGE);
+    return new Tensor(buffer, shape, dtype, () => this.submission.forget(buffer));
   }
 
   /** Allocates a tensor of zeros (cleared in order with the recorded work). */

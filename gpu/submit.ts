@@ -298,6 +298,11 @@ export class Submission {
     return buffer;
   }
 
+  /** Counts a handed-out buffer as gone without going back to the pool (its tensor was destroyed). */
+  forget(buffer: GPUBuffer): void {
+    this.#pool.forget(buffer);
+  }
+
   /**
    * Hands `t`'s buffer to the pool for the next tensor of its size (and destroys what the pool drops and `t`'s
    * texture copy, after the work recorded so far is submitted, since WebGPU refuses to submit work that uses a

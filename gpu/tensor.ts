@@ -26,6 +26,8 @@ export class Tensor {
     readonly shape: readonly number[],
     /** The element type. */
     readonly dtype: DType = "f32",
+    /** Called by {@link Tensor.destroy} before the buffer is destroyed (the buffer pool's accounting). */
+    readonly onDestroy?: () => void,
   ) {}
 
   /**
@@ -46,6 +48,7 @@ export class Tensor {
 
   /** Frees the GPU memory now rather than at garbage collection. */
   destroy(): void {
+    this.onDestroy?.();
     this.buffer.destroy();
     this.texture?.destroy();
     this.texture = null;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby } from "../kernels/elementwise.ts";
 import { readTensor } from "../gpu/readback.ts";
-import { BufferPool, LIVE_FACTOR, sizeClass } from "../gpu/buffer_pool.ts";
+import { BufferPool, LIVE_FACTOR, PEAK_WINDOW, sizeClass } from "../gpu/buffer_pool.ts";
 import { pool2d } from "../kernels/pool.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { POISON } from "../gpu/submit.ts";
@@ -54,6 +54,28 @@ Deno.test("BufferPool: keeps up to twice the most bytes lent out at once, when t
   assert.deepEqual(pool.put(fake(400, "d")), [a, b], "860 free bytes: the oldest go until 760 hold");
   assert.equal(pool.bytes, 700);
   assert.equal(LIVE_FACTOR, 2);
+});
+
+Deno.test("BufferPool: destroyed tensors leave the live bytes; the peak of past windows is forgotten", () => {
+  const pool = new BufferPool(10);
+  const big = fake(1000, "big");
+  pool.lend(big);
+  assert.equal(pool.budget, 2000);
+  pool.forget(big);
+  const small = fake(20, "small");
+  // One window of small lends (20 bytes live at most): the big peak still counts, as the last window's.
+  for (let i = 0; i < PEAK_WINDOW - 1; i++) {
+    pool.lend(small);
+    pool.put(small);
+    pool.take(20);
+  }
+  assert.equal(pool.budget, 2000);
+  for (let i = 0; i < PEAK_WINDOW; i++) {
+    pool.lend(small);
+    pool.put(small);
+    pool.take(20);
+  }
+  assert.equal(pool.budget, 40, "two windows later only the small tensors' peak counts");
 });
 
 Deno.test("sizeClass: at most 25% above the bytes asked for, a multiple of 4, never smaller, monotonic", () => {
