@@ -30,7 +30,7 @@ import { Inception, preprocess } from "../models/inception.ts";
 import { fixtureStateDict, fromPytorchFid } from "../models/inception_weights.ts";
 import { computeEquivariance, EQ_METRICS, RandomSamples } from "../metrics/equivariance.ts";
 import { fmaPeak } from "./peak.ts";
-import { timeIt } from "./time.ts";
+import { median, timeIt } from "./time.ts";
 
 const { values } = parseArgs({
   options: {
@@ -86,7 +86,7 @@ async function measure(what: string, batch: number, run: () => Promise<void>, un
     created = gpu.submission.created - made;
   };
   const t = await timeIt(counted, reps), ms = t.median;
-  const record = recording.slice(-reps).sort((a, b) => a - b)[Math.floor(reps / 2)];
+  const record = median(recording.slice(-reps));
   // Every line has ms_per_image (per sample for the EQ metrics, which also name it ms_per_sample): the median
   // over the reps, with the fastest and slowest beside it (this machine's spread).
   emit({

@@ -10,6 +10,12 @@ export interface Timing {
   max: number;
 }
 
+/** The median of `values` (the upper one of an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 /** Times `fn` (which must wait for its GPU work) over `reps` runs after one warm-up. */
 export async function timeIt(fn: () => Promise<void>, reps = 5): Promise<Timing> {
   await fn();
@@ -19,6 +25,5 @@ export async function timeIt(fn: () => Promise<void>, reps = 5): Promise<Timing>
     await fn();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1] };
+  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
 }

@@ -31,9 +31,9 @@ export const PEAK_WINDOW = 4096;
  * Free buffers by size, the oldest dropped first when they hold more than the budget: `floor` bytes, or
  * {@link LIVE_FACTOR} times the most bytes lent out at once lately ({@link PEAK_WINDOW}), if more. A
  * network's pass needs more distinct buffers than it holds at once (its tensors come in many size classes), so
- * that a pool of only the peak live bytes would still drop buffers the next batch takes again: on llvmpipe (2026-12-03, floor 0)
- * stylegan3-t-128 at batch 8 created 48 buffers per warm batch with a budget of its peak live bytes, 38 with
- * 1.5 times it, 7 with twice it; Inception none. The floor covers every network at the sizes llvmpipe runs; the
+ * that a pool of only the peak live bytes would still drop buffers the next batch takes again: on llvmpipe
+ * (2026-12-03, floor 0) stylegan3-t-128 at batch 8 created 48 buffers per warm batch with a budget of its peak
+ * live bytes, 38 with 1.5 times it, 7 with twice it; Inception none. The floor covers every network at the sizes llvmpipe runs; the
  * peak term lets large networks on GPUs keep their largest tensors (stylegan3-t-1024's largest activation holds
  * 337 MB per image, so that at batch 4 and more a fixed 1 GiB pool dropped it at once and created it again for
  * every batch; not measured on a GPU yet), at the price of holding up to that many bytes of free buffers

@@ -29,8 +29,7 @@ export async function readBytes(
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
   const earlier = unmapped.get(gpu);
-  let requested = () => {};
-  const mine = new Promise<void>((resolve) => requested = resolve);
+  const { promise: mine, resolve: requested } = Promise.withResolvers<void>();
   unmapped.set(gpu, mine);
   // Lets the next readback submit; called once, when the first map request is made (or on failure).
   const release = () => {
