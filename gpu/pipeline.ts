@@ -19,7 +19,8 @@ const BUFFER_TYPE: Record<Exclude<BindingKind, "texture">, GPUBufferBindingType>
 
 /** The pipeline cache of one device. */
 export class PipelineCache {
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  /** Pipelines by WGSL code, then by binding kinds (nested, so that a kept code string's hash is reused). */
+  readonly #pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   readonly #layouts = new Map<string, GPUPipelineLayout>();
   readonly #groupLayouts = new Map<string, GPUBindGroupLayout>();
 
@@ -27,8 +28,10 @@ export class PipelineCache {
 
   /** The pipeline of kernel `label` for `code` (entry point `main`) with bindings `layout`. */
   get(label: string, code: string, layout: BindingKind[]): GPUComputePipeline {
-    const key = layout.join(",") + "\u0000" + code;
-    let pipeline = this.#pipelines.get(key);
+    const key = layout.join(",");
+    let byLayout = this.#pipelines.get(code);
+    if (!byLayout) this.#pipelines.set(code, byLayout = new Map());
+    let pipeline = byLayout.get(key);
     if (!pipeline) {
       const module = this.device.createShaderModule({ label, code });
       pipeline = this.device.createComputePipeline({
@@ -36,7 +39,7 @@ export class PipelineCache {
         layout: this.#layout(layout),
         compute: { module, entryPoint: "main" },
       });
-      this.#pipelines.set(key, pipeline);
+      byLayout.set(key, pipeline);
     }
     return pipeline;
   }
@@ -68,10 +71,5 @@ export class PipelineCache {
       this.#layouts.set(key, layout);
     }
     return layout;
-  }
-
-  /** How many distinct pipelines have been compiled. */
-  get size(): number {
-    return this.#pipelines.size;
   }
 }

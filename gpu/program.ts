@@ -5,7 +5,8 @@
  * (`enable f16;`, the workgroup-size constants, the uniform struct `p`, one binding line per buffer or
  * chunk, the accessors of split buffers), the uniform bytes, the explicit bind group layout, the bind
  * group and the pipeline label (the kernel's name, so that validation errors name it). Kernel sources
- * hold only their helpers, workgroup variables and `fn main`.
+ * hold only their helpers, workgroup variables and `fn main`. The generated WGSL is kept per kernel source and
+ * declaration (types, not values), so that a launch repeated batch after batch builds no source again.
  *
  * A split buffer holds `items` items along its first axis (see split.ts): the launch runs once per run
  * of items that fits the binding limits, with the parameters `p.n0` and `p.count` set to the run's first
@@ -177,11 +178,22 @@ function withEntry(prog: Program, uniform: boolean): string {
   }${copy}${prog.source.slice(body)}`;
 }
 
+/** The WGSL of a launch: header, the accessors of chunked buffers (when there are any) and the source. */
+function generate(
+  prog: Program,
+  params: Record<string, Param>,
+  chunks: Map<string, number>,
+  textures: Set<string>,
+  accessors: string,
+): string {
+  const entry = withEntry(prog, Object.keys(params).length > 0);
+  return [header(prog, params, chunks, textures), ...accessors ? [accessors] : [], entry].join("\n");
+}
+
 /** The generated WGSL of a program without split buffers (for tests and inspection). */
 export function programSource(prog: Program): string {
-  const params = prog.params ?? {};
   const textures = new Set(prog.buffers.filter((b) => b.texture).map((b) => b.name));
-  return `${header(prog, params, new Map(), textures)}\n${withEntry(prog, Object.keys(params).length > 0)}`;
+  return generate(prog, prog.params ?? {}, new Map(), textures, "");
 }
 
 /** Records the launch(es) of a declared program on the GPU's current submission. */
@@ -252,6 +264,51 @@ function staged(
   return { from, format: textureFormat(t.dtype, vec4), texel, constant };
 }
 
+/** Generated kernel sources kept before the cache starts over (as gpu/submit.ts's caches). */
+const SOURCE_LIMIT = 4096;
+
+/**
+ * Generated WGSL by kernel source, then by everything else it is made from ({@link launchSource}): a network's
+ * launches repeat batch after batch, and building their sources again (1.4 MB per Inception batch, about a
+ * millisecond) and hashing them in the pipeline cache was host time that a GPU waits for. The kept strings
+ * are the same objects launch after launch, so that map lookups reuse their hashes.
+ */
+const generated = new Map<string, Map<string, string>>();
+let generatedCount = 0;
+
+/** {@link generate}'s WGSL, kept: built once per kernel source and everything else it reads. */
+function launchSource(
+  prog: Program,
+  params: Record<string, Param>,
+  chunks: Map<string, number>,
+  textures: Set<string>,
+  accessors: string,
+): string {
+  const key = JSON.stringify([
+    prog.workgroupSize,
+    !!prog.f16,
+    Object.entries(params).map(([n, [t]]) => [n, t]),
+    prog.buffers.map((b) => [b.name, b.access, elementType(b), !!b.split, b.texture, chunks.get(b.name)]),
+    [...textures],
+    accessors,
+  ]);
+  let bySource = generated.get(prog.source);
+  if (!bySource) generated.set(prog.source, bySource = new Map());
+  let code = bySource.get(key);
+  if (code === undefined) {
+    if (generatedCount >= SOURCE_LIMIT) {
+      generated.clear();
+      generated.set(prog.source, bySource);
+      bySource.clear();
+      generatedCount = 0;
+    }
+    code = generate(prog, params, chunks, textures, accessors);
+    bySource.set(key, code);
+    generatedCount++;
+  }
+  return code;
+}
+
 function launch(
   gpu: Gpu,
   prog: Program,
@@ -264,7 +321,7 @@ function launch(
   accessors = "",
 ): void {
   const uniform = Object.keys(params).length > 0;
-  const code = `${header(prog, params, chunks, textures)}\n${accessors}\n${withEntry(prog, uniform)}`;
+  const code = launchSource(prog, params, chunks, textures, accessors);
   const kinds: BindingKind[] = prog.buffers.flatMap((b) =>
     textures.has(b.name)
       ? ["texture"]

@@ -3,7 +3,7 @@ import { GPU_TEST, testGpu } from "./gpu.ts";
 import { axpby, cast } from "../kernels/elementwise.ts";
 import { matmul, matmulCandidates } from "../kernels/matmul.ts";
 import { readBytes, readTensor } from "../gpu/readback.ts";
-import { programSource, runProgram, uniformBytes } from "../gpu/program.ts";
+import { type Program, programSource, runProgram, uniformBytes } from "../gpu/program.ts";
 import { grid1d, main1d } from "../kernels/grid.ts";
 import type { DType } from "../gpu/tensor.ts";
 import { OpProfiler } from "../gpu/profile.ts";
@@ -67,6 +67,49 @@ Deno.test("a program declaration generates the header, bindings and uniform byte
   ]);
   assert.throws(() => uniformBytes({ n: ["u32", -1] }), /u32 out of range/);
 });
+
+Deno.test(
+  { name: "sources kept between launches follow every input of the generated header", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    const x = gpu.upload(new Float32Array(64), [64]), y = gpu.tensor([64]);
+    const base: Program = {
+      name: "source_cache_probe",
+      params: { n: ["u32", 64] },
+      buffers: [{ name: "x", data: x, texture: false }, { name: "y", data: y, access: "read_write" }],
+      workgroupSize: 64,
+      source: `fn main(@builtin(global_invocation_id) g: vec3u) {
+  if (g.x < u32(p.n)) { y[g.x] = dot(vec4f(ld_x(g.x)), vec4f(0.25)); }
+}`,
+      workgroups: [1],
+    };
+    const variants: Program[] = [
+      base,
+      { ...base, params: { n: ["u32", 32] } }, // a value, not part of the source
+      { ...base, params: { n: ["i32", 64] } },
+      { ...base, workgroupSize: 32 },
+      { ...base, f16: gpu.f16 },
+      { ...base, buffers: [{ ...base.buffers[0], type: "vec4" }, base.buffers[1]] },
+      { ...base, buffers: [{ ...base.buffers[0], texture: true }, base.buffers[1]] },
+    ];
+    const codes: string[] = [];
+    const dispatch = gpu.submission.dispatch;
+    gpu.submission.dispatch = (d) => {
+      codes.push(d.code);
+      dispatch.call(gpu.submission, d);
+    };
+    try {
+      // Twice: the second round's sources come from the cache.
+      for (const v of [...variants, ...variants]) runProgram(gpu, v);
+    } finally {
+      gpu.submission.dispatch = dispatch;
+    }
+    await gpu.sync();
+    assert.deepEqual(codes, [...variants, ...variants].map((v) => programSource(v)));
+    x.destroy();
+    y.destroy();
+  },
+);
 
 Deno.test({ name: "axpby matches float64 on an awkward size", ...GPU_TEST }, async () => {
   const gpu = await testGpu();
