@@ -178,14 +178,20 @@ function withEntry(prog: Program, uniform: boolean): string {
   }${copy}${prog.source.slice(body)}`;
 }
 
+/**
+ * What a launch's WGSL is made from: the program, its parameters, the chunk count of each chunked split buffer,
+ * the buffers read through textures, and the accessors of the chunked buffers.
+ */
+interface LaunchShape {
+  prog: Program;
+  params: Record<string, Param>;
+  chunks: Map<string, number>;
+  textures: Set<string>;
+  accessors: string;
+}
+
 /** The WGSL of a launch: header, the accessors of chunked buffers (when there are any) and the source. */
-function generate(
-  prog: Program,
-  params: Record<string, Param>,
-  chunks: Map<string, number>,
-  textures: Set<string>,
-  accessors: string,
-): string {
+function generate({ prog, params, chunks, textures, accessors }: LaunchShape): string {
   const entry = withEntry(prog, Object.keys(params).length > 0);
   return [header(prog, params, chunks, textures), ...accessors ? [accessors] : [], entry].join("\n");
 }
@@ -193,7 +199,7 @@ function generate(
 /** The generated WGSL of a program without split buffers (for tests and inspection). */
 export function programSource(prog: Program): string {
   const textures = new Set(prog.buffers.filter((b) => b.texture).map((b) => b.name));
-  return generate(prog, prog.params ?? {}, new Map(), textures, "");
+  return generate({ prog, params: prog.params ?? {}, chunks: new Map(), textures, accessors: "" });
 }
 
 /** Records the launch(es) of a declared program on the GPU's current submission. */
@@ -277,13 +283,8 @@ const generated = new Map<string, Map<string, string>>();
 let generatedCount = 0;
 
 /** {@link generate}'s WGSL, kept: built once per kernel source and everything else it reads. */
-function launchSource(
-  prog: Program,
-  params: Record<string, Param>,
-  chunks: Map<string, number>,
-  textures: Set<string>,
-  accessors: string,
-): string {
+function launchSource(shape: LaunchShape): string {
+  const { prog, params, chunks, textures, accessors } = shape;
   const key = JSON.stringify([
     prog.workgroupSize,
     !!prog.f16,
@@ -302,7 +303,7 @@ function launchSource(
       bySource.clear();
       generatedCount = 0;
     }
-    code = generate(prog, params, chunks, textures, accessors);
+    code = generate(shape);
     bySource.set(key, code);
     generatedCount++;
   }
@@ -321,7 +322,7 @@ function launch(
   accessors = "",
 ): void {
   const uniform = Object.keys(params).length > 0;
-  const code = launchSource(prog, params, chunks, textures, accessors);
+  const code = launchSource({ prog, params, chunks, textures, accessors });
   const kinds: BindingKind[] = prog.buffers.flatMap((b) =>
     textures.has(b.name)
       ? ["texture"]
