@@ -23,7 +23,7 @@ import type { Gpu } from "./device.ts";
 import type { BindingKind } from "./pipeline.ts";
 import { type BufferRange, Tensor } from "./tensor.ts";
 import { chunkedAccess, chunkRanges, itemRuns, maxChunks } from "./split.ts";
-import type { Bindable, Staged } from "./submit.ts";
+import { type Bindable, CACHE_LIMIT, type Staged } from "./submit.ts";
 import { texelBytes, textureAccess, textureFormat, textureRows } from "./texture.ts";
 
 /** WGSL scalar types of uniform parameters (all 4 bytes, so the struct layout is their order). */
@@ -270,14 +270,12 @@ function staged(
   return { from, format: textureFormat(t.dtype, vec4), texel, constant };
 }
 
-/** Generated kernel sources kept before the cache starts over (as gpu/submit.ts's caches). */
-const SOURCE_LIMIT = 4096;
-
 /**
  * Generated WGSL by kernel source, then by everything else it is made from ({@link launchSource}): a network's
  * launches repeat batch after batch, and building their sources again (1.4 MB per Inception batch, about a
  * millisecond) and hashing them in the pipeline cache was host time that a GPU waits for. The kept strings
- * are the same objects launch after launch, so that map lookups reuse their hashes.
+ * are the same objects launch after launch, so that map lookups reuse their hashes. Past {@link CACHE_LIMIT}
+ * sources the cache starts over.
  */
 const generated = new Map<string, Map<string, string>>();
 let generatedCount = 0;
@@ -293,17 +291,15 @@ function launchSource(shape: LaunchShape): string {
     [...textures],
     accessors,
   ]);
-  let bySource = generated.get(prog.source);
-  if (!bySource) generated.set(prog.source, bySource = new Map());
-  let code = bySource.get(key);
+  let code = generated.get(prog.source)?.get(key);
   if (code === undefined) {
-    if (generatedCount >= SOURCE_LIMIT) {
+    if (generatedCount >= CACHE_LIMIT) {
       generated.clear();
-      generated.set(prog.source, bySource);
-      bySource.clear();
       generatedCount = 0;
     }
     code = generate(shape);
+    let bySource = generated.get(prog.source);
+    if (!bySource) generated.set(prog.source, bySource = new Map());
     bySource.set(key, code);
     generatedCount++;
   }

@@ -70,8 +70,8 @@ const POOL_BUDGET = 1 << 30;
  */
 export const POISON = 0x7fc07e00;
 
-/** Entries kept in each of the uniform-buffer and bind-group caches before they start over. */
-const CACHE_LIMIT = 4096;
+/** Entries kept in each of sg3's launch caches (uniform buffers, bind groups, sources) before it starts over. */
+export const CACHE_LIMIT = 4096;
 
 /** Bytes of every uniform buffer at least (64 parameters). */
 const UNIFORM_MIN = 256;
