@@ -11,9 +11,12 @@
  *   Y[n, o, t]     = Ay^T M[n, :, o, t] Ax
  *
  * then the convolutions' epilogue (kernels/conv_epilogue.ts: demodulation, noise, bias, activation, gain,
- * clamp, accumulation). Schemes: 3x3 kernels F(2x2, 3x3) (16 multiplies per input and output channel for 4
- * outputs instead of 36); 1x7 and 7x1 kernels F(1x2, 1x7) and F(2x1, 7x1) (8 for 2 instead of 14); 1x3 and 3x1
- * F(1x2, 1x3) (4 for 2 instead of 6). The one-dimensional algorithms are made by Toom-Cook interpolation at the
+ * clamp, accumulation). Schemes: 3x3 kernels F(2x3, 3x3) (20 multiplies per input and output channel for 6
+ * outputs instead of 54: 3.3 per output, against 4 for F(2x2, 3x3)); 1x7 and 7x1 kernels F(1x2, 1x7) and
+ * F(2x1, 7x1) (8 for 2 instead of 14); 1x3 and 3x1 F(1x4, 1x3) and F(4x1, 3x1) (6 for 4 instead of 12). Their
+ * float32 errors, simulated over 6 random channels (values and weights uniform in [-1, 1]): F(2x2, 3x3) 1.1e-6,
+ * F(2x3, 3x3) 2.3e-6, F(1x4, 1x3) 2.1e-6, F(1x2, 1x7) 3.5e-6. The one-dimensional algorithms are made by
+ * Toom-Cook interpolation at the
  * points 0, 1, -1, 2, -2, 1/2, -1/2 (as many as needed) and infinity ({@link winograd1d}); F(2, 3) is the
  * classic B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
  * A^T = [1 1 1 0; 0 1 -1 1]. Three launches: the input transform, the products (each invocation 4V output
@@ -23,9 +26,10 @@
  * transform is done in float64 on the first launch that needs it ({@link WinogradWeights}).
  *
  * Larger tiles are not offered: F(4x4, 3x3) needs 2.25 multiplies per output instead of 4 (stylegan3-t-128's
- * products took 230 ms instead of 394 on llvmpipe) but is 6-25x less accurate in float32 (with the points
- * 0, +-1, 2, -1/2 and 0, +-1, +-2; 8x with the best set simulated, 0, +-1, 1/2, -2, see bench/HISTORY.md;
- * F(3x3, 3x3) no better), beyond the tolerances every variant must meet.
+ * products took 230 ms instead of 394 on llvmpipe) but is 6-25x less accurate in float32 than F(2x2, 3x3)
+ * (with the points 0, +-1, 2, -1/2 and 0, +-1, +-2; 8x with the best set simulated, 0, +-1, 1/2, -2, see
+ * bench/HISTORY.md); F(3x3, 3x3) and F(2x4, 3x3) 5-7x; F(1x3, 1x7), with a ninth point 3, -3, 4 or +-1/4,
+ * 3.7-7x F(1x2, 1x7)'s: beyond the tolerances every variant must meet.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -102,8 +106,14 @@ export function winograd1d(m: number, r: number): Winograd1d {
   return { m, r, at: range(m).map((i) => vm.map((row) => row[i])), g, bt };
 }
 
-/** Output tile along an axis for each kernel size along it that Winograd serves. */
-const TILE_FOR: Record<number, number> = { 1: 1, 3: 2, 7: 2 };
+/** Output tiles [my, mx] of each kernel kh x kw that Winograd serves. */
+const TILE_FOR: Record<string, [number, number]> = {
+  "3x3": [2, 3],
+  "1x3": [1, 4],
+  "3x1": [4, 1],
+  "1x7": [1, 2],
+  "7x1": [2, 1],
+};
 
 /** The separable algorithm of a kh x kw kernel. */
 export interface WinogradScheme {
@@ -119,9 +129,8 @@ const schemes = new Map<string, WinogradScheme | null>();
 export function winogradScheme(kh: number, kw: number): WinogradScheme | null {
   const key = `${kh}x${kw}`;
   if (!schemes.has(key)) {
-    const my = TILE_FOR[kh], mx = TILE_FOR[kw];
-    const ok = my !== undefined && mx !== undefined && kh * kw > 1;
-    const y = ok ? winograd1d(my, kh) : null, x = ok ? winograd1d(mx, kw) : null;
+    const tile = TILE_FOR[key];
+    const y = tile ? winograd1d(tile[0], kh) : null, x = tile ? winograd1d(tile[1], kw) : null;
     schemes.set(key, y && x ? { y, x, points: y.bt.length * x.bt.length } : null);
   }
   return schemes.get(key)!;

@@ -13,7 +13,7 @@ import {
   MIN_FILL_WG,
   packConvWeight,
 } from "../kernels/conv_gemm.ts";
-import { winogradKernel } from "../kernels/winograd.ts";
+import { winogradKernel, winogradScheme } from "../kernels/winograd.ts";
 import { TILED_SLAB } from "../kernels/conv_tiled.ts";
 import { globalAvgPool, pool2d } from "../kernels/pool.ts";
 import { readTensor } from "../gpu/readback.ts";
@@ -316,8 +316,9 @@ Deno.test(
     assert.equal(variant.algo, "winograd");
     const opts = { padH: 1, padW: 1, variant, act: "lrelu" as const };
     const whole = await readTensor(real, convGemm(real, x, weight, opts));
-    // One sample's U (16 x 12 channels x 32 tiles x 4 bytes) fits, two do not: three chunks.
-    const small = Object.create(real, { maxBinding: { value: 16 * 12 * 32 * 4 + 4 } });
+    // One sample's U and M (20 points x 12 channels x 32 tiles x 4 bytes: 18 tiles of 2 x 3, padded to the
+    // 16-tile runs) fit, two do not: three chunks.
+    const small = Object.create(real, { maxBinding: { value: 20 * 12 * 32 * 4 + 4 } });
     assert.deepEqual(await readTensor(real, convGemm(small, x, weight, opts)), whole);
   },
 );
@@ -364,11 +365,12 @@ Deno.test(
     const first = weight.winograd.tensor(counting);
     assert.equal(weight.winograd.tensor(counting), first);
     assert.equal(uploads, 1);
-    assert.deepEqual(first.shape, [16 * cin, 32]);
+    const points = winogradScheme(3, 3)!.points;
+    assert.deepEqual(first.shape, [points * cin, 32]);
     // The transform on the GPU is the float64 one rounded to float32.
     const got = await readTensor(gpu, first);
     const t = winogradKernel(wt.subarray(0, 9));
-    for (let ab = 0; ab < 16; ab++) assert.equal(got[ab * cin * 32], Math.fround(t[ab]));
+    for (let ab = 0; ab < points; ab++) assert.equal(got[ab * cin * 32], Math.fround(t[ab]));
     for (const held of convWeightTensors(weight)) held.destroy();
     const again = weight.winograd.tensor(counting);
     assert.notEqual(again, first);
