@@ -251,15 +251,22 @@ export interface ConvGemmOptions {
 
 /**
  * How a row tile reads its input lines as vec4s (`ld_x` returning vec4f) instead of one value at a time.
- * "aligned": a 1x1 convolution over whole maps of a multiple of 4 pixels with RN a multiple of 4, whose RN
- * values per channel are RN / 4 vec4s. "shifted": any row tile over an input holding a multiple of 4 values per
- * sample: each line's R values start at some offset within a vec4 (per invocation and line) and are picked from
- * the floor((R + 2) / 4) + 1 vec4s that cover them; values outside the map are zeroed as before.
+ * "aligned": a 1x1 convolution over whole maps (each map one line of h w pixels) with RN a multiple of 4, over
+ * an input of a multiple of 4 values per sample: each pixel group starts at a multiple of 4 within its plane and
+ * plane c at c h w, so its RN values lie m = (c h w) mod 4 values into RN / 4 vec4s (one more when m > 0) and
+ * are picked by constant indices. With h w a multiple of 4, m = 0; otherwise the channel loop runs as four loops,
+ * over the channels c = r (mod 4), each with its own constant m = (r h w) mod 4. "shifted": any other row tile
+ * over an input holding a multiple of 4 values per sample: each line's R values start at some offset within a
+ * vec4 (per invocation and line) and are picked from the floor((R + 2) / 4) + 1 vec4s that cover them by three
+ * selects each; values outside the map are zeroed as before.
  */
 type QuadRead = "aligned" | "shifted";
 
-/** The kernel for shape `s` and tile `t`, the input read per `quad` if given. */
-function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
+/**
+ * The kernel for shape `s` and tile `t`, the input read per `quad` if given; `planeRem` is h w mod 4 of an
+ * "aligned" read.
+ */
+function source(s: Shape, t: ConvVariant, quad?: QuadRead, planeRem = 0): string {
   const { kh: KH, kw: KW, stride: S } = s;
   const V = t.v, RN = t.rn, down = t.axis === "y", half = !!t.half;
   // With f16 arithmetic the taps sum into f16 accumulators h, added into the f32 ones a per run of channels.
@@ -277,52 +284,71 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead): string {
     : ["ix0", "iy0", "p.w", "p.h"];
   const lineOk = rs.map((r) => `let lok${r} = ${along} + ${r} >= 0 && ${along} + ${r} < i32(${alongSize});`)
     .join("\n  ");
-  const taps: string[] = [];
-  for (let ko = 0; ko < KO; ko++) {
-    const at = `${across} + ${ko}`;
-    taps.push(`    {
+  // The taps of one input channel whose aligned lines start m values into a vec4.
+  const lineTaps = (m: number) => {
+    const taps: string[] = [];
+    for (let ko = 0; ko < KO; ko++) {
+      const at = `${across} + ${ko}`;
+      taps.push(`    {
       let ok = ${at} >= 0 && ${at} < i32(${acrossSize});`);
-    // Values past a line's or a map's end are read from the next line or plane (or past the tensor, returning
-    // anything) and then zeroed or, for an aligned tile's pixels past the map's end, never stored.
-    const sc = s.scale ? " * sc" : "";
-    if (quad === "aligned") {
-      for (let q = 0; q < R / 4; q++) {
-        taps.push(`      let xq${q} = ${toHalf(`ld_x((xc + u32(ix0)) / 4u + ${q}u)${sc}`, "vec4h")};`);
+      // Values past a line's or a map's end are read from the next line or plane (or past the tensor, returning
+      // anything) and then zeroed or, for an aligned tile's pixels past the map's end, never stored.
+      const sc = s.scale ? " * sc" : "";
+      if (quad === "aligned") {
+        for (let q = 0; q < Math.ceil((R + m) / 4); q++) {
+          taps.push(
+            `      let xq${q} = ${toHalf(`ld_x((xc + u32(ix0) - ${m}u) / 4u + ${q}u)${sc}`, "vec4h")};`,
+          );
+        }
+        for (const r of rs) taps.push(`      let x${r} = xq${(r + m) >> 2}[${(r + m) & 3}];`);
       }
-      for (const r of rs) taps.push(`      let x${r} = xq${r >> 2}[${r & 3}];`);
-    }
-    if (quad === "shifted") {
-      // The line's flat start (negative only before a run's first value, where every value is padding).
-      const line = shiftedRead(
-        (i) => toHalf(`ld_x(${i})${sc}`, "vec4h"),
-        `i32(xc) + (${at}) * i32(p.w) + ix0`,
-        R,
-        "x",
-      );
-      taps.push(...line.code.map((c) => `      ${c}`));
-      for (const r of rs) taps.push(`      let x${r} = select(0.0, ${line.value(r)}, ok && lok${r});`);
-    }
-    for (const r of quad ? [] : rs) {
-      const [iy, ix] = down ? [`${along} + ${r}`, at] : [at, `${along} + ${r}`];
-      const x = `select(0.0, ld_x(xc + u32(max(${iy}, 0)) * p.w + u32(max(${ix}, 0))), ok && lok${r})${sc}`;
-      taps.push(`      let x${r} = ${toHalf(x)};`);
-    }
-    for (let ki = 0; ki < KI; ki++) {
-      const [ky, kx] = down ? [ki, ko] : [ko, ki];
-      const k = `((c * ${KH}u + ${ky}u) * ${KW}u + ${kx}u) * p.c4 + ob`;
-      taps.push(`      {`);
-      for (const v of vs) taps.push(`        let w${v} = ld_wt(${k} + ${v}u);`);
-      for (const v of vs) {
-        taps.push(
-          `        ${
-            js.map((j) => `${sum}${v}_${j} = fma(w${v}, ${vec}(x${j * S + ki}), ${sum}${v}_${j});`).join(" ")
-          }`,
+      if (quad === "shifted") {
+        // The line's flat start (negative only before a run's first value, where every value is padding).
+        const line = shiftedRead(
+          (i) => toHalf(`ld_x(${i})${sc}`, "vec4h"),
+          `i32(xc) + (${at}) * i32(p.w) + ix0`,
+          R,
+          "x",
         );
+        taps.push(...line.code.map((c) => `      ${c}`));
+        for (const r of rs) taps.push(`      let x${r} = select(0.0, ${line.value(r)}, ok && lok${r});`);
       }
-      taps.push(`      }`);
+      for (const r of quad ? [] : rs) {
+        const [iy, ix] = down ? [`${along} + ${r}`, at] : [at, `${along} + ${r}`];
+        const x = `select(0.0, ld_x(xc + u32(max(${iy}, 0)) * p.w + u32(max(${ix}, 0))), ok && lok${r})${sc}`;
+        taps.push(`      let x${r} = ${toHalf(x)};`);
+      }
+      for (let ki = 0; ki < KI; ki++) {
+        const [ky, kx] = down ? [ki, ko] : [ko, ki];
+        const k = `((c * ${KH}u + ${ky}u) * ${KW}u + ${kx}u) * p.c4 + ob`;
+        taps.push(`      {`);
+        for (const v of vs) taps.push(`        let w${v} = ld_wt(${k} + ${v}u);`);
+        for (const v of vs) {
+          taps.push(
+            `        ${
+              js.map((j) => `${sum}${v}_${j} = fma(w${v}, ${vec}(x${j * S + ki}), ${sum}${v}_${j});`).join(
+                " ",
+              )
+            }`,
+          );
+        }
+        taps.push(`      }`);
+      }
+      taps.push(`    }`);
     }
-    taps.push(`    }`);
-  }
+    return taps;
+  };
+  // The channel loop (within an f16 run from c0), or the four loops of an aligned read over planes of h w values
+  // not a multiple of 4 (an f16 run's c0 is a multiple of 4).
+  const loop = (r: number, step: number) =>
+    `for (var c = ${half ? "c0 + " : ""}${r}u; c < ${
+      half ? `min(c0 + ${halfRun(KH * KW)}u, p.cin)` : "p.cin"
+    }; c += ${step}u) {
+    let xc = (nl * p.cin + c) * p.h * p.w;
+    ${s.scale ? "let sc = scale[n * p.cin + c];" : ""}
+${lineTaps((r * planeRem) % 4).join("\n")}
+  }`;
+  const loops = quad === "aligned" && planeRem ? range(4).map((r) => loop(r, 4)).join("\n  ") : loop(0, 1);
   // Output pixel j of the invocation: its offset from (oy, ox0) and its bound.
   const step = (j: number) => down ? `${j}u * p.ow` : `${j}u`;
   const inside = (j: number) => down ? `oy + ${j}u < p.oh` : `ox + ${j}u < p.ow`;
@@ -365,11 +391,7 @@ ${main1d("item", "p.count * p.blocks * p.lines * p.groups")}
   ${sums.declare}
   ${half ? `for (var c0 = 0u; c0 < p.cin; c0 += ${halfRun(KH * KW)}u) {` : ""}
   ${half ? sums.open : ""}
-  for (var c = ${half ? `c0; c < min(c0 + ${halfRun(KH * KW)}u, p.cin)` : "0u; c < p.cin"}; c++) {
-    let xc = (nl * p.cin + c) * p.h * p.w;
-    ${s.scale ? "let sc = scale[n * p.cin + c];" : ""}
-${taps.join("\n")}
-  }
+  ${loops}
   ${half ? `${sums.close}\n  }` : ""}
 ${store.join("\n")}
 }`;
@@ -429,10 +451,10 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   const flat = w.kh === 1 && w.kw === 1 && stride === 1 && opts.padH === 0 && opts.padW === 0;
   const [gh, gw, goh, gow] = flat ? [1, h * wd, 1, oh * ow] : [h, wd, oh, ow];
   // Row tiles read their lines as vec4s (see QuadRead) where each sample's input holds a multiple of 4 values;
-  // 1x1 convolutions over whole maps of a multiple of 4 pixels fit RN up to a multiple of 4 (every RN of the
-  // candidates is one) and need no shifting.
+  // 1x1 convolutions over whole maps fit RN up to a multiple of 4 (every RN of the candidates is one) and read
+  // aligned vec4s.
   const quadInput = (cin * h * wd) % 4 === 0;
-  const alignedMaps = quadInput && flat && gw % 4 === 0;
+  const alignedMaps = quadInput && flat;
   // A tile's RN pixels fitted to the line they run along (see fitRun).
   const fit = (t: ConvVariant): ConvVariant => {
     if (t.algo) return t;
@@ -468,6 +490,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     : alignedMaps && t.rn % 4 === 0
     ? "aligned"
     : "shifted";
+  const planeRem = quad === "aligned" ? gw % 4 : 0;
   const shape: Shape = {
     kh: w.kh,
     kw: w.kw,
@@ -522,9 +545,11 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
   }
   const u = (v: number) => ["u32", v] as const;
   runProgram(gpu, {
-    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? `_${quad}` : ""}_v${t.v}_rn${t.rn}${
-      t.axis === "y" ? "y" : ""
-    }_wg${t.wg}${t.half ? "_h" : ""}${t.tex ? "_tex" : ""}${shape.accumulate ? "_acc" : ""}`,
+    name: `conv_gemm_${w.kh}x${w.kw}_s${stride}${quad ? `_${quad}` : ""}${
+      planeRem ? `_p${planeRem}` : ""
+    }_v${t.v}_rn${t.rn}${t.axis === "y" ? "y" : ""}_wg${t.wg}${t.half ? "_h" : ""}${t.tex ? "_tex" : ""}${
+      shape.accumulate ? "_acc" : ""
+    }`,
     items: n,
     params: {
       cin: u(cin),
@@ -550,7 +575,7 @@ export function convGemm(gpu: Gpu, x: Tensor, w: ConvWeight, opts: ConvGemmOptio
     workgroupSize: t.wg,
     tag: picked.tag,
     flops: 2 * n * oh * ow * w.cout * cin * w.kh * w.kw,
-    source: convSource(shape, t, quad),
+    source: convSource(shape, t, quad, planeRem),
     workgroups: (count) => grid1d(count * blocks * lines * groups, t.wg, gpu.maxWorkgroups),
   });
   return out;

@@ -49,8 +49,11 @@ const CASES = [
   [2, 9, 5, 7, 21, 1, 1, 1, 0, 0],
   // 1x1 over whole maps of a multiple of 4 pixels: read as vec4s of pixels.
   [2, 11, 6, 6, 13, 1, 1, 1, 0, 0],
-  // ... and maps that start inside a vec4 (35 pixels; 12 channels, so each sample holds a multiple of 4).
+  // ... and maps that start inside a vec4 (35, 9 and 18 pixels: each channel's plane starts (c h w) mod 4 values
+  // into a vec4; channels such that each sample holds a multiple of 4 values).
   [2, 12, 5, 7, 13, 1, 1, 1, 0, 0],
+  [2, 8, 3, 3, 11, 1, 1, 1, 0, 0],
+  [1, 6, 3, 6, 10, 1, 1, 1, 0, 0],
   // 1x3 and 3x1 stride 1 (one-dimensional Winograd variants too), odd sizes.
   [2, 6, 9, 10, 19, 1, 3, 1, 0, 1],
   [1, 5, 11, 7, 21, 3, 1, 1, 1, 0],
