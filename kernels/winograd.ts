@@ -14,8 +14,9 @@
  * clamp, accumulation). Schemes: 3x3 kernels F(2x3, 3x3) (20 multiplies per input and output channel for 6
  * outputs instead of 54: 3.3 per output, against 4 for F(2x2, 3x3)); 1x7 and 7x1 kernels F(1x2, 1x7) and
  * F(2x1, 7x1) (8 for 2 instead of 14); 1x3 and 3x1 F(1x4, 1x3) and F(4x1, 3x1) (6 for 4 instead of 12). Their
- * float32 errors, simulated over 6 random channels (values and weights uniform in [-1, 1]): F(2x2, 3x3) 1.1e-6,
- * F(2x3, 3x3) 2.3e-6, F(1x4, 1x3) 2.1e-6, F(1x2, 1x7) 3.5e-6. The one-dimensional algorithms are made by
+ * float32 errors, simulated over tiles of 6 random channels (values and weights uniform in [-1, 1]; RMS, as
+ * test/winograd_test.ts checks): F(2x3, 3x3) 6.1e-7 (F(2x2, 3x3) 3.2e-7), F(1x4, 1x3) 3.7e-7, F(1x2, 1x7)
+ * 9.5e-7, the least accurate. The one-dimensional algorithms are made by
  * Toom-Cook interpolation at the
  * points 0, 1, -1, 2, -2, 1/2, -1/2 (as many as needed) and infinity ({@link winograd1d}); F(2, 3) is the
  * classic B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
@@ -27,9 +28,10 @@
  *
  * Larger tiles are not offered: F(4x4, 3x3) needs 2.25 multiplies per output instead of 4 (stylegan3-t-128's
  * products took 230 ms instead of 394 on llvmpipe) but is 6-25x less accurate in float32 than F(2x2, 3x3)
- * (with the points 0, +-1, 2, -1/2 and 0, +-1, +-2; 8x with the best set simulated, 0, +-1, 1/2, -2, see
- * bench/HISTORY.md); F(3x3, 3x3) and F(2x4, 3x3) 5-7x; F(1x3, 1x7), with a ninth point 3, -3, 4 or +-1/4,
- * 3.7-7x F(1x2, 1x7)'s: beyond the tolerances every variant must meet.
+ * (largest errors with the points 0, +-1, 2, -1/2 and 0, +-1, +-2; 8x with the best set simulated, 0, +-1,
+ * 1/2, -2, see bench/HISTORY.md; RMS 2.1e-6); F(1x3, 1x7), with a ninth point 3, -3, 4 or +-1/4, has 3.7-7x the
+ * largest error of F(1x2, 1x7): beyond the tolerances every variant must meet. F(2x4, 3x3) (3 multiplies per
+ * output; RMS 8.6e-7, largest error 6.4x F(2x2, 3x3)'s in one simulation) has not been tried.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";

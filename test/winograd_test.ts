@@ -86,3 +86,57 @@ Deno.test("winogradKernel: a 3x3 kernel's transform is the double sum Gy[a][i] g
     }
   }
 });
+
+/**
+ * The root-mean-square error of scheme kh x kw in float32 against float64 over `tiles` random tiles of
+ * `channels` input channels (values and weights uniform in [-1, 1]): the transforms of the kernels made in
+ * float64 and rounded once, as winogradWeights makes them; everything else rounded to float32 after each
+ * product and sum, in the kernels' order (By^T d, then times Bx; the sum over channels; Ay^T M, then times Ax).
+ */
+function float32Error(kh: number, kw: number, channels: number, tiles: number, seed: number): number {
+  const { y, x } = winogradScheme(kh, kw)!, f = Math.fround;
+  const [ay, ax] = [y.bt.length, x.bt.length];
+  // Ly V Lx^T of a row-major block V in float32: T = Ly V first, then T Lx^T.
+  const sandwich = (ly: number[][], lx: number[][], v: ArrayLike<number>) => {
+    const qx = lx[0].length;
+    const t = ly.map((row) =>
+      Array.from({ length: qx }, (_, j) => row.reduce((s, c, k) => f(s + f(c * v[k * qx + j])), 0))
+    );
+    return t.flatMap((tr) => lx.map((row) => row.reduce((s, c, k) => f(s + f(c * tr[k])), 0)));
+  };
+  let squares = 0;
+  for (let t = 0; t < tiles; t++) {
+    const g = randomF32(channels * kh * kw, seed++), d = randomF32(channels * ay * ax, seed++);
+    const m = new Array(ay * ax).fill(0);
+    for (let c = 0; c < channels; c++) {
+      const w = winogradKernel(g.subarray(c * kh * kw, (c + 1) * kh * kw), kh, kw);
+      const u = sandwich(y.bt, x.bt, d.subarray(c * ay * ax, (c + 1) * ay * ax));
+      for (let e = 0; e < ay * ax; e++) m[e] = f(m[e] + f(f(w[e]) * u[e]));
+    }
+    const out = sandwich(y.at, x.at, m);
+    for (let i = 0; i < y.m; i++) {
+      for (let j = 0; j < x.m; j++) {
+        let ref = 0;
+        for (let c = 0; c < channels; c++) {
+          for (let u = 0; u < kh; u++) {
+            for (let v = 0; v < kw; v++) ref += g[(c * kh + u) * kw + v] * d[(c * ay + i + u) * ax + j + v];
+          }
+        }
+        squares += (out[i * x.m + j] - ref) ** 2;
+      }
+    }
+  }
+  return Math.sqrt(squares / (tiles * y.m * x.m));
+}
+
+Deno.test("every Winograd scheme is at least as accurate in float32 as F(1x2, 1x7), the least accurate", () => {
+  // RMS errors over 500 tiles of 6 channels (2026-12-03): F(1x2, 1x7) 9.5e-7, F(2x3, 3x3) 6.1e-7, F(1x4, 1x3)
+  // 3.7e-7 (F(2x2, 3x3) 3.2e-7, F(1x2, 1x3) 1.3e-7, F(2x4, 3x3) 8.6e-7, F(4x4, 3x3) 2.1e-6).
+  const bound = float32Error(1, 7, 6, 500, 1000);
+  assert.ok(bound > 5e-7 && bound < 1.5e-6, `F(1x2, 1x7): ${bound}`);
+  // 7x1 runs F(2x1, 7x1), the same one-dimensional algorithm as 1x7 along the other axis.
+  for (const [kh, kw] of [[3, 3], [1, 3], [3, 1]]) {
+    const err = float32Error(kh, kw, 6, 500, 2000 + kh * 10 + kw);
+    assert.ok(err > 0 && err < bound, `${kh}x${kw}: ${err} against ${bound}`);
+  }
+});
