@@ -340,10 +340,10 @@ function source(s: Shape, t: ConvVariant, quad?: QuadRead, planeRem = 0): string
   };
   // The channel loop (within an f16 run from c0), or the four loops of an aligned read over planes of h w values
   // not a multiple of 4 (an f16 run's c0 is a multiple of 4).
-  const loop = (r: number, step: number) =>
+  const loop = (r: number, every: number) =>
     `for (var c = ${half ? "c0 + " : ""}${r}u; c < ${
       half ? `min(c0 + ${halfRun(KH * KW)}u, p.cin)` : "p.cin"
-    }; c += ${step}u) {
+    }; c += ${every}u) {
     let xc = (nl * p.cin + c) * p.h * p.w;
     ${s.scale ? "let sc = scale[n * p.cin + c];" : ""}
 ${lineTaps((r * planeRem) % 4).join("\n")}

@@ -16,8 +16,7 @@
  * F(2x1, 7x1) (8 for 2 instead of 14); 1x3 and 3x1 F(1x4, 1x3) and F(4x1, 3x1) (6 for 4 instead of 12). Their
  * float32 errors, simulated over tiles of 6 random channels (values and weights uniform in [-1, 1]; RMS, as
  * test/winograd_test.ts checks): F(2x3, 3x3) 6.1e-7 (F(2x2, 3x3) 3.2e-7), F(1x4, 1x3) 3.7e-7, F(1x2, 1x7)
- * 9.5e-7, the least accurate. The one-dimensional algorithms are made by
- * Toom-Cook interpolation at the
+ * 9.5e-7, the least accurate. The one-dimensional algorithms are made by Toom-Cook interpolation at the
  * points 0, 1, -1, 2, -2, 1/2, -1/2 (as many as needed) and infinity ({@link winograd1d}); F(2, 3) is the
  * classic B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
  * A^T = [1 1 1 0; 0 1 -1 1]. Three launches: the input transform, the products (each invocation 4V output
