@@ -4,6 +4,8 @@
  * blocks use), and the global average over all pixels. Window pools may write into a channel slice
  * of a larger output, like convGemm, so that they can form one branch of a concatenation, and may end in a
  * per-channel bias and ReLU (the epilogue of a 1x1 convolution run before the pool, see models/inception.ts).
+ * Input and output are split buffers (gpu/split.ts): batches larger than one storage binding run in pieces of
+ * samples (Inception at batch 64 on llvmpipe, whose bindings hold 128 MiB, once failed at its first max pool).
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -50,15 +52,15 @@ ${
     const cols = range(k).map((dx) => `select(0u, 1u, c${j * s + dx})`).join(" + ");
     const pooled = mode === "max" ? `a${j}` : `a${j} / f32(rows * (${cols}))`;
     const value = epilogue ? `max(${pooled} + b, 0.0)` : pooled;
-    return `  if (ox0 + ${j}u < p.ow) { y[yb + ${j}u] = ${value}; }`;
+    return `  if (ox0 + ${j}u < p.ow) { st_y(yb + ${j}u, ${value}); }`;
   });
   return /* wgsl */ `
-${main1d("i", "p.n * p.c * p.oh * p.groups")}
+${main1d("i", "p.count * p.c * p.oh * p.groups")}
   let ox0 = i % p.groups * ${RUN}u;
   let oy = (i / p.groups) % p.oh;
   let nc = i / (p.groups * p.oh);
   let ch = nc % p.c;
-  let img = nc / p.c;
+  let img = nc / p.c; // within the run of samples (gpu/split.ts), as are base and yb
   let base = nc * p.h * p.w;
   let ix0 = i32(ox0 * ${s}u) - p.pad;
 ${rs.map((r) => `  let c${r} = ix0 + ${r} >= 0 && ix0 + ${r} < i32(p.w);`).join("\n")}
@@ -83,7 +85,8 @@ export interface PoolParams {
 
 /**
  * Max or average (of in-bounds samples only) pooling of x [N, C, H, W]; writes into `into` or returns
- * a new [N, C, OH, OW] tensor. With `bias` [C], each output becomes max(pool + bias[channel], 0).
+ * a new [N, C, OH, OW] tensor. With `bias` [C], each output becomes max(pool + bias[channel], 0). Batches
+ * larger than one binding run in pieces.
  */
 export function pool2d(
   gpu: Gpu,
@@ -105,8 +108,8 @@ export function pool2d(
   const groups = Math.ceil(ow / RUN);
   runProgram(gpu, {
     name: `${mode}_pool2d_${k}x${k}_s${stride}${bias ? "_bias_relu" : ""}`,
+    items: n,
     params: {
-      n: ["u32", n],
       c: ["u32", c],
       h: ["u32", h],
       w: ["u32", w],
@@ -118,35 +121,39 @@ export function pool2d(
       cOffset: ["u32", cOffset],
     },
     buffers: [
-      { name: "x", data: x, texture: gpu.textureReads },
-      { name: "y", data: out, access: "read_write" },
+      { name: "x", data: x, split: true, texture: gpu.textureReads },
+      { name: "y", data: out, access: "read_write", split: true },
       ...bias ? [{ name: "bias", data: bias }] : [],
     ],
     workgroupSize: WG,
     source: windowSource(mode, k, stride, !!bias),
-    workgroups: grid1d(n * c * oh * groups, WG, gpu.maxWorkgroups),
+    workgroups: (count) => grid1d(count * c * oh * groups, WG, gpu.maxWorkgroups),
   });
   return out;
 }
 
 const GLOBAL_AVG = /* wgsl */ `
-${main1d("i", "p.planes")}
+${main1d("i", "p.count * p.c")}
   var acc = 0.0;
-  for (var j = 0u; j < p.size; j++) { acc += x[i * p.size + j]; }
-  y[i] = acc / f32(p.size);
+  for (var j = 0u; j < p.size; j++) { acc += ld_x(i * p.size + j); }
+  st_y(i, acc / f32(p.size));
 }`;
 
-/** Global average pool: x [N, C, H, W] -> [N, C], the mean of each plane. */
+/** Global average pool: x [N, C, H, W] -> [N, C], the mean of each plane (in pieces, like {@link pool2d}). */
 export function globalAvgPool(gpu: Gpu, x: Tensor): Tensor {
   const [n, c, h, w] = x.shape;
   const out = gpu.tensor([n, c]);
   runProgram(gpu, {
     name: "global_avg_pool",
-    params: { planes: ["u32", n * c], size: ["u32", h * w] },
-    buffers: [{ name: "x", data: x }, { name: "y", data: out, access: "read_write" }],
+    items: n,
+    params: { c: ["u32", c], size: ["u32", h * w] },
+    buffers: [
+      { name: "x", data: x, split: true },
+      { name: "y", data: out, access: "read_write", split: true },
+    ],
     workgroupSize: WG,
     source: GLOBAL_AVG,
-    workgroups: grid1d(n * c, WG, gpu.maxWorkgroups),
+    workgroups: (count) => grid1d(count * c, WG, gpu.maxWorkgroups),
   });
   return out;
 }

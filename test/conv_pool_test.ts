@@ -232,6 +232,44 @@ Deno.test(
 );
 
 Deno.test(
+  { name: "pools over batches larger than one binding run in pieces, bit for bit", ...GPU_TEST },
+  async () => {
+    const real = await testGpu();
+    // 64 channels: every per-sample size a multiple of the 256-byte binding offset alignment (runs start at a
+    // sample), down to the global pool's 64 values.
+    const [n, c, h, w] = [6, 64, 8, 8];
+    const xt = real.upload(randomF32(n * c * h * w, 311), [n, c, h, w]);
+    const bias = real.upload(randomF32(c, 312), [c]);
+    // Each pool writes channels [c, 2c) of a 2c-channel output, so that the pieces keep the channel slice.
+    const pools = async (gpu: typeof real) => {
+      const out = real.upload(new Float32Array(n * 2 * c * h * w), [n, 2 * c, h, w]);
+      pool2d(gpu, xt, "avg", { k: 3, stride: 1, pad: 1 }, { out, cOffset: c }, bias);
+      const strided = pool2d(gpu, xt, "max", { k: 3, stride: 2, pad: 0 });
+      const global = globalAvgPool(gpu, xt);
+      return [await readTensor(real, out), await readTensor(real, strided), await readTensor(real, global)];
+    };
+    // Launches recorded by `run`.
+    const launches = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
+      const sub = real.submission, dispatch = sub.dispatch;
+      let count = 0;
+      sub.dispatch = (d) => (count++, dispatch.call(sub, d));
+      try {
+        return [await run(), count];
+      } finally {
+        sub.dispatch = dispatch;
+      }
+    };
+    const [whole, once] = await launches(() => pools(real));
+    // An eighth of an output sample (2c planes) per binding: each sample spans several bindings (at most 8 per
+    // tensor), and the launches run over pieces of the batch.
+    const small = Object.create(real, { maxBinding: { value: (2 * c * h * w * 4) / 8 } });
+    const [pieces, more] = await launches(() => pools(small));
+    assert.ok(more > once, `${more} launches in pieces against ${once}`);
+    assert.deepEqual(pieces, whole);
+  },
+);
+
+Deno.test(
   { name: "convGemm epilogue: noise, bias, leaky ReLU, gain, clamp and accumulation", ...GPU_TEST },
   async () => {
     const gpu = await testGpu();
