@@ -58,7 +58,7 @@ export class Gpu {
     readonly summary: AdapterSummary,
   ) {
     this.pipelines = new PipelineCache(device);
-    this.submission = new Submission(device, this.pipelines);
+    this.submission = new Submission(device, this.pipelines, this.storageTextureReads);
     this.tuner = new Tuner(summary);
     device.addEventListener("uncapturederror", (e) => {
       this.#error ??= (e as GPUUncapturedErrorEvent).error.message;
@@ -104,6 +104,7 @@ export class Gpu {
           maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
           maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
           maxTextureDimension2D: l.maxTextureDimension2D,
+          maxStorageTexturesPerShaderStage: l.maxStorageTexturesPerShaderStage,
         },
       });
     } catch (e) {
@@ -153,6 +154,20 @@ export class Gpu {
    */
   get textureReads(): boolean {
     return this.summary.isFallback;
+  }
+
+  /**
+   * Whether kernels that read through textures bind those of storage formats as read-only storage textures
+   * (WGSL's `readonly_and_readwrite_storage_textures`; cheaper on llvmpipe, see gpu/texture.ts).
+   */
+  get storageTextureReads(): boolean {
+    const wgsl = (navigator.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+    return this.textureReads && !!wgsl?.has("readonly_and_readwrite_storage_textures");
+  }
+
+  /** The most storage textures one shader stage may bind. */
+  get maxStorageTextures(): number {
+    return this.device.limits.maxStorageTexturesPerShaderStage;
   }
 
   /** The most rows of a texture that a buffer is read through (gpu/texture.ts). */

@@ -7,11 +7,12 @@
 
 /**
  * How a binding is used: the uniform struct, a read-only or a read-write storage buffer, or a 2D float texture
- * (a buffer read through a texture, gpu/texture.ts).
+ * (a buffer read through a texture, gpu/texture.ts), sampled ("texture") or as a read-only storage texture of a
+ * format ("texture:<format>").
  */
-export type BindingKind = "uniform" | "read" | "storage" | "texture";
+export type BindingKind = "uniform" | "read" | "storage" | "texture" | `texture:${GPUTextureFormat}`;
 
-const BUFFER_TYPE: Record<Exclude<BindingKind, "texture">, GPUBufferBindingType> = {
+const BUFFER_TYPE: Record<"uniform" | "read" | "storage", GPUBufferBindingType> = {
   uniform: "uniform",
   read: "read-only-storage",
   storage: "storage",
@@ -55,7 +56,9 @@ export class PipelineCache {
           visibility: GPUShaderStage.COMPUTE,
           ...kind === "texture"
             ? { texture: { sampleType: "unfilterable-float" as const } }
-            : { buffer: { type: BUFFER_TYPE[kind] } },
+            : kind.startsWith("texture:")
+            ? { storageTexture: { access: "read-only" as const, format: kind.slice(8) as GPUTextureFormat } }
+            : { buffer: { type: BUFFER_TYPE[kind as keyof typeof BUFFER_TYPE] } },
         })),
       });
       this.#groupLayouts.set(key, layout);

@@ -24,7 +24,7 @@ import type { BindingKind } from "./pipeline.ts";
 import { type BufferRange, Tensor } from "./tensor.ts";
 import { chunkedAccess, chunkRanges, itemRuns, maxChunks } from "./split.ts";
 import { type Bindable, CACHE_LIMIT, type Staged } from "./submit.ts";
-import { texelBytes, textureAccess, textureFormat, textureRows } from "./texture.ts";
+import { storageFormat, texelBytes, textureAccess, textureFormat, textureRows } from "./texture.ts";
 
 /** WGSL scalar types of uniform parameters (all 4 bytes, so the struct layout is their order). */
 export type Scalar = "u32" | "i32" | "f32";
@@ -105,6 +105,12 @@ function elementType(b: BufferDecl): string {
 }
 
 /**
+ * The buffers of a launch read through textures: each one's format when it is bound as a read-only storage
+ * texture, null when sampled.
+ */
+type TextureReads = Map<string, GPUTextureFormat | null>;
+
+/**
  * The WGSL header and the binding list of one launch; chunked split buffers are given by `chunks`, buffers read
  * through textures by `textures`.
  */
@@ -112,7 +118,7 @@ function header(
   prog: Program,
   params: Record<string, Param>,
   chunks: Map<string, number>,
-  textures: Set<string>,
+  textures: TextureReads,
 ): string {
   const [x, y = 1, z = 1] = typeof prog.workgroupSize === "number"
     ? [prog.workgroupSize]
@@ -138,10 +144,7 @@ function header(
     if (textures.has(b.name)) {
       // Split buffers' accessors widen to f32 (see chunkedAccess); whole buffers' return their element type.
       const value = !b.split ? type : type.startsWith("vec4") ? "vec4f" : "f32";
-      lines.push(
-        `@group(0) @binding(${binding++}) var ${b.name}: texture_2d<f32>;`,
-        textureAccess(b.name, value),
-      );
+      lines.push(textureAccess(b.name, value, binding++, textures.get(b.name) ?? null));
       continue;
     }
     if (k === undefined) {
@@ -186,7 +189,7 @@ interface LaunchShape {
   prog: Program;
   params: Record<string, Param>;
   chunks: Map<string, number>;
-  textures: Set<string>;
+  textures: TextureReads;
   accessors: string;
 }
 
@@ -196,9 +199,16 @@ function generate({ prog, params, chunks, textures, accessors }: LaunchShape): s
   return [header(prog, params, chunks, textures), ...accessors ? [accessors] : [], entry].join("\n");
 }
 
-/** The generated WGSL of a program without split buffers (for tests and inspection). */
-export function programSource(prog: Program): string {
-  const textures = new Set(prog.buffers.filter((b) => b.texture).map((b) => b.name));
+/**
+ * The generated WGSL of a program without split buffers (for tests and inspection), its textures read as
+ * launches on `gpu` read them (sampled, without a `gpu`).
+ */
+export function programSource(prog: Program, gpu?: Gpu): string {
+  const textures: TextureReads = new Map();
+  for (const b of prog.buffers.filter((b) => b.texture)) {
+    if (gpu) textureRead(gpu, b, textures);
+    else textures.set(b.name, null);
+  }
   return generate({ prog, params: prog.params ?? {}, chunks: new Map(), textures, accessors: "" });
 }
 
@@ -207,7 +217,7 @@ export function runProgram(gpu: Gpu, prog: Program): void {
   const split = prog.buffers.filter((b) => b.split);
   if (!split.length) {
     if (typeof prog.workgroups === "function") throw new Error(`kernel ${prog.name}: workgroups per run`);
-    const textures = new Set<string>();
+    const textures: TextureReads = new Map();
     const bindings = prog.buffers.map((b) => staged(gpu, prog, b, textures) ?? b.data);
     launch(gpu, prog, prog.params ?? {}, new Map(), textures, bindings, prog.workgroups, prog.flops);
     return;
@@ -220,7 +230,7 @@ export function runProgram(gpu: Gpu, prog: Program): void {
   const whole = prog.buffers.length - split.length;
   const k = maxChunks(gpu, split.length, whole);
   for (const [first, count] of itemRuns(gpu, n, tensors as Tensor[], k)) {
-    const chunks = new Map<string, number>(), textures = new Set<string>(), accessors: string[] = [];
+    const chunks = new Map<string, number>(), textures: TextureReads = new Map(), accessors: string[] = [];
     const bindings = prog.buffers.flatMap((b): (Bindable | Staged)[] => {
       if (!b.split) return [staged(gpu, prog, b, textures) ?? b.data];
       const t = b.data as Tensor, per = t.byteSize / n;
@@ -246,14 +256,15 @@ export function runProgram(gpu: Gpu, prog: Program): void {
 }
 
 /**
- * How buffer `b` (or the bytes `range` of its tensor) is read through a texture, adding its name to `textures`;
- * null when it is not declared a texture or holds more texels than a texture of the adapter.
+ * How buffer `b` (or the bytes `range` of its tensor) is read through a texture, adding it to `textures` (see
+ * {@link textureRead}); null when it is not declared a texture or holds more texels than a texture of the
+ * adapter.
  */
 function staged(
   gpu: Gpu,
   prog: Program,
   b: BufferDecl,
-  textures: Set<string>,
+  textures: TextureReads,
   range?: BufferRange,
 ): Staged | null {
   if (!b.texture) return null;
@@ -265,9 +276,22 @@ function staged(
   const t = b.data, vec4 = elementType(b).startsWith("vec4"), texel = texelBytes(t.dtype, vec4);
   const from = range ?? { buffer: t.buffer, offset: 0, size: t.byteSize };
   if (textureRows(from.size / texel) > gpu.maxTextureRows) return null;
-  textures.add(b.name);
+  const format = textureRead(gpu, b, textures);
   const constant = b.texture === "constant" && !range ? t : undefined;
-  return { from, format: textureFormat(t.dtype, vec4), texel, constant };
+  return { from, format, texel, constant };
+}
+
+/**
+ * Adds buffer `b` to the textures of a launch: as a read-only storage texture where the adapter reads those,
+ * its format is a storage format and the stage has a storage-texture binding left, else sampled. Returns its
+ * format.
+ */
+function textureRead(gpu: Gpu, b: BufferDecl, textures: TextureReads): GPUTextureFormat {
+  const format = textureFormat((b.data as Tensor).dtype, elementType(b).startsWith("vec4"));
+  const storages = [...textures.values()].filter((f) => f !== null).length;
+  const storage = gpu.storageTextureReads && storageFormat(format) && storages < gpu.maxStorageTextures;
+  textures.set(b.name, storage ? format : null);
+  return format;
 }
 
 /**
@@ -311,7 +335,7 @@ function launch(
   prog: Program,
   params: Record<string, Param>,
   chunks: Map<string, number>,
-  textures: Set<string>,
+  textures: TextureReads,
   bindings: (Bindable | Staged)[],
   workgroups: Workgroups,
   flops: number | undefined,
@@ -321,7 +345,7 @@ function launch(
   const code = launchSource({ prog, params, chunks, textures, accessors });
   const kinds: BindingKind[] = prog.buffers.flatMap((b) =>
     textures.has(b.name)
-      ? ["texture"]
+      ? [textures.get(b.name) ? `texture:${textures.get(b.name)!}` as const : "texture" as const]
       : Array(chunks.get(b.name) ?? 1).fill(b.access === "read_write" ? "storage" : "read")
   );
   gpu.dispatch({

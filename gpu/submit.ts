@@ -119,8 +119,9 @@ export class Submission {
    */
   poison = false;
 
-  constructor(readonly device: GPUDevice, readonly pipelines: PipelineCache) {
-    this.#textures = new TexturePool(device);
+  /** With `storageTextures`, pool textures of storage formats may be bound as read-only storage textures. */
+  constructor(readonly device: GPUDevice, readonly pipelines: PipelineCache, storageTextures = false) {
+    this.#textures = new TexturePool(device, storageTextures);
   }
 
   /** Records one dispatch. */

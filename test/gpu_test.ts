@@ -105,9 +105,57 @@ Deno.test(
       gpu.submission.dispatch = dispatch;
     }
     await gpu.sync();
-    assert.deepEqual(codes, [...variants, ...variants].map((v) => programSource(v)));
+    assert.deepEqual(codes, [...variants, ...variants].map((v) => programSource(v, gpu)));
     x.destroy();
     y.destroy();
+  },
+);
+
+Deno.test(
+  {
+    name: "textures of storage formats are read as read-only storage textures, with the same values",
+    ...GPU_TEST,
+  },
+  async () => {
+    const gpu = await testGpu();
+    const n = 4099;
+    const a = randomF32(n, 21), b = randomF32(4 * n, 22);
+    const at = gpu.upload(a, [n]), bt = gpu.upload(b, [4 * n]);
+    const half = gpu.f16 ? gpu.upload(a, [n], "f16") : at;
+    const program = (texture: boolean, y: ReturnType<typeof gpu.tensor>): Program => ({
+      name: "texture_read_probe",
+      params: { n: ["u32", n] },
+      buffers: [
+        { name: "a", data: at, texture },
+        { name: "b", data: bt, type: "vec4", texture },
+        { name: "h", data: half, texture },
+        { name: "y", data: y, access: "read_write" },
+      ],
+      workgroupSize: 64,
+      f16: gpu.f16,
+      source: `${main1d("i", "p.n")}
+  y[i] = f32(ld_a(i)) + dot(vec4f(ld_b(i)), vec4f(1.0, 2.0, 3.0, 4.0)) + f32(ld_h(i));
+}`,
+      workgroups: grid1d(n, 64, gpu.maxWorkgroups),
+    });
+    const [viaTextures, viaBuffers] = [gpu.tensor([n]), gpu.tensor([n])];
+    runProgram(gpu, program(true, viaTextures));
+    runProgram(gpu, program(false, viaBuffers));
+    assert.deepEqual(await readTensor(gpu, viaTextures), await readTensor(gpu, viaBuffers));
+    const code = programSource(program(true, viaTextures), gpu);
+    if (gpu.storageTextureReads) {
+      assert.match(code, /var a: texture_storage_2d<r32float, read>/);
+      assert.match(code, /var b: texture_storage_2d<rgba32float, read>/);
+      // r16float is no storage format: sampled.
+      if (gpu.f16) assert.match(code, /var h: texture_2d<f32>/);
+      // Past the stage's storage-texture bindings, the rest are sampled.
+      const one = Object.create(gpu, { maxStorageTextures: { value: 1 } });
+      const limited = programSource(program(true, viaTextures), one);
+      assert.match(limited, /var a: texture_storage_2d<r32float, read>/);
+      assert.match(limited, /var b: texture_2d<f32>/);
+    } else {
+      assert.doesNotMatch(code, /texture_storage_2d/);
+    }
   },
 );
 
