@@ -47,6 +47,12 @@ export class Gpu {
    * opens, gpu/sin_probe.ts); kernels that need that precision use their own polynomial otherwise.
    */
   accurateSin = true;
+  /**
+   * Whether kernels that read through textures bind those of storage formats as read-only storage textures
+   * (WGSL's `readonly_and_readwrite_storage_textures`; cheaper on llvmpipe, see gpu/texture.ts). Decided once,
+   * when the device opens: every launch asks.
+   */
+  readonly storageTextureReads: boolean;
   #error: string | null = null;
 
   private constructor(
@@ -58,6 +64,8 @@ export class Gpu {
     readonly summary: AdapterSummary,
   ) {
     this.pipelines = new PipelineCache(device);
+    const wgsl = (navigator.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+    this.storageTextureReads = this.textureReads && !!wgsl?.has("readonly_and_readwrite_storage_textures");
     this.submission = new Submission(device, this.pipelines, this.storageTextureReads);
     this.tuner = new Tuner(summary);
     device.addEventListener("uncapturederror", (e) => {
@@ -154,15 +162,6 @@ export class Gpu {
    */
   get textureReads(): boolean {
     return this.summary.isFallback;
-  }
-
-  /**
-   * Whether kernels that read through textures bind those of storage formats as read-only storage textures
-   * (WGSL's `readonly_and_readwrite_storage_textures`; cheaper on llvmpipe, see gpu/texture.ts).
-   */
-  get storageTextureReads(): boolean {
-    const wgsl = (navigator.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
-    return this.textureReads && !!wgsl?.has("readonly_and_readwrite_storage_textures");
   }
 
   /** The most storage textures one shader stage may bind. */

@@ -13,6 +13,7 @@
  * the convolution is two 1-D passes over the needed outputs, and the Lanczos windows have small support.
  */
 import { sinc } from "./eq_fractional.ts";
+import { range } from "./unroll.ts";
 
 /** Design parameters (the official defaults: aflt 64, cutoffs 1). */
 export interface BandlimitOptions {
@@ -126,19 +127,18 @@ export function bandlimitFilter(mat: ArrayLike<number>, opts: BandlimitOptions =
   const half = aflt * up - 1; // signed tap indices -half..half
   const r = amax * up - 1; // kept outputs -r..r
   const k = 2 * r + 1;
-  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
   // f = fi (*) fo with fi separable: g[px][qy] = sum_qx si[qx] fo[qy][px - qx] (rows qy >= 0; g(-px, -qy) =
   // g(px, qy)), then f[py][px] = sum_qy si[qy] g[px][py - qy].
   const fo = sincGrid(m00, m01, m10, m11, cutoffOut, up, half);
   const si = Float64Array.from({ length: n }, (_, i) => sinc(((i - half) / up) * cutoffIn));
   const g = new Float64Array(k * n);
-  evenCorrelate(si, range(0, half), (qy, d) => fo[(qy + half) * n + d + half], r, (qy, px, v) => {
+  evenCorrelate(si, range(half + 1), (qy, d) => fo[(qy + half) * n + d + half], r, (qy, px, v) => {
     g[(px + r) * n + qy + half] = v;
     g[(r - px) * n + half - qy] = v;
   });
   const f = new Float64Array(k * k);
-  evenCorrelate(si, range(-r, r), (px, d) => g[(px + r) * n + d + half], r, (px, py, v) => {
+  evenCorrelate(si, range(k).map((i) => i - r), (px, d) => g[(px + r) * n + d + half], r, (px, py, v) => {
     f[(py + r) * k + px + r] = v;
   });
 
