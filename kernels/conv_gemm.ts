@@ -141,10 +141,11 @@ const TILED = [[2, 4], [1, 4], [2, 8]] as const;
  * 1x1 kernels) and the default is what `sg3 tune` found there, since software adapters are not tuned
  * automatically. On GPUs, smaller tiles keep more invocations resident, and the workgroup-memory tiles
  * (kernels/conv_tiled.ts) share every load among 16 invocations; first-use tuning measures them.
- * Strided kernels start from the widest square tile. Stride-1 kernels with a Winograd scheme also get Winograd
- * variants, first on llvmpipe when the layer is `wide` (at least 40 input and output channels; narrower layers
- * amortise its transforms badly). With `half` (f16
- * inputs on an adapter with `shader-f16`) every direct and workgroup-memory tile also comes with f16 arithmetic
+ * Strided kernels start from the same square tile: the widest (16 channels x 32 pixels) led there until the
+ * storage-texture reads, and since then runs 1.8x as long on the 35x35 maps (2026-12-03). Stride-1 kernels with
+ * a Winograd scheme also get Winograd variants, first on llvmpipe when the layer is `wide` (at least 40 input
+ * and output channels; narrower layers amortise its transforms badly). With `half` (f16 inputs on an adapter
+ * with `shader-f16`) every direct and workgroup-memory tile also comes with f16 arithmetic
  * ({@link ConvVariant}.half): first on GPUs, last on llvmpipe. On software adapters every candidate reads
  * through textures ({@link ConvVariant}.tex; the same sums, so the same results as its storage-buffer twin, which
  * hardware adapters run).
@@ -164,10 +165,6 @@ export function convCandidates(
     ? TILES.column
     : TILES.square;
   const out: ConvVariant[] = tiles.map(([v, rn, wg]) => column ? { v, rn, wg, axis: "y" } : { v, rn, wg });
-  // A strided row reads 2 RN + 1 input values for its RN outputs, so the widest square tile leads there: each
-  // weight load serves more pixels (Inception's 288 -> 384 stride-2 layer on 35x35 maps, rows of 17
-  // outputs: 15-25% faster than two tiles of 9 on llvmpipe, 2026-12-03; the smaller stride-2 layers equal).
-  if (stride > 1 && tiles === TILES.square) out.unshift(...out.splice(out.findIndex((c) => c.rn === 32), 1));
   // Column kernels also try row tiles; every class has the GPU default.
   if (column) out.push({ v: 2, rn: 8, wg: 64 }, { v: 2, rn: 4, wg: 64 });
   const [v, rn, wg] = GPU_DEFAULT, gpu = out.findIndex((c) => c.v === v && c.rn === rn && c.wg === wg);
