@@ -379,6 +379,10 @@ Deno.test("fitRun keeps a tile's groups per line with the fewest pixels", () => 
   assert.equal(fitRun(8, 17), 6);
   assert.equal(fitRun(16, 289), 16);
   assert.equal(fitRun(4, 4), 4);
+  // Output channels in vec4s: 48 channels in two blocks of 6 vec4s, 80 in three of 7, 3 in one.
+  assert.equal(fitRun(8, 12), 6);
+  assert.equal(fitRun(8, 20), 7);
+  assert.equal(fitRun(8, 1), 1);
   for (let length = 1; length < 70; length++) {
     for (const rn of [4, 8, 16, 32]) {
       const fitted = fitRun(rn, length);
