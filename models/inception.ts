@@ -181,9 +181,10 @@ export class Inception {
    * order: the convolution without its bias, then the pool with the bias and ReLU. Both are linear and act on
    * different axes (the pool on pixels, with weights that depend only on the position; the convolution on
    * channels), so relu(conv(avgpool(x)) + b) = relu(avgpool(conv(x)) + b) up to rounding, and the pool then
-   * runs over the convolution's 32-192 output channels instead of its 192-1280 input channels.
+   * runs over the convolution's 32-192 output channels instead of its 192-1280 input channels. Runs the
+   * convolution and returns the pool, which writes the output channels from cOffset and returns their count.
    */
-  #convThenPool(pool: PoolOp, op: ConvOp, x: Tensor, out: Tensor, cOffset: number): number {
+  #convThenPool(pool: PoolOp, op: ConvOp, x: Tensor, out: Tensor, cOffset: number): () => number {
     const [n, , h, w] = x.shape;
     const g = this.#convs.get(op.name)!;
     const z = convGemm(this.gpu, x, g.weight, {
@@ -191,13 +192,20 @@ export class Inception {
       padW: 0,
       into: { out: this.gpu.tensor([n, op.cout, h, w]), cOffset: 0 },
     });
-    pool2d(this.gpu, z, "avg", pool, { out, cOffset }, g.bias);
-    this.gpu.release(z);
-    return op.cout;
+    return () => {
+      pool2d(this.gpu, z, "avg", pool, { out, cOffset }, g.bias);
+      this.gpu.release(z);
+      return op.cout;
+    };
   }
 
-  /** Runs a path on x, writing its output channels into out from cOffset; returns the channels written. */
-  #path(p: Path, x: Tensor, out: Tensor, cOffset: number): number {
+  /**
+   * Runs the first op of path p on x and returns the rest of the path, which writes the path's output channels
+   * into out from cOffset and returns their count. A block starts every path before finishing any, so that the
+   * launches that read the block's input run one after another and its texture copy (gpu/texture.ts) serves
+   * them all, instead of being made again after another branch's launches refilled the texture.
+   */
+  #begin(p: Path, x: Tensor, out: Tensor, cOffset: number): () => number {
     const [pool, conv] = p.ops;
     if (
       !p.split && p.ops.length === 2 && pool.kind === "avg" && conv.kind === "conv" && conv.kh === 1 &&
@@ -205,18 +213,21 @@ export class Inception {
     ) {
       return this.#convThenPool(pool, conv, x, out, cOffset);
     }
-    let cur = x;
-    p.ops.forEach((op, i) => {
+    const step = (cur: Tensor, i: number): Tensor => {
       const last = i === p.ops.length - 1 && !p.split;
-      const next = this.#op(op, cur, last ? { out, cOffset } : undefined);
+      const next = this.#op(p.ops[i], cur, last ? { out, cOffset } : undefined);
       if (cur !== x) this.gpu.release(cur);
-      cur = next;
-    });
-    if (!p.split) return opChannels(p.ops[p.ops.length - 1], x.shape[1]);
-    let written = 0;
-    for (const q of p.split) written += this.#path(q, cur, out, cOffset + written);
-    if (cur !== x) this.gpu.release(cur);
-    return written;
+      return next;
+    };
+    const first = p.ops.length ? step(x, 0) : x;
+    return () => {
+      const cur = p.ops.slice(1).reduce((t, _, i) => step(t, i + 1), first);
+      if (!p.split) return opChannels(p.ops[p.ops.length - 1], x.shape[1]);
+      let written = 0;
+      for (const q of p.split) written += this.#begin(q, cur, out, cOffset + written)();
+      if (cur !== x) this.gpu.release(cur);
+      return written;
+    };
   }
 
   /**
@@ -237,7 +248,12 @@ export class Inception {
       const size = pathSize(block.paths[0], h);
       const out = this.gpu.tensor([n, channels, size, size]);
       let offset = 0;
-      for (const p of block.paths) offset += this.#path(p, cur, out, offset);
+      const rests = block.paths.map((p) => {
+        const rest = this.#begin(p, cur, out, offset);
+        offset += pathChannels(p, c);
+        return rest;
+      });
+      rests.forEach((rest) => rest());
       if (opts.keep?.includes(bi)) blocks.set(bi, out);
       if (cur !== x && !blocks.has(bi - 1)) this.gpu.release(cur);
       cur = out;
