@@ -137,7 +137,7 @@ const TILED = [[2, 4], [1, 4], [2, 8]] as const;
 /**
  * The candidate tiles for a kh x kw kernel, the default first. On llvmpipe (`software`) a storage load costs
  * as much as 10-20 vec4 multiply-adds and is paid per invocation even when all invocations load the same
- * weight, while spilled registers cost little: the winners are large tiles (16 channels x 16 pixels for
+ * weight, while spilled registers cost little: the winners are large tiles (32 channels x 16 pixels for
  * 1x1 kernels) and the default is what `sg3 tune` found there, since software adapters are not tuned
  * automatically. On GPUs, smaller tiles keep more invocations resident, and the workgroup-memory tiles
  * (kernels/conv_tiled.ts) share every load among 16 invocations; first-use tuning measures them.
