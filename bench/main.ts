@@ -32,22 +32,40 @@ import { computeEquivariance, EQ_METRICS, RandomSamples } from "../metrics/equiv
 import { fmaPeak } from "./peak.ts";
 import { median, timeIt } from "./time.ts";
 
-const { values } = parseArgs({
-  options: {
-    cfg: { type: "string", default: "stylegan3-t,stylegan3-r" },
-    res: { type: "string" },
-    batch: { type: "string" },
-    reps: { type: "string", default: "5" },
-    cbase: { type: "string" },
-    cmax: { type: "string" },
-    fp16: { type: "boolean", default: false },
-    quick: { type: "boolean", default: false },
-    "no-inception": { type: "boolean", default: false },
-    eq: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    adapter: { type: "string" },
-  },
-});
+const USAGE =
+  "deno task bench [--json] [--quick] [--cfg stylegan3-t,stylegan3-r,stylegan2] [--res N] [--cbase N] " +
+  "[--cmax N] [--batch 1,4] [--reps N] [--fp16] [--no-inception] [--eq] [--adapter NAME]";
+
+/** The command line's options; a bad one ends the run with one line and exit code 2. */
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        cfg: { type: "string", default: "stylegan3-t,stylegan3-r" },
+        res: { type: "string" },
+        batch: { type: "string" },
+        reps: { type: "string", default: "5" },
+        cbase: { type: "string" },
+        cmax: { type: "string" },
+        fp16: { type: "boolean", default: false },
+        quick: { type: "boolean", default: false },
+        "no-inception": { type: "boolean", default: false },
+        eq: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        adapter: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : e}\nusage: ${USAGE}`);
+    Deno.exit(2);
+  }
+}
+const values = options();
+if (values.help) {
+  console.log(`usage: ${USAGE}`);
+  Deno.exit(0);
+}
 const gpu = await Gpu.open({ adapter: values.adapter });
 // --quick (and any software adapter) benchmarks small networks so that the run ends in minutes.
 const small = values.quick || gpu.summary.isFallback;

@@ -110,17 +110,17 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 
 if (import.meta.main) {
   const root = dirname(dirname(fileURLToPath(import.meta.url)));
-  const { values } = parseArgs({
-    options: {
-      rounds: { type: "string", default: "3" },
-      lines: { type: "string", default: "t1,t4,r1,r4,i1,i4" },
-      reps: { type: "string", default: "5" },
-      anchors: { type: "string", default: join(root, "..", "shared", "anchors", "torch_cpu.py") },
-      python: { type: "string", default: "/usr/bin/python3" },
-      tuned: { type: "boolean", default: false },
-    },
-  });
   try {
+    const { values } = parseArgs({
+      options: {
+        rounds: { type: "string", default: "3" },
+        lines: { type: "string", default: "t1,t4,r1,r4,i1,i4" },
+        reps: { type: "string", default: "5" },
+        anchors: { type: "string", default: join(root, "..", "shared", "anchors", "torch_cpu.py") },
+        python: { type: "string", default: "/usr/bin/python3" },
+        tuned: { type: "boolean", default: false },
+      },
+    });
     const keys = values.lines.split(",");
     const unknown = keys.filter((k) => !LINES[k]);
     if (unknown.length) throw new Error(`unknown line ${unknown.join(", ")} (lines: ${Object.keys(LINES)})`);
