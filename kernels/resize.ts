@@ -255,8 +255,30 @@ export function resampleAxis(
 }
 
 /**
+ * Whether table `t` maps every sample to itself: the same length, and each output's weights 1 on its own input
+ * sample and 0 on every other. Every method's table at the same size is one (bilinear at scale 1 samples at the
+ * input indices; the bicubic kernel is 1 at 0 and 0 at the other integers), so resampling 299-px images to 299
+ * px changes nothing but the post map.
+ */
+export function isIdentity(t: ResampleTable): boolean {
+  if (t.inSize !== t.outSize) return false;
+  for (let d = 0; d < t.outSize; d++) {
+    let own = 0;
+    for (let k = 0; k < t.taps; k++) {
+      const w = t.weights[d * t.taps + k];
+      if (Math.min(t.start[d] + k, t.inSize - 1) === d) own += w;
+      else if (w !== 0) return false;
+    }
+    if (own !== 1) return false;
+  }
+  return true;
+}
+
+/**
  * Resizes NCHW float images to outH x outW with `method` (width pass first, then height), then applies
- * `post` to the result.
+ * `post` to the result. An axis whose table is the identity ({@link isIdentity}) gets no pass, which gives the
+ * same values (1 x v + 0 x the finite neighbours); the last pass left applies `post` (the height pass when both
+ * are identities).
  */
 export function resize(
   gpu: Gpu,
@@ -267,8 +289,11 @@ export function resize(
   post: ResamplePost = {},
 ): Tensor {
   const [, , h, w] = x.shape;
-  const tmp = resampleAxis(gpu, x, 3, resampleTable(method, w, outW));
-  const y = resampleAxis(gpu, tmp, 2, resampleTable(method, h, outH), post);
+  const byWidth = resampleTable(method, w, outW), byHeight = resampleTable(method, h, outH);
+  if (isIdentity(byWidth)) return resampleAxis(gpu, x, 2, byHeight, post);
+  if (isIdentity(byHeight)) return resampleAxis(gpu, x, 3, byWidth, post);
+  const tmp = resampleAxis(gpu, x, 3, byWidth);
+  const y = resampleAxis(gpu, tmp, 2, byHeight, post);
   gpu.release(tmp);
   return y;
 }

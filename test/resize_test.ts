@@ -1,8 +1,9 @@
+import assert from "node:assert/strict";
 import { GPU_TEST, testGpu } from "./gpu.ts";
 import { assertClose, compare, rng } from "./reference.ts";
 import { fixture, fixtureTest } from "./fixtures.ts";
 import { resizePlaneRef } from "./ref/resize.ts";
-import { imagesToNCHW, resize, type ResizeMethod } from "../kernels/resize.ts";
+import { imagesToNCHW, isIdentity, resampleTable, resize, type ResizeMethod } from "../kernels/resize.ts";
 import { readTensor } from "../gpu/readback.ts";
 import { readNpy, toFloat64 } from "../formats/npy.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -44,11 +45,14 @@ for (const method of METHODS) {
     const gpu = await testGpu();
     const r = rng(7);
     for (
-      const [shape, oh, ow] of [[[2, 13, 17, 3], 31, 29], [[1, 40, 37, 1], 11, 13], [
-        [1, 9, 9, 3],
-        9,
-        9,
-      ]] as const
+      // The last three keep one axis or both (no pass for an identity axis).
+      const [shape, oh, ow] of [
+        [[2, 13, 17, 3], 31, 29],
+        [[1, 40, 37, 1], 11, 13],
+        [[1, 9, 9, 3], 9, 9],
+        [[1, 13, 17, 3], 13, 29],
+        [[1, 12, 17, 1], 25, 17],
+      ] as const
     ) {
       const bytes = Uint8Array.from(
         { length: shape.reduce((a: number, b: number) => a * b, 1) },
@@ -102,3 +106,13 @@ fixtureTest("resizes match the reference implementations' outputs", "inception",
     }
   }
 }, GPU_TEST);
+
+Deno.test("every method's table at the same size is the identity, and no other is", () => {
+  for (const method of METHODS) {
+    for (const size of [1, 2, 9, 299]) {
+      assert.ok(isIdentity(resampleTable(method, size, size)), `${method} ${size}`);
+    }
+    assert.ok(!isIdentity(resampleTable(method, 299, 298)), method);
+    assert.ok(!isIdentity(resampleTable(method, 64, 299)), method);
+  }
+});
