@@ -3,7 +3,7 @@
  * to 299x299 as each FID implementation does it. Every resize here is a separable linear map, so it is
  * described by per-axis tables (first source index and tap weights per output index, computed in
  * float64 on the host) and run as two GPU passes, the width axis first (as PIL does), with an optional
- * clamp and affine map applied to the result of the second pass.
+ * clamp and affine map applied to the result of the second pass; an axis kept at its size needs no pass.
  *
  * Methods (source coordinate of output index d, for in -> out samples):
  * - "tf1-bilinear": TensorFlow 1 resize_bilinear without half-pixel centres, as NVIDIA's detector
