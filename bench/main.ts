@@ -10,8 +10,9 @@
  *   declares its arithmetic;
  * - the Inception pass of `sg3 fid` at 299x299 from uint8 images (line `inception-299`);
  * - with --eq, the three EQ metrics per sample on the generator;
- * - per call, `record_ms`: the host time spent recording its launches (median), which the GPU waits for
- *   unless the next batch is recorded while this one runs (gpu/ahead.ts).
+ * - per call, `record_ms`: the host time spent recording its launches (median; time blocked in `queue.submit`
+ *   left out), which the GPU waits for unless the next batch is recorded while this one runs (gpu/ahead.ts) or
+ *   the first milliseconds' work has gone ahead (gpu/submit.ts).
  * With --json every measurement is one JSON line with at least {what, batch, ms_per_image} (the median over
  * the reps; the timed lines also give min_ms_per_image and max_ms_per_image).
  * The official bar on one H100 (PyTorch + custom CUDA kernels, batches of 8): stylegan3-t-1024 7.63 ms/image,
@@ -94,11 +95,13 @@ emit({ what: "fma-peak", gflops: +peak.toFixed(1), batch: 1, ms_per_image: 0 });
 async function measure(what: string, batch: number, run: () => Promise<void>, unit = "ms_per_image") {
   let submissions = 0; // command buffers submitted by the last call
   let created = 0; // buffers created by the last call
-  const recording: number[] = []; // host ms per call until its first await: recording the launches
+  // Host ms per call until its first await, less the time blocked in queue.submit: recording the launches.
+  const recording: number[] = [];
   const counted = async () => {
-    const before = gpu.submission.submitted, made = gpu.submission.created, start = performance.now();
+    const before = gpu.submission.submitted, made = gpu.submission.created, blocked = gpu.submission.submitMs;
+    const start = performance.now();
     const done = run();
-    recording.push(performance.now() - start);
+    recording.push(performance.now() - start - (gpu.submission.submitMs - blocked));
     await done;
     submissions = gpu.submission.submitted - before;
     created = gpu.submission.created - made;

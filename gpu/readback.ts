@@ -42,10 +42,12 @@ export async function readBytes(
       gpu.submission.copy(buffer, offset + done, staging, 0, n);
       if (done === 0 && earlier) await earlier;
       gpu.flush();
+      const submitted = gpu.submission.submitted;
       if (done === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       const map = staging.mapAsync(GPUMapMode.READ, 0, n);
       release();
       await map;
+      gpu.submission.ran(submitted);
       out.set(new Uint8Array(staging.getMappedRange(0, n)), done);
       staging.unmap();
     }

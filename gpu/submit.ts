@@ -52,9 +52,17 @@ const MAX_PENDING = 512;
 
 /**
  * Host milliseconds of recording after which the work recorded so far is submitted once without waiting for
- * the readback (see {@link Submission.dispatch}).
+ * the readback (see {@link Submission.dispatch}), while earlier submissions may still be running.
  */
 const EARLY_FLUSH_MS = 100;
+
+/**
+ * The same when everything submitted has run ({@link Submission.idle}): the GPU would otherwise wait for the
+ * whole recording. On llvmpipe (2 cores, 2026-12-03) the host records an Inception pass in 12-34 ms and a
+ * stylegan3 one in 10-13; submitting after 3 ms instead of 100 took a median of 26 ms off an Inception pass at
+ * batch 1 and 33 ms at batch 4 (paired alternating passes in one process, 30 and 10 pairs).
+ */
+const IDLE_FLUSH_MS = 3;
 
 /**
  * Bytes of released tensors' buffers kept for reuse at least (gpu/buffer_pool.ts; more for networks that hold
@@ -108,6 +116,13 @@ export class Submission {
   readonly #holds = new WeakMap<GPUTexture, { buffer: GPUBuffer; range: string }>();
   /** How many command buffers {@link Submission.flush} has submitted (`deno task bench` shows it per call). */
   submitted = 0;
+  /**
+   * Host milliseconds spent in `queue.submit` (`deno task bench` leaves them out of recording times): on llvmpipe
+   * a submission waits there for the previous one to run.
+   */
+  submitMs = 0;
+  /** How many of the first submissions are known to have run (see {@link Submission.ran}). */
+  #ran = 0;
   /** How many buffers {@link Submission.allocate} has created rather than reused (`deno task bench`: per call). */
   created = 0;
   /** When set, each dispatch is timed in a pass of its own (see gpu/profile.ts). */
@@ -158,13 +173,27 @@ export class Submission {
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.#endPass();
     if (++this.#pending >= MAX_PENDING) this.flush();
-    else if (!this.#early && performance.now() - this.#since > EARLY_FLUSH_MS) {
-      // Recording is slow when a run starts (pipelines compile, Winograd weights transform): let the GPU start
-      // on what is recorded. Once only until the next explicit flush: a submission waits for the previous one
-      // on some drivers (llvmpipe), which would hold the host back.
+    else if (!this.#early && performance.now() - this.#since > (this.idle ? IDLE_FLUSH_MS : EARLY_FLUSH_MS)) {
+      // Let the GPU start on what is recorded: soon when it has nothing else to run, else only when recording is
+      // slow (a run's start: pipelines compile, Winograd weights transform); while a step runs, the next one's
+      // work waits for that step's readback (gpu/ahead.ts). Once only until the next explicit flush: a
+      // submission waits for the previous one on some drivers (llvmpipe), which would hold the host back.
       this.#submit();
       this.#early = true;
     }
+  }
+
+  /**
+   * Records that the first `count` submissions have run: a readback's map resolves only once the work submitted
+   * before it has (gpu/readback.ts calls this).
+   */
+  ran(count: number): void {
+    this.#ran = Math.max(this.#ran, count);
+  }
+
+  /** Whether every submission is known to have run (then the GPU waits for the next one). */
+  get idle(): boolean {
+    return this.#ran === this.submitted;
   }
 
   /**
@@ -381,7 +410,9 @@ export class Submission {
     this.#endPass();
     if (!this.#encoder) return;
     const afterSubmit = this.profiler?.resolve(this.#encoder);
+    const start = performance.now();
     this.device.queue.submit([this.#encoder.finish()]);
+    this.submitMs += performance.now() - start;
     this.submitted++;
     afterSubmit?.();
     this.#encoder = null;

@@ -440,3 +440,40 @@ Deno.test(
     gpu.release(a, b, c);
   },
 );
+
+Deno.test(
+  {
+    name:
+      "recorded work goes to an idle GPU after a few milliseconds, to a busy one only with its readback or when recording is slow",
+    ...GPU_TEST,
+  },
+  async () => {
+    const gpu = await testGpu();
+    const a = gpu.upload(Float32Array.of(1, 2, 3, 4), [4]), b = gpu.upload(Float32Array.of(5, 6, 7, 8), [4]);
+    // Records launches for 10 ms of host time: past an idle GPU's 3 ms, within a busy one's 100 ms and the 512
+    // launches after which any recording is submitted.
+    const record = () => {
+      const outs: ReturnType<typeof axpby>[] = [], start = performance.now();
+      while (performance.now() - start < 10 && outs.length < 450) outs.push(axpby(gpu, 1, a, 1, b));
+      assert.ok(performance.now() - start > 3, "450 launches recorded in less than 3 ms");
+      return outs;
+    };
+    await readTensor(gpu, a);
+    assert.ok(gpu.submission.idle, "a readback's map shows the GPU idle");
+    let before = gpu.submission.submitted;
+    const idle = record();
+    assert.equal(gpu.submission.submitted, before + 1, "submitted once while the host still records");
+    const last = await readTensor(gpu, idle[idle.length - 1]);
+    assert.deepEqual([...last], [6, 8, 10, 12]);
+    assert.ok(gpu.submission.idle);
+    gpu.flush();
+    const axpb = axpby(gpu, 1, a, 1, b);
+    gpu.flush(); // submitted, not known to have run
+    assert.ok(!gpu.submission.idle);
+    before = gpu.submission.submitted;
+    const busy = record();
+    assert.equal(gpu.submission.submitted, before, "nothing submitted while earlier work may still run");
+    assert.deepEqual([...await readTensor(gpu, busy[0])], [6, 8, 10, 12]);
+    gpu.release(a, b, axpb, ...idle, ...busy);
+  },
+);

@@ -153,7 +153,7 @@ Deno.test(
 Deno.test(
   {
     name:
-      "a warm generator pass is one submission, and a second pass over reused buffers gives the same bits",
+      "a warm generator pass is at most two submissions, and a second pass over reused buffers gives the same bits",
     ...GPU_TEST,
   },
   async () => {
@@ -171,9 +171,10 @@ Deno.test(
         return { out, submissions: gpu.submission.submitted - before };
       };
       const first = await pass(), second = await pass();
-      // The first pass compiles pipelines: its recording may take long enough for one early submission.
+      // Each pass starts on an idle GPU: what is recorded in the first milliseconds goes ahead, then the rest with
+      // the readback (gpu/submit.ts), not a submission per launch.
       assert.ok(first.submissions <= 2, cfg);
-      assert.equal(second.submissions, 1, cfg);
+      assert.ok(second.submissions <= 2, cfg);
       assert.deepEqual(second.out, first.out, cfg);
       assert.ok(first.out.every(Number.isFinite));
       gen.destroy();
