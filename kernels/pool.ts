@@ -12,7 +12,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import { convOutSize } from "./conv_gemm.ts";
-import { range } from "./unroll.ts";
+import { memoized, range } from "./unroll.ts";
 
 const WG = 256;
 
@@ -24,9 +24,9 @@ const RUN = 8;
  * loading the (RUN - 1) * s + k input values of each of its k rows once and sharing them between the
  * overlapping windows (3.75 loads per output for 3x3 stride 1 instead of 9). Out-of-bounds samples are left
  * out (the identity of the reduction), and the average divides by the in-bounds count. With `epilogue`,
- * y = max(pool + b[channel], 0).
+ * y = max(pool + b[channel], 0). Built once per configuration.
  */
-function windowSource(mode: "avg" | "max", k: number, s: number, epilogue: boolean): string {
+const windowSource = memoized((mode: "avg" | "max", k: number, s: number, epilogue: boolean): string => {
   const init = mode === "max" ? "-3.4028235e38" : "0.0";
   const op = (a: string, v: string) => mode === "max" ? `max(${a}, ${v})` : `${a} + ${v}`;
   const R = (RUN - 1) * s + k, rs = range(R), js = range(RUN);
@@ -71,7 +71,7 @@ ${rows.join("\n")}
 ${epilogue ? "  let b = bias[ch];" : ""}
 ${stores.join("\n")}
 }`;
-}
+});
 
 /** Pooling window. */
 export interface PoolParams {
