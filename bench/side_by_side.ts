@@ -4,8 +4,10 @@
  * sg3 against the official code on this machine, interleaved. For each round and each line, `deno task bench`
  * times that one line and, right after it, `../shared/anchors/torch_cpu.py` times the official code for the
  * same line, so that both sides of a ratio are measured within seconds of each other (2-core shared machines
- * swing by up to 2x within minutes). Prints the README's table: ms per image, sg3 / official = ratio per round,
- * and the median ratio. sg3 runs its untuned defaults (an empty tuning cache) unless `--tuned`.
+ * swing by up to 2x within minutes). Prints the README's tables: ms per image, sg3 / official = ratio per round,
+ * and the median ratio, with sg3 timed one batch at a time and with batches back to back, one in flight (as its
+ * commands run them; bench/time.ts), both from the same run. sg3 runs its untuned defaults (an empty tuning
+ * cache) unless `--tuned`.
  *
  * Lines: t1, t4, r1, r4 are stylegan3-t and stylegan3-r at 128x128 (cbase 4096, cmax 128) at batch 1 and 4; i1
  * and i4 the Inception pass at 299x299 at batch 1 and 4. The official side needs Debian's python3-torch,
@@ -56,14 +58,14 @@ export const LINES: Record<string, Line> = Object.fromEntries(
 
 /**
  * The ms per image of a whole-network measurement in JSON-lines `output`: the first line with `ms_per_image`
- * (sg3's bench) or `ms_per_img` (torch_cpu.py) whose `what` names no kernel family (no " / ") and is not the
- * FMA peak.
+ * (sg3's bench) or `ms_per_img` (torch_cpu.py), or with `field` when given (sg3's `stream_ms_per_image`), whose
+ * `what` names no kernel family (no " / ") and is not the FMA peak.
  */
-export function msPerImage(output: string): number {
+export function msPerImage(output: string, field?: string): number {
   for (const text of output.split("\n")) {
     if (!text.startsWith("{")) continue;
     const line = JSON.parse(text);
-    const ms = line.ms_per_image ?? line.ms_per_img;
+    const ms = field ? line[field] : line.ms_per_image ?? line.ms_per_img;
     if (typeof ms === "number" && line.what !== "fma-peak" && !String(line.what).includes(" / ")) return ms;
   }
   throw new Error(`no whole-network timing in:\n${output.slice(0, 500)}`);
@@ -71,29 +73,37 @@ export function msPerImage(output: string): number {
 
 /** One round's pair of timings for a line, in ms per image. */
 export interface Pair {
+  /** sg3, one batch at a time (recorded, run, read back). */
   sg3: number;
+  /** sg3, batches back to back with one in flight, as sg3 generate and fid run them (bench/time.ts). */
+  stream: number;
   official: number;
   /** UTC time of day the pair was measured, HH:MM. */
   at: string;
 }
 
-/** The markdown table of `pairs[line][round]`: a column per round, then the median ratio. */
-export function table(lines: Line[], pairs: Pair[][]): string {
+/**
+ * The markdown table of `pairs[line][round]`, sg3's side taken as `side` (one batch at a time, or streamed): a
+ * column per round, then the median ratio.
+ */
+export function table(lines: Line[], pairs: Pair[][], side: "sg3" | "stream" = "sg3"): string {
   const rounds = Math.max(...pairs.map((p) => p.length));
   const head = ["network", "batch", ...Array.from({ length: rounds }, (_, r) => `round ${r + 1}`), "median"];
   const rows = lines.map((l, i) => [
     l.label,
     String(l.batch),
-    ...pairs[i].map((p) => `${p.sg3.toFixed(0)} / ${p.official.toFixed(0)} = ${ratio(p)} (${p.at})`),
-    `${median(pairs[i].map((p) => p.sg3 / p.official)).toFixed(2)}x`,
+    ...pairs[i].map((p) =>
+      `${p[side].toFixed(0)} / ${p.official.toFixed(0)} = ${ratio(p[side], p)} (${p.at})`
+    ),
+    `${median(pairs[i].map((p) => p[side] / p.official)).toFixed(2)}x`,
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const fmt = (cells: string[]) => `| ${cells.map((s, c) => s.padEnd(widths[c])).join(" | ")} |`;
   return [fmt(head), fmt(widths.map((w) => "-".repeat(w))), ...rows.map(fmt)].join("\n");
 }
 
-function ratio(p: Pair): string {
-  return `${(p.sg3 / p.official).toFixed(2)}x`;
+function ratio(ms: number, p: Pair): string {
+  return `${(ms / p.official).toFixed(2)}x`;
 }
 
 /** Runs a command; its stdout, or an error naming it and the end of its stderr. */
@@ -133,30 +143,36 @@ if (import.meta.main) {
     for (let r = 0; r < Number(values.rounds); r++) {
       for (const [i, l] of lines.entries()) {
         const at = new Date().toISOString().slice(11, 16);
-        const sg3 = msPerImage(
-          await run(Deno.execPath(), [
-            "task",
-            "--cwd",
-            root,
-            "bench",
-            "--json",
-            ...l.sg3,
-            "--batch",
-            String(l.batch),
-            "--reps",
-            values.reps,
-          ], env),
-        );
+        const output = await run(Deno.execPath(), [
+          "task",
+          "--cwd",
+          root,
+          "bench",
+          "--json",
+          ...l.sg3,
+          "--batch",
+          String(l.batch),
+          "--reps",
+          values.reps,
+        ], env);
+        const sg3 = msPerImage(output), stream = msPerImage(output, "stream_ms_per_image");
         const official = msPerImage(
           await run(values.python, [values.anchors, ...l.official, String(l.batch)]),
         );
-        pairs[i].push({ sg3, official, at });
+        pairs[i].push({ sg3, stream, official, at });
         console.error(
-          `round ${r + 1} ${l.label} batch ${l.batch}: ${sg3.toFixed(0)} / ${official.toFixed(0)}`,
+          `round ${r + 1} ${l.label} batch ${l.batch}: ${sg3.toFixed(0)} (streamed ${stream.toFixed(0)}) / ${
+            official.toFixed(0)
+          }`,
         );
       }
     }
-    console.log(table(lines, pairs));
+    console.log(`sg3 one batch at a time (recorded, run, read back):\n${table(lines, pairs)}\n`);
+    console.log(
+      `sg3 batches back to back, one in flight (as sg3 generate and fid run them):\n${
+        table(lines, pairs, "stream")
+      }`,
+    );
   } catch (e) {
     console.error(`bench:side: ${e instanceof Error ? e.message : e}`);
     Deno.exit(2);

@@ -1,4 +1,5 @@
 /** Timing for the benchmarks: speed is shown by `deno task bench`, never by a timed test. */
+import { oneAhead } from "../gpu/ahead.ts";
 
 /** Wall times in ms of `fn` (which must wait for its GPU work) over `reps` runs after one warm-up. */
 export interface Timing {
@@ -26,4 +27,19 @@ export async function timeIt(fn: () => Promise<void>, reps = 5): Promise<Timing>
     times.push(performance.now() - t0);
   }
   return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+}
+
+/**
+ * Milliseconds per step of `step` run back to back with one step in flight, as `sg3 generate`, `sg3 fid` and
+ * `sg3 eq-metrics` run their batches (gpu/ahead.ts): the next step is recorded while the GPU runs this one, and
+ * the 10 ms or more that each readback waits in Deno's `mapAsync` after the GPU is done (README, "Performance")
+ * overlap the next step's work. `step` records its GPU work and returns its readback. Timed from the first
+ * result to the last, over `reps` steps after it (one warm-up step before them).
+ */
+export async function timeStream(step: () => Promise<unknown>, reps = 5): Promise<number> {
+  let first = 0, results = 0;
+  for await (const _ of oneAhead(Array.from({ length: reps + 1 }), step)) {
+    if (results++ === 0) first = performance.now();
+  }
+  return (performance.now() - first) / reps;
 }
