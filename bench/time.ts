@@ -34,12 +34,12 @@ export async function timeIt(fn: () => Promise<void>, reps = 5): Promise<Timing>
  * `sg3 eq-metrics` run their batches (gpu/ahead.ts): the next step is recorded while the GPU runs this one, and
  * the 10 ms or more that each readback waits in Deno's `mapAsync` after the GPU is done (README, "Performance")
  * overlap the next step's work. `step` records its GPU work and returns its readback. Timed from the first
- * result to the last, over `reps` steps after it (one warm-up step before them).
+ * step's recording to the last step's result, over `reps` steps: the time from the first result on would miss
+ * work, since a result may come back only once the step after it has run too (its map can wait for all work
+ * submitted when it is made).
  */
 export async function timeStream(step: () => Promise<unknown>, reps = 5): Promise<number> {
-  let first = 0, results = 0;
-  for await (const _ of oneAhead(Array.from({ length: reps + 1 }), step)) {
-    if (results++ === 0) first = performance.now();
-  }
-  return (performance.now() - first) / reps;
+  const start = performance.now();
+  for await (const _ of oneAhead(Array.from({ length: reps }), step)) { /* results in order */ }
+  return (performance.now() - start) / reps;
 }

@@ -5,8 +5,8 @@
  * for a network's hundreds of launches) no longer leaves the GPU idle between steps. Deno's WebGPU (2.9) blocks
  * the calling thread in `mapAsync` (and `onSubmittedWorkDone`) until everything submitted so far has run, so
  * a step's work is submitted only once the previous step's readback has made its map request (readBytes,
- * gpu/readback.ts), and the next step's readback maps only after the caller is done with this one (readBytes
- * maps in a later task than the one that records it).
+ * gpu/readback.ts), and the next step's readback maps only after this one has come back and the caller's
+ * handling of it has run (readBytes waits for the earlier readback, then for a later task).
  */
 
 /**

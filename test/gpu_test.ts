@@ -477,3 +477,40 @@ Deno.test(
     gpu.release(a, b, axpb, ...idle, ...busy);
   },
 );
+
+Deno.test(
+  {
+    name: "a readback started while another is in flight maps only after that one has come back",
+    ...GPU_TEST,
+  },
+  async () => {
+    const gpu = await testGpu();
+    const a = gpu.upload(Float32Array.of(1, 2, 3, 4), [4]), b = gpu.upload(Float32Array.of(5, 6, 7, 8), [4]);
+    const events: string[] = [];
+    const mapAsync = GPUBuffer.prototype.mapAsync;
+    // Deno's mapAsync holds the thread until all submitted work has run: made too early, the second map request
+    // would hold back the first result until the second batch had run.
+    GPUBuffer.prototype.mapAsync = function (...args) {
+      events.push("map request");
+      return mapAsync.apply(this, args);
+    };
+    try {
+      const first = readBytes(gpu, a.buffer, 0, 16).then((bytes) => {
+        events.push("first result");
+        return bytes;
+      });
+      const c = axpby(gpu, 2, a, 1, b); // the next batch, recorded while the first one runs
+      const second = readTensor(gpu, c).then((values) => {
+        events.push("second result");
+        return values;
+      });
+      assert.deepEqual([...new Float32Array((await first).buffer)], [1, 2, 3, 4]);
+      assert.deepEqual([...await second], [7, 10, 13, 16]);
+      assert.deepEqual(events, ["map request", "first result", "map request", "second result"]);
+      gpu.release(c);
+    } finally {
+      GPUBuffer.prototype.mapAsync = mapAsync;
+      gpu.release(a, b);
+    }
+  },
+);
