@@ -89,21 +89,18 @@ export interface Pair {
 export function table(lines: Line[], pairs: Pair[][], side: "sg3" | "stream" = "sg3"): string {
   const rounds = Math.max(...pairs.map((p) => p.length));
   const head = ["network", "batch", ...Array.from({ length: rounds }, (_, r) => `round ${r + 1}`), "median"];
+  const ratio = (p: Pair) => p[side] / p.official;
   const rows = lines.map((l, i) => [
     l.label,
     String(l.batch),
     ...pairs[i].map((p) =>
-      `${p[side].toFixed(0)} / ${p.official.toFixed(0)} = ${ratio(p[side], p)} (${p.at})`
+      `${p[side].toFixed(0)} / ${p.official.toFixed(0)} = ${ratio(p).toFixed(2)}x (${p.at})`
     ),
-    `${median(pairs[i].map((p) => p[side] / p.official)).toFixed(2)}x`,
+    `${median(pairs[i].map(ratio)).toFixed(2)}x`,
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const fmt = (cells: string[]) => `| ${cells.map((s, c) => s.padEnd(widths[c])).join(" | ")} |`;
   return [fmt(head), fmt(widths.map((w) => "-".repeat(w))), ...rows.map(fmt)].join("\n");
-}
-
-function ratio(ms: number, p: Pair): string {
-  return `${(ms / p.official).toFixed(2)}x`;
 }
 
 /** Runs a command; its stdout, or an error naming it and the end of its stderr. */

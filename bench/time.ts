@@ -34,9 +34,8 @@ export async function timeIt(fn: () => Promise<void>, reps = 5): Promise<Timing>
  * `sg3 eq-metrics` run their batches (gpu/ahead.ts): the next step is recorded while the GPU runs this one, and
  * the 10 ms or more that each readback waits in Deno's `mapAsync` after the GPU is done (README, "Performance")
  * overlap the next step's work. `step` records its GPU work and returns its readback. Timed from the first
- * step's recording to the last step's result, over `reps` steps: the time from the first result on would miss
- * work, since a result may come back only once the step after it has run too (its map can wait for all work
- * submitted when it is made).
+ * step's recording to the last step's result, over `reps` steps, so that every step's work counts whenever its
+ * result comes back (timed from the first result, it once missed a step: results came in pairs then).
  */
 export async function timeStream(step: () => Promise<unknown>, reps = 5): Promise<number> {
   const start = performance.now();

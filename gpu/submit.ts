@@ -59,8 +59,9 @@ const EARLY_FLUSH_MS = 100;
 /**
  * The same when everything submitted has run ({@link Submission.idle}): the GPU would otherwise wait for the
  * whole recording. On llvmpipe (2 cores, 2026-12-03) the host records an Inception pass in 12-34 ms and a
- * stylegan3 one in 10-13; submitting after 3 ms instead of 100 took a median of 26 ms off an Inception pass at
- * batch 1 and 33 ms at batch 4 (paired alternating passes in one process, 30 and 10 pairs).
+ * stylegan3 one in 10-13; submitting after 3 ms instead of 100 took medians of 15.5, 27.5, 0.8 and 26.2 ms off
+ * an Inception pass at batch 1 (four runs of 16-30 paired alternating passes in one process) and 32.6 ms at
+ * batch 4 (10 pairs).
  */
 const IDLE_FLUSH_MS = 3;
 
