@@ -93,6 +93,8 @@ export interface ConvVariant {
    * (kernels/conv_tiled.ts, WG 256).
    */
   algo?: "winograd" | "tiled";
+  /** With "winograd": its products as workgroup-memory tiles (kernels/winograd.ts, WinogradTile.products). */
+  products?: "tiled";
   /**
    * Direct and workgroup-memory tiles over f16 inputs: products and short sums in f16 (`vec4<f16>` multiply-adds
    * of f16 weights and inputs), the sum of each run of {@link halfRun} channels (of each slab, for workgroup
@@ -144,7 +146,8 @@ const TILED = [[2, 4], [1, 4], [2, 8]] as const;
  * Strided kernels start from the same square tile: the widest (16 channels x 32 pixels) led there until the
  * storage-texture reads, and since then runs 1.8x as long on the 35x35 maps (2026-12-03). Stride-1 kernels with
  * a Winograd scheme also get Winograd variants, first on llvmpipe when the layer is `wide` (at least 40 input
- * and output channels; narrower layers amortise its transforms badly). With `half` (f16 inputs on an adapter
+ * and output channels; narrower layers amortise its transforms badly), and on hardware adapters Winograd with
+ * its products as workgroup-memory tiles too ({@link ConvVariant}.products). With `half` (f16 inputs on an adapter
  * with `shader-f16`) every direct and workgroup-memory tile also comes with f16 arithmetic
  * ({@link ConvVariant}.half): first on GPUs, last on llvmpipe. On software adapters every candidate reads
  * through textures ({@link ConvVariant}.tex; the same sums, so the same results as its storage-buffer twin, which
@@ -180,8 +183,18 @@ export function convCandidates(
     const tiled = TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const }));
     out.push(...tiled, ...half ? tiled.map((t) => ({ ...t, half: true as const })) : []);
   }
-  const wino = stride === 1 && winogradScheme(kh, kw)
-    ? WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const }))
+  // Hardware adapters also get Winograd with workgroup-memory products.
+  const wino: ConvVariant[] = stride === 1 && winogradScheme(kh, kw)
+    ? [
+      ...WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const })),
+      ...software ? [] : TILED.map(([v, rn]) => ({
+        v,
+        rn,
+        wg: TILED_WG,
+        algo: "winograd" as const,
+        products: "tiled" as const,
+      })),
+    ]
     : [];
   // Narrow layers (fewer than 40 input or output channels) amortise Winograd's transforms badly.
   const all = software && wide ? [...wino, ...out] : [...out, ...wino];

@@ -50,8 +50,13 @@ export interface TiledTile {
 /** Values of k per staged slab: with f16 arithmetic, the products summed in f16 before they join f32. */
 export const TILED_SLAB = KS;
 
-/** The launch of {@link convTiled} (the weight: kernels/conv_gemm.ts's packed [cin * kh * kw, cpad]). */
-export type TiledLaunch = ConvLaunch<TiledTile>;
+/**
+ * The launch of {@link convTiled} (the weight: kernels/conv_gemm.ts's packed [cin * kh * kw, cpad], or with
+ * `weightGroups` g, g such weights one after another [g * cin * kh * kw, cpad], sample n using weight n mod g:
+ * Winograd's products, kernels/winograd.ts). `label` and `flops` replace the kernel's name and its declared
+ * arithmetic.
+ */
+export type TiledLaunch = ConvLaunch<TiledTile> & { weightGroups?: number; label?: string; flops?: number };
 
 function source(s: Shape, t: TiledTile): string {
   const V = t.v, Q = t.rn / 4, KHW = s.kh * s.kw;
@@ -105,6 +110,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let ty = li / ${SIDE}u;
   let npix = p.oh * p.ow;
   let K = p.cin * ${KHW}u;
+  let wrow = n % p.wgroups * K;
   let px0 = pb * TN4 * 4u + tx * ${t.rn}u;
   ${sums.declare}
   for (var k0 = 0u; k0 < K; k0 += KS) {
@@ -112,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       let k = k0 + i / TM4;
       let o4 = mb * TM4 + i % TM4;
       var w = ${vec}(0.0);
-      if (k < K && o4 < p.c4) { w = wt[k * p.c4 + o4]; }
+      if (k < K && o4 < p.c4) { w = wt[(wrow + k) * p.c4 + o4]; }
       ws[i] = w;
     }
     for (var i = li; i < KS * TN4; i += WG) {
@@ -174,9 +180,10 @@ export function convTiled(gpu: Gpu, l: TiledLaunch): void {
   const u = (v: number) => ["u32", v] as const;
   const kh = l.shape.kh, kw = l.shape.kw;
   runProgram(gpu, {
-    name: `conv_tiled_${kh}x${kw}_s${l.stride}_v${l.tile.v}_rn${l.tile.rn}${l.tile.half ? "_h" : ""}${
-      l.shape.accumulate ? "_acc" : ""
-    }`,
+    name: l.label ??
+      `conv_tiled_${kh}x${kw}_s${l.stride}_v${l.tile.v}_rn${l.tile.rn}${l.tile.half ? "_h" : ""}${
+        l.shape.accumulate ? "_acc" : ""
+      }`,
     items: n,
     params: {
       cin: u(l.cin),
@@ -188,6 +195,7 @@ export function convTiled(gpu: Gpu, l: TiledLaunch): void {
       ow: u(l.ow),
       mblocks: u(mblocks),
       pblocks: u(pblocks),
+      wgroups: u(l.weightGroups ?? 1),
       padH: ["i32", l.padH],
       padW: ["i32", l.padW],
       ...epilogueParams(l),
@@ -200,7 +208,7 @@ export function convTiled(gpu: Gpu, l: TiledLaunch): void {
     ],
     workgroupSize: [SIDE, SIDE],
     tag: l.tag,
-    flops: 2 * n * l.oh * l.ow * l.cout * l.cin * kh * kw,
+    flops: l.flops ?? 2 * n * l.oh * l.ow * l.cout * l.cin * kh * kw,
     source: tiledSource(l.shape, l.tile),
     workgroups: (count) => grid1d(count * mblocks * pblocks, 1, gpu.maxWorkgroups),
   });

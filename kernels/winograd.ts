@@ -21,7 +21,8 @@
  * classic B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
  * A^T = [1 1 1 0; 0 1 -1 1]. Three launches: the input transform, the products (each invocation 4V output
  * channels x RN tiles in registers, the tiles loaded as vec4s: the fewest loads per multiply-add, which is
- * what decides speed on llvmpipe), and the output transform with the epilogue. U and M live in one binding
+ * what decides speed on llvmpipe; or, on hardware adapters, workgroup-memory tiles: {@link WinogradTile}.products),
+ * and the output transform with the epilogue. U and M live in one binding
  * each, so the batch runs in chunks of samples that fit ({@link winogradFits}: one sample must). The weight
  * transform is done in float64 on the first launch that needs it ({@link WinogradWeights}).
  *
@@ -35,7 +36,7 @@
  * profiled passes at batch 4): not worth its error.
  */
 import type { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { Tensor } from "../gpu/tensor.ts";
 import { runProgram } from "../gpu/program.ts";
 import { grid1d, main1d } from "./grid.ts";
 import {
@@ -48,6 +49,7 @@ import {
   tileSums,
 } from "./conv_epilogue.ts";
 import { linearCombination, memoized, range, shiftedRead } from "./unroll.ts";
+import { convTiled } from "./conv_tiled.ts";
 
 /** A one-dimensional algorithm F(m, r): A^T [m, a], G [a, r], B^T [a, a] (a = m + r - 1 points), float64. */
 export interface Winograd1d {
@@ -238,6 +240,12 @@ export interface WinogradTile {
   wg: number;
   /** Read x, U, the weights and M through textures (gpu/texture.ts). */
   tex?: true;
+  /**
+   * "tiled": the products as workgroup-memory tiles of 64V output channels x 16RN output tiles
+   * (kernels/conv_tiled.ts, each point's product a 1x1 convolution of U with its own W'): every loaded U and
+   * W' value serves 16 invocations, as GPUs reward; WG is then 256.
+   */
+  products?: "tiled";
 }
 
 /** Where the tiles of an oh x ow output lie: tiles per row, tiles, and tiles padded to a multiple of RN. */
@@ -457,6 +465,65 @@ const launchSources = {
   output: memoized(outputSource),
 };
 
+/** The products' epilogue: none (M is written as summed). */
+const RAW: Shape = {
+  kh: 1,
+  kw: 1,
+  stride: 1,
+  scale: false,
+  dcoef: false,
+  bias: false,
+  act: "linear",
+  clamp: false,
+  noise: "none",
+  accumulate: false,
+};
+
+/**
+ * The products of {@link WinogradTile}.products "tiled": M[s, ab] = W'[ab]^T U[s, ab] for the `items` (sample,
+ * point) pairs of a chunk, as a 1x1 convolution of U viewed as [items, cin, 1, tpad] into M viewed as [items,
+ * cout, 1, tpad], item i using the W' of point i mod points (the same sums, channel by channel, as the
+ * register tiles).
+ */
+function tiledProducts(
+  gpu: Gpu,
+  l: WinogradLaunch,
+  u: Tensor,
+  m: Tensor,
+  items: number,
+  tpad: number,
+  tiles: number,
+): void {
+  const points = winogradScheme(l.shape.kh, l.shape.kw)!.points, t = l.tile;
+  convTiled(gpu, {
+    x: new Tensor(u.buffer, [items, l.cin, 1, tpad]),
+    weight: l.weight,
+    weightGroups: points,
+    cin: l.cin,
+    cout: l.cout,
+    stride: 1,
+    padH: 0,
+    padW: 0,
+    oh: 1,
+    ow: tpad,
+    cTotal: l.cout,
+    cOffset: 0,
+    out: new Tensor(m.buffer, [items, l.cout, 1, tpad]),
+    scale: null,
+    dcoef: null,
+    bias: null,
+    noise: null,
+    strength: 0,
+    gain: 1,
+    clamp: 0,
+    shape: RAW,
+    tile: { v: t.v, rn: t.rn },
+    tag: l.tag,
+    label: `winograd_product_${l.shape.kh}x${l.shape.kw}_tiled_v${t.v}_rn${t.rn}`,
+    flops: 2 * items * l.cin * l.cout * tiles,
+  });
+}
+
 /** Runs the three launches of the module doc for x [N, cin, H, W] into `out` (see {@link WinogradLaunch}). */
 export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
   const [n, , h, w] = l.x.shape;
@@ -499,28 +566,30 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
       source: launchSources.input(s.scale, s.kh, s.kw, quad),
       workgroups: (count) => grid1d(count * l.cin * (tpad / 4), 64, gpu.maxWorkgroups),
     });
-    runProgram(gpu, {
-      name: `winograd_product_${s.kh}x${s.kw}_v${tile.v}_rn${tile.rn}_wg${tile.wg}${tex ? "_tex" : ""}`,
-      params: {
-        count: u32(sc),
-        cin: u32(l.cin),
-        cout: u32(l.cout),
-        c4: u32(l.weight.shape[1] / 4),
-        tpad: u32(tpad),
-        blocks: u32(blocks),
-        groups: u32(groups),
-      },
-      buffers: [
-        { name: "u4", data: u, type: "vec4f", texture: tex },
-        { name: "wt", data: l.weight, type: "vec4f", texture: tex && "constant" },
-        { name: "m4", data: mt, type: "vec4f", access: "read_write" },
-      ],
-      workgroupSize: tile.wg,
-      tag: l.tag,
-      flops: 2 * sc * np * l.cin * l.cout * tiles,
-      source: launchSources.product(tile, np),
-      workgroups: grid1d(sc * np * blocks * groups, tile.wg, gpu.maxWorkgroups),
-    });
+    if (tile.products === "tiled") {
+      tiledProducts(gpu, l, u, mt, sc * np, tpad, tiles);
+    } else {runProgram(gpu, {
+        name: `winograd_product_${s.kh}x${s.kw}_v${tile.v}_rn${tile.rn}_wg${tile.wg}${tex ? "_tex" : ""}`,
+        params: {
+          count: u32(sc),
+          cin: u32(l.cin),
+          cout: u32(l.cout),
+          c4: u32(l.weight.shape[1] / 4),
+          tpad: u32(tpad),
+          blocks: u32(blocks),
+          groups: u32(groups),
+        },
+        buffers: [
+          { name: "u4", data: u, type: "vec4f", texture: tex },
+          { name: "wt", data: l.weight, type: "vec4f", texture: tex && "constant" },
+          { name: "m4", data: mt, type: "vec4f", access: "read_write" },
+        ],
+        workgroupSize: tile.wg,
+        tag: l.tag,
+        flops: 2 * sc * np * l.cin * l.cout * tiles,
+        source: launchSources.product(tile, np),
+        workgroups: grid1d(sc * np * blocks * groups, tile.wg, gpu.maxWorkgroups),
+      });}
     runProgram(gpu, {
       name: `winograd_output_${s.kh}x${s.kw}${s.accumulate ? "_acc" : ""}`,
       items: n,

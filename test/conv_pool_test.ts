@@ -353,14 +353,43 @@ Deno.test(
     const [n, cin, h, w, cout] = [3, 8, 11, 9, 12];
     const x = real.upload(randomF32(n * cin * h * w, 301), [n, cin, h, w]);
     const weight = packConvWeight(real, randomF32(cout * cin * 9, 302), [cout, cin, 3, 3]);
-    const variant = convCandidates()[0];
-    assert.equal(variant.algo, "winograd");
-    const opts = { padH: 1, padW: 1, variant, act: "lrelu" as const };
-    const whole = await readTensor(real, convGemm(real, x, weight, opts));
-    // One sample's U and M (20 points x 12 channels x 32 tiles x 4 bytes: 18 tiles of 2 x 3, padded to the
-    // 16-tile runs) fit, two do not: three chunks.
-    const small = Object.create(real, { maxBinding: { value: 20 * 12 * 32 * 4 + 4 } });
-    assert.deepEqual(await readTensor(real, convGemm(small, x, weight, opts)), whole);
+    // The register tiles (llvmpipe's default) and the workgroup-memory products (each sample's points using
+    // their own W' from the chunk's first sample on).
+    const tiled = convCandidates(3, 3, false).find((t) => t.products === "tiled")!;
+    for (const variant of [convCandidates()[0], tiled]) {
+      assert.equal(variant.algo, "winograd");
+      const opts = { padH: 1, padW: 1, variant, act: "lrelu" as const };
+      const whole = await readTensor(real, convGemm(real, x, weight, opts));
+      // One sample's U and M (20 points x 12 channels x 32 tiles x 4 bytes: 18 tiles of 2 x 3, padded to the
+      // 16-tile runs; 20 tiles padded to 4-tile runs for the workgroup products) fit, two do not: three chunks.
+      const small = Object.create(real, { maxBinding: { value: 20 * 12 * 32 * 4 + 4 } });
+      assert.deepEqual(
+        await readTensor(real, convGemm(small, x, weight, opts)),
+        whole,
+        JSON.stringify(variant),
+      );
+    }
+  },
+);
+
+Deno.test(
+  { name: "Winograd's workgroup-memory products sum as its register tiles do, bit for bit", ...GPU_TEST },
+  async () => {
+    const gpu = await testGpu();
+    let seed = 310;
+    for (const [kh, kw, cin, cout] of [[3, 3, 37, 45], [1, 7, 20, 33], [3, 1, 9, 70]]) {
+      const x = gpu.upload(randomF32(2 * cin * 13 * 11, seed++), [2, cin, 13, 11]);
+      const weight = packConvWeight(gpu, randomF32(cout * cin * kh * kw, seed++), [cout, cin, kh, kw]);
+      const opts = { padH: (kh - 1) >> 1, padW: (kw - 1) >> 1 };
+      const wino = convCandidates(kh, kw, false).filter((t) => t.algo === "winograd");
+      const register = await readTensor(gpu, convGemm(gpu, x, weight, { ...opts, variant: wino[0] }));
+      const tiled = wino.filter((t) => t.products === "tiled");
+      assert.ok(tiled.length > 0, "hardware adapters get workgroup-memory products");
+      for (const variant of tiled) {
+        const got = await readTensor(gpu, convGemm(gpu, x, weight, { ...opts, variant }));
+        assert.deepEqual(got, register, `${kh}x${kw} ${JSON.stringify(variant)}`);
+      }
+    }
   },
 );
 

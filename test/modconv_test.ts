@@ -38,8 +38,13 @@ for (const c of cases) {
       });
       assert.deepEqual(y.shape, [c.n, c.co, c.h + pad, c.w + pad]);
       assertClose(await readTensor(gpu, y), ref, { abs: 2e-5 });
-      // The workgroup-memory tiles of hardware adapters (their input and output factors).
-      for (const variant of convCandidates(c.k, c.k, false).filter((t) => t.algo === "tiled")) {
+      // The workgroup-memory tiles of hardware adapters, direct and as Winograd's products (their input and output
+      // factors).
+      for (
+        const variant of convCandidates(c.k, c.k, false).filter((t) =>
+          t.algo === "tiled" || t.products === "tiled"
+        )
+      ) {
         const yt = modulatedConv2d(gpu, gpu.upload(x, [c.n, c.ci, c.h, c.w]), ...args, {
           inputGain: c.gain,
           padding: pad,
