@@ -133,8 +133,14 @@ const WINOGRAD = [[4, 16, 64], [8, 16, 128], [4, 32, 128], [8, 8, 128], [4, 8, 6
 /** The default tile on hardware adapters before `sg3 tune` (or first-use tuning) measured a shape. */
 const GPU_DEFAULT = [2, 8, 64] as const;
 
-/** Workgroup-memory tiles [V, RN] (64V channels x 16RN pixels per workgroup), offered on hardware adapters. */
-const TILED = [[2, 4], [1, 4], [2, 8]] as const;
+/**
+ * Workgroup-memory tiles [V, RN] (64V channels x 16RN pixels per workgroup), offered on hardware adapters. Each
+ * step of the slab loop loads V + RN / 4 vec4s from workgroup memory for 4 V RN scalar multiply-adds: 8 per
+ * loaded vec4 for [1, 4] up to 21 for [2, 16] (128 accumulators per invocation), where a GPU's workgroup memory
+ * feeds about one vec4 per 16 multiply-adds of its cores (NVIDIA: 128 bytes and 128 multiply-adds per clock
+ * and SM), so only the larger tiles can keep the cores busy; the smaller ones fill more of a GPU on small maps.
+ */
+const TILED = [[2, 4], [1, 4], [2, 8], [2, 16]] as const;
 
 /**
  * The candidate tiles for a kh x kw kernel, the default first. On llvmpipe (`software`) a storage load costs
