@@ -21,10 +21,10 @@
  * classic B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 -1 0 1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
  * A^T = [1 1 1 0; 0 1 -1 1]. Three launches: the input transform, the products (each invocation 4V output
  * channels x RN tiles in registers, the tiles loaded as vec4s: the fewest loads per multiply-add, which is
- * what decides speed on llvmpipe; or, on hardware adapters, workgroup-memory tiles: {@link WinogradTile}.products),
- * and the output transform with the epilogue. U and M live in one binding
- * each, so the batch runs in chunks of samples that fit ({@link winogradFits}: one sample must). The weight
- * transform is done in float64 on the first launch that needs it ({@link WinogradWeights}).
+ * what decides speed on llvmpipe; or, on hardware adapters, workgroup-memory tiles, {@link WinogradTile}
+ * products), and the output transform with the epilogue. U and M live in one binding each, so the batch runs
+ * in chunks of samples that fit ({@link winogradFits}: one sample must). The weight transform is done in
+ * float64 on the first launch that needs it ({@link WinogradWeights}).
  *
  * Larger tiles are not offered: F(4x4, 3x3) needs 2.25 multiplies per output instead of 4 (stylegan3-t-128's
  * products took 230 ms instead of 394 on llvmpipe) but is 6-25x less accurate in float32 than F(2x2, 3x3)
@@ -568,7 +568,8 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
     });
     if (tile.products === "tiled") {
       tiledProducts(gpu, l, u, mt, sc * np, tpad, tiles);
-    } else {runProgram(gpu, {
+    } else {
+      runProgram(gpu, {
         name: `winograd_product_${s.kh}x${s.kw}_v${tile.v}_rn${tile.rn}_wg${tile.wg}${tex ? "_tex" : ""}`,
         params: {
           count: u32(sc),
@@ -589,7 +590,8 @@ export function winogradConv(gpu: Gpu, l: WinogradLaunch): void {
         flops: 2 * sc * np * l.cin * l.cout * tiles,
         source: launchSources.product(tile, np),
         workgroups: grid1d(sc * np * blocks * groups, tile.wg, gpu.maxWorkgroups),
-      });}
+      });
+    }
     runProgram(gpu, {
       name: `winograd_output_${s.kh}x${s.kw}${s.accumulate ? "_acc" : ""}`,
       items: n,
