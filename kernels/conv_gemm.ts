@@ -185,21 +185,13 @@ export function convCandidates(
     out.push(...twins.slice(software ? 0 : 1));
     if (!software) out.unshift(twins[0]);
   }
-  if (!software) {
-    const tiled = TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const }));
-    out.push(...tiled, ...half ? tiled.map((t) => ({ ...t, half: true as const })) : []);
-  }
-  // Hardware adapters also get Winograd with workgroup-memory products.
+  // Hardware adapters also get the workgroup-memory tiles, for direct convolutions and Winograd's products.
+  const tiled = software ? [] : TILED.map(([v, rn]) => ({ v, rn, wg: TILED_WG, algo: "tiled" as const }));
+  out.push(...tiled, ...half ? tiled.map((t) => ({ ...t, half: true as const })) : []);
   const wino: ConvVariant[] = stride === 1 && winogradScheme(kh, kw)
     ? [
       ...WINOGRAD.map(([v, rn, wg]) => ({ v, rn, wg, algo: "winograd" as const })),
-      ...software ? [] : TILED.map(([v, rn]) => ({
-        v,
-        rn,
-        wg: TILED_WG,
-        algo: "winograd" as const,
-        products: "tiled" as const,
-      })),
+      ...tiled.map((t) => ({ ...t, algo: "winograd" as const, products: "tiled" as const })),
     ]
     : [];
   // Narrow layers (fewer than 40 input or output channels) amortise Winograd's transforms badly.
